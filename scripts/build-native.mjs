@@ -1,0 +1,25 @@
+// Builds the oneDNN addon when the library is installed; otherwise explains
+// and succeeds, so `npm install` never fails on a machine without it.
+import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+
+const headers = ['/usr/include/dnnl.hpp', '/usr/include/oneapi/dnnl/dnnl.hpp'];
+if (!existsSync('binding.gyp')) process.exit(0);
+if (!headers.some((h) => existsSync(h))) {
+  console.error('convkit: oneDNN headers not found; native backend off (wasm will be used). As root: apt-get install -y libdnnl-dev, then npm rebuild convkit');
+  process.exit(0);
+}
+// npm passes its bundled node-gyp to install scripts; a dev checkout has its own.
+let gyp = process.env.npm_config_node_gyp;
+if (!gyp || !existsSync(gyp)) {
+  try {
+    gyp = createRequire(import.meta.url).resolve('node-gyp/bin/node-gyp.js');
+  } catch {
+    console.error('convkit: node-gyp not found; native backend off');
+    process.exit(0);
+  }
+}
+const r = spawnSync(process.execPath, [gyp, 'rebuild', '--jobs=max'], { stdio: ['ignore', 'ignore', 'inherit'] });
+if (r.status !== 0) console.error('convkit: building the native addon failed (see above); native backend off, wasm will be used');
+process.exit(0);

@@ -1,0 +1,77 @@
+/**
+ * Picks the fastest TensorFlow.js backend available in this process:
+ * native (oneDNN addon) > wasm > cpu, or the one named by CONVKIT_BACKEND.
+ * Each fallback prints one line saying why.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ConvkitError } from '../util/errors.js';
+
+export type BackendName = 'native' | 'wasm' | 'cpu';
+export const BACKENDS: readonly BackendName[] = ['native', 'wasm', 'cpu'];
+
+export interface BackendInfo {
+  name: BackendName;
+  /** Name registered with TF.js (tf.getBackend()). */
+  tfName: string;
+  threads: number;
+  /** Extra facts for `convkit doctor` (library versions, ISA…). */
+  details: Record<string, string>;
+  /** Why faster backends were skipped. */
+  notices: string[];
+}
+
+type Initializer = () => Promise<Omit<BackendInfo, 'notices'>>;
+
+const initializers: Record<BackendName, Initializer> = {
+  native: async () => (await import('./native.js')).initNative(),
+  wasm: async () => (await import('./wasm.js')).initWasm(),
+  cpu: async () => {
+    await tf.setBackend('cpu');
+    await tf.ready();
+    return { name: 'cpu', tfName: 'cpu', threads: 1, details: {} };
+  },
+};
+
+let current: BackendInfo | undefined;
+let pending: Promise<BackendInfo> | undefined;
+
+/**
+ * Initializes the backend once per process. `preferred` (or the
+ * CONVKIT_BACKEND variable) forces one backend and fails if it cannot start.
+ */
+export function initBackend(preferred?: BackendName, log: (line: string) => void = (l) => console.error(l)): Promise<BackendInfo> {
+  if (current && (!preferred || preferred === current.name)) return Promise.resolve(current);
+  if (pending && !preferred) return pending;
+  pending = selectBackend(preferred, log).then((info) => (current = info));
+  return pending;
+}
+
+async function selectBackend(preferred: BackendName | undefined, log: (line: string) => void): Promise<BackendInfo> {
+  const fromEnv = process.env.CONVKIT_BACKEND;
+  if (!preferred && fromEnv) {
+    if (!BACKENDS.includes(fromEnv as BackendName)) {
+      throw new ConvkitError(`invalid CONVKIT_BACKEND: ${JSON.stringify(fromEnv)}`, `use one of ${BACKENDS.join(', ')}`);
+    }
+    preferred = fromEnv as BackendName;
+  }
+  if (preferred) {
+    const info = await initializers[preferred]();
+    return { ...info, notices: [] };
+  }
+  const notices: string[] = [];
+  for (const name of BACKENDS) {
+    try {
+      const info = await initializers[name]();
+      for (const n of notices) log(`convkit: ${n}`);
+      return { ...info, notices };
+    } catch (err) {
+      notices.push(`${name} backend unavailable (${(err as Error).message.split('\n')[0]}); falling back`);
+    }
+  }
+  throw new ConvkitError('no TensorFlow.js backend could start', notices.join('; '));
+}
+
+/** The backend chosen so far, if any. */
+export function backendInfo(): BackendInfo | undefined {
+  return current;
+}
