@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 
 const headers = ['/usr/include/dnnl.hpp', '/usr/include/oneapi/dnnl/dnnl.hpp'];
 if (!existsSync('binding.gyp')) process.exit(0);
@@ -20,6 +21,11 @@ if (!gyp || !existsSync(gyp)) {
     process.exit(0);
   }
 }
-const r = spawnSync(process.execPath, [gyp, 'rebuild', '--jobs=max'], { stdio: ['ignore', 'ignore', 'inherit'] });
+// Use the headers installed next to node when there are any, so the build
+// needs no download.
+const prefix = dirname(dirname(process.execPath));
+const args = [gyp, 'rebuild', '--jobs=max', '--loglevel=warn'];
+if (existsSync(join(prefix, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${prefix}`);
+const r = spawnSync(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
 if (r.status !== 0) console.error('convkit: building the native addon failed (see above); native backend off, wasm will be used');
 process.exit(0);

@@ -4,8 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages: oneDNN for the native backend; Chromium for the browser tests.
-apt_pkgs=(libdnnl-dev)
+# Debian packages: oneDNN for the native backend; a font for text in PNG figures; Chromium for the browser tests.
+apt_pkgs=(libdnnl-dev fonts-dejavu-core fontconfig-config)
 if [[ "${1:-}" == "--with-test-deps" ]]; then apt_pkgs+=(chromium); fi
 
 missing=()
@@ -29,8 +29,12 @@ stamp=node_modules/.convkit-installed
 if [[ ! -f $stamp || package-lock.json -nt $stamp || package.json -nt $stamp ]]; then
   npm ci --no-audit --no-fund --loglevel=error
   touch "$stamp"
-elif [[ -f binding.gyp && ! -f build/Release/convkit_native.node ]]; then
-  node scripts/build-native.mjs
+elif [[ -f binding.gyp ]]; then
+  # Rebuild the addon when it is missing or older than its sources.
+  addon=build/Release/convkit_native.node
+  if [[ ! -f $addon ]] || [[ -n $(find native binding.gyp -newer "$addon" -print -quit) ]]; then
+    node scripts/build-native.mjs
+  fi
 fi
 
 npm run --silent build

@@ -1,17 +1,57 @@
 /**
- * The oneDNN-backed native backend. Until the addon is built this reports
- * why it is unavailable, so selection falls back to wasm.
+ * The oneDNN-backed native backend: TF.js's `cpu` backend (tensors in plain
+ * typed arrays) with its heavy kernels replaced by calls into the addon,
+ * which reads and writes those arrays in place.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { BackendInfo } from './index.js';
-import { packageRoot } from '../util/paths.js';
+import { loadAddon, type NativeAddon } from './native-addon.js';
+import { nativeKernelConfigs, NATIVE_KERNEL_NAMES } from './native-kernels.js';
 
-export const addonPath = join(packageRoot(), 'build', 'Release', 'convkit_native.node');
+export { addonPath, addonBuilt } from './native-addon.js';
+export { NATIVE_KERNEL_NAMES, nativeCalls } from './native-kernels.js';
+
+export const NATIVE_BACKEND = 'native';
+
+class NativeBackend extends MathBackendCPU {
+  constructor() {
+    super();
+    // The cpu backend's first write suggests installing tfjs-node; not relevant here.
+    (this as unknown as { firstUse: boolean }).firstUse = false;
+  }
+}
+
+let registered: NativeAddon | undefined;
+
+/** Registers the `native` backend and its kernels once; returns the addon. */
+export function registerNative(): NativeAddon {
+  if (registered) return registered;
+  const addon = loadAddon();
+  if (tf.getKernelsForBackend('cpu').length === 0) throw new Error('TF.js cpu kernels are not registered');
+  if (!tf.findBackendFactory(NATIVE_BACKEND)) tf.registerBackend(NATIVE_BACKEND, () => new NativeBackend(), 0);
+  const have = new Set(tf.getKernelsForBackend(NATIVE_BACKEND).map((k) => k.kernelName));
+  for (const cfg of nativeKernelConfigs(addon, tf.getKernelsForBackend('cpu'), NATIVE_BACKEND)) {
+    if (!have.has(cfg.kernelName)) tf.registerKernel(cfg);
+  }
+  registered = addon;
+  return addon;
+}
 
 export async function initNative(): Promise<Omit<BackendInfo, 'notices'>> {
-  if (!existsSync(addonPath)) {
-    throw new Error(`native addon not built (${addonPath} missing; install libdnnl-dev and run "npm install")`);
-  }
-  throw new Error('native kernels are not registered in this build');
+  const addon = registerNative();
+  if (!(await tf.setBackend(NATIVE_BACKEND))) throw new Error('tf.setBackend("native") failed');
+  await tf.ready();
+  const info = addon.info();
+  return {
+    name: 'native',
+    tfName: NATIVE_BACKEND,
+    threads: info.threads,
+    details: {
+      onednn: info.onednn,
+      isa: info.isa,
+      convImpl: info.convImpl,
+      kernels: String(NATIVE_KERNEL_NAMES.length),
+    },
+  };
 }

@@ -33,6 +33,10 @@ const KERNELS: Record<Interpolation, keyof KernelEnum> = {
 
 export const MIN_IMAGE_SIDE = 2;
 
+// Each file is decoded once and then cached as pixels, so libvips's operation
+// cache would only hold memory.
+sharp.cache(false);
+
 /** Decodes `input` (a path or an encoded buffer); `name` is used in errors. */
 export async function decodeImage(input: string | Buffer, options: DecodeOptions = {}, name = typeof input === 'string' ? input : '<buffer>'): Promise<DecodedImage> {
   const { colorMode = 'rgb', interpolation = 'bilinear', targetSize } = options;
@@ -41,11 +45,11 @@ export async function decodeImage(input: string | Buffer, options: DecodeOptions
   try {
     meta = await img.metadata();
   } catch (err) {
-    throw new ConvkitError(`cannot read image ${name}: ${(err as Error).message}`, 'remove or replace the file, or pass --skip-bad to skip unreadable files');
+    throw new ConvkitError(`cannot read image ${name}: ${(err as Error).message}`, 'remove or replace the file, or pass skipBad / --skip-bad to skip unreadable files');
   }
   const w = meta.autoOrient?.width ?? meta.width ?? 0, h = meta.autoOrient?.height ?? meta.height ?? 0;
   if (w < MIN_IMAGE_SIDE || h < MIN_IMAGE_SIDE) {
-    throw new ConvkitError(`image ${name} is ${w}×${h} px, under the ${MIN_IMAGE_SIDE}×${MIN_IMAGE_SIDE} minimum`, 'remove the file or pass --skip-bad');
+    throw new ConvkitError(`image ${name} is ${w}×${h} px, under the ${MIN_IMAGE_SIDE}×${MIN_IMAGE_SIDE} minimum`, 'remove the file, or pass skipBad / --skip-bad to skip such files');
   }
   img = img.toColourspace('srgb').removeAlpha();
   if (colorMode === 'grayscale') img = img.grayscale().toColourspace('b-w');
@@ -57,6 +61,6 @@ export async function decodeImage(input: string | Buffer, options: DecodeOptions
     return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), height: info.height, width: info.width, channels };
   } catch (err) {
     if (err instanceof ConvkitError) throw err;
-    throw new ConvkitError(`cannot decode image ${name}: ${(err as Error).message}`, 'the file may be truncated or not an image; remove it or pass --skip-bad');
+    throw new ConvkitError(`cannot decode image ${name}: ${(err as Error).message}`, 'the file may be truncated or not an image; remove it, or pass skipBad / --skip-bad');
   }
 }

@@ -1,0 +1,21 @@
+{
+  "targets": [
+    {
+      "target_name": "convkit_native",
+      "sources": [
+        "native/addon.cc",
+        "native/conv.cc",
+        "native/pool.cc",
+        "native/matmul.cc",
+        "native/eltwise.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+      "cflags!": ["-fno-exceptions", "-O2"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-O2"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fopenmp", "-fexceptions", "-frtti"],
+      "ldflags": ["-fopenmp"],
+      "libraries": ["-ldnnl", "-lgomp"]
+    }
+  ]
+}

@@ -1,0 +1,236 @@
+// Node-API surface of the oneDNN kernels. Every entry point takes the
+// caller's Float32Arrays (read and written in place, no copies) and an
+// Int32Array of shape parameters; it returns false when oneDNN has no
+// implementation for the case, so the caller can use its JS kernel.
+#include <napi.h>
+#include <omp.h>
+#include <malloc.h>
+#include <cstdlib>
+#include <mutex>
+#include "common.h"
+#include "conv.h"
+#include "eltwise.h"
+#include "matmul.h"
+#include "pool.h"
+
+namespace ck {
+
+dnnl::engine& eng() {
+  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
+}
+dnnl::stream& strm() {
+  static dnnl::stream s(eng());
+  return s;
+}
+
+void* scratch(Slot slot, size_t bytes) {
+  static void* ptr[kSlots] = {};
+  static size_t cap[kSlots] = {};
+  if (bytes == 0) bytes = 64;
+  if (bytes > cap[slot]) {
+    std::free(ptr[slot]);
+    size_t n = (bytes + 4095) & ~size_t(4095);
+    ptr[slot] = std::aligned_alloc(4096, n);
+    if (!ptr[slot]) throw std::bad_alloc();
+    cap[slot] = n;
+  }
+  return ptr[slot];
+}
+
+static int g_threads = 0;
+int default_threads() {
+  if (g_threads == 0) g_threads = omp_get_max_threads();
+  return g_threads;
+}
+void set_default_threads(int n) {
+  g_threads = n;
+  omp_set_num_threads(n);
+}
+// work: multiply-adds for compute kernels, elements touched for the others.
+int threads_for(double work) { return work < 4e6 ? 1 : default_threads(); }
+ThreadScope::ThreadScope(int n) { omp_set_num_threads(n); }
+ThreadScope::~ThreadScope() { omp_set_num_threads(default_threads()); }
+
+const char* cpu_isa_name() {
+  // oneDNN reports the ISA cap it allows (DNNL_MAX_CPU_ISA); the hardware may offer less.
+  static const char* name = [] {
+    const char* isa = "sse41";
+    __builtin_cpu_init();
+    const unsigned cap = dnnl_get_effective_cpu_isa();
+    auto allowed = [cap](unsigned bits) { return (cap & bits) == bits; };
+    if (__builtin_cpu_supports("avx") && allowed(dnnl_cpu_isa_avx)) isa = "avx";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && allowed(dnnl_cpu_isa_avx2)) isa = "avx2";
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && allowed(dnnl_cpu_isa_avx512_core))
+      isa = "avx512_core";
+    return isa;
+  }();
+  return name;
+}
+
+dnnl::primitive_attr base_attr() {
+  dnnl::primitive_attr a;
+  a.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return a;
+}
+
+// act: 1 relu, 2 relu6, 3 leaky relu (alpha), 4 sigmoid, 5 elu
+dnnl::post_ops act_post_ops(int act, float alpha) {
+  dnnl::post_ops po;
+  switch (act) {
+    case 1: po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f); break;
+    case 2: po.append_eltwise(1.f, dnnl::algorithm::eltwise_clip, 0.f, 6.f); break;
+    case 3: po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, alpha, 0.f); break;
+    case 4: po.append_eltwise(1.f, dnnl::algorithm::eltwise_logistic, 0.f, 0.f); break;
+    case 5: po.append_eltwise(1.f, dnnl::algorithm::eltwise_elu, 1.f, 0.f); break;
+    default: break;
+  }
+  return po;
+}
+
+memory scratchpad(const memory::desc& d) { return memory(d, eng(), scratch(kPad, d.get_size())); }
+
+}  // namespace ck
+
+namespace {
+
+void* f32(const Napi::Value& v) {
+  if (v.IsNull() || v.IsUndefined()) return nullptr;
+  if (!v.IsTypedArray()) throw Napi::TypeError::New(v.Env(), "expected a Float32Array");
+  auto t = v.As<Napi::TypedArray>();
+  if (t.TypedArrayType() != napi_float32_array) throw Napi::TypeError::New(v.Env(), "expected a Float32Array");
+  return static_cast<uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset();
+}
+
+struct Params {
+  const int32_t* p;
+  size_t n;
+};
+Params ints(const Napi::Value& v) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    throw Napi::TypeError::New(v.Env(), "expected an Int32Array");
+  auto t = v.As<Napi::Int32Array>();
+  return {t.Data(), t.ElementLength()};
+}
+
+// The caches and scratch buffers are process-wide; worker threads that load
+// the addon take turns.
+std::mutex g_lock;
+
+template <typename F>
+Napi::Value guarded(const Napi::CallbackInfo& info, F f) {
+  std::lock_guard<std::mutex> hold(g_lock);
+  try {
+    return Napi::Boolean::New(info.Env(), f());
+  } catch (const dnnl::error& e) {
+    // a case oneDNN does not cover (or describes differently): the JS kernel runs instead
+    if (e.status == dnnl_unimplemented || e.status == dnnl_invalid_arguments)
+      return Napi::Boolean::New(info.Env(), false);
+    throw Napi::Error::New(info.Env(), std::string("oneDNN: ") + e.what());
+  } catch (const std::bad_alloc&) {
+    throw Napi::Error::New(info.Env(), "native backend: out of memory");
+  }
+}
+
+// conv(kind, params, alpha, a, b, bias, out)
+Napi::Value Conv(const Napi::CallbackInfo& info) {
+  return guarded(info, [&] {
+    auto p = ints(info[1]);
+    return ck::conv(info[0].As<Napi::Number>().Int32Value(), p.p, p.n, info[2].As<Napi::Number>().FloatValue(),
+                    f32(info[3]), f32(info[4]), f32(info[5]), f32(info[6]));
+  });
+}
+
+// pool(kind, params, a, b, out)
+Napi::Value Pool(const Napi::CallbackInfo& info) {
+  return guarded(info, [&] {
+    auto p = ints(info[1]);
+    return ck::pool(info[0].As<Napi::Number>().Int32Value(), p.p, p.n, f32(info[2]), f32(info[3]), f32(info[4]));
+  });
+}
+
+// matmul(params, alpha, a, b, bias, out)
+Napi::Value MatMul(const Napi::CallbackInfo& info) {
+  return guarded(info, [&] {
+    auto p = ints(info[0]);
+    return ck::matmul(p.p, p.n, info[1].As<Napi::Number>().FloatValue(), f32(info[2]), f32(info[3]), f32(info[4]),
+                      f32(info[5]));
+  });
+}
+
+size_t f32_len(const Napi::Value& v) { return v.As<Napi::TypedArray>().ElementLength(); }
+
+// unary(op, x, out, alpha)
+Napi::Value Unary(const Napi::CallbackInfo& info) {
+  auto x = f32(info[1]), y = f32(info[2]);
+  if (!x || !y || f32_len(info[1]) != f32_len(info[2])) throw Napi::TypeError::New(info.Env(), "unary: bad arrays");
+  ck::unary(info[0].As<Napi::Number>().Int32Value(), static_cast<float*>(x), static_cast<float*>(y), f32_len(info[1]),
+            info[3].As<Napi::Number>().FloatValue());
+  return info.Env().Undefined();
+}
+
+// binary(op, a, b, out): b has the size of a, or divides it (trailing broadcast), or is 1.
+Napi::Value Binary(const Napi::CallbackInfo& info) {
+  auto a = f32(info[1]), b = f32(info[2]), o = f32(info[3]);
+  if (!a || !b || !o) throw Napi::TypeError::New(info.Env(), "binary: bad arrays");
+  const size_t na = f32_len(info[1]), nb = f32_len(info[2]), n = f32_len(info[3]);
+  if ((na != n && nb != n) || na == 0 || nb == 0 || n % na || n % nb)
+    throw Napi::RangeError::New(info.Env(), "binary: sizes do not broadcast");
+  ck::binary(info[0].As<Napi::Number>().Int32Value(), static_cast<float*>(a), na, static_cast<float*>(b), nb,
+             static_cast<float*>(o), n);
+  return info.Env().Undefined();
+}
+
+// sum(x, out, outer, inner, reduceOuter)
+Napi::Value Sum(const Napi::CallbackInfo& info) {
+  auto x = f32(info[0]), o = f32(info[1]);
+  const int64_t outer = info[2].As<Napi::Number>().Int64Value(), inner = info[3].As<Napi::Number>().Int64Value();
+  const bool reduce_outer = info[4].As<Napi::Boolean>().Value();
+  if (!x || !o || f32_len(info[0]) != size_t(outer * inner) || f32_len(info[1]) != size_t(reduce_outer ? inner : outer))
+    throw Napi::TypeError::New(info.Env(), "sum: bad arrays");
+  ck::sum(static_cast<float*>(x), static_cast<float*>(o), outer, inner, reduce_outer);
+  return info.Env().Undefined();
+}
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  auto o = Napi::Object::New(env);
+  auto v = dnnl_version();
+  o.Set("onednn", std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch));
+  const char* isa = ck::cpu_isa_name();
+  o.Set("isa", isa);
+  o.Set("threads", ck::default_threads());
+  o.Set("cached", (double)ck::conv_cache_size());
+  o.Set("convImpl", ck::conv_impl_name());
+  return o;
+}
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  int n = info[0].As<Napi::Number>().Int32Value();
+  if (n > 0) ck::set_default_threads(n);
+  return Napi::Number::New(info.Env(), ck::default_threads());
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // Tensors are large, short-lived typed arrays. Serving them from the heap
+  // instead of fresh mmaps saves a page fault per 4 KiB on every kernel
+  // output; memory freed by a step is reused by the next one.
+  if (!std::getenv("CONVKIT_NATIVE_KEEP_MALLOC")) {
+    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  }
+  exports.Set("conv", Napi::Function::New(env, Conv));
+  exports.Set("pool", Napi::Function::New(env, Pool));
+  exports.Set("matmul", Napi::Function::New(env, MatMul));
+  exports.Set("unary", Napi::Function::New(env, Unary));
+  exports.Set("binary", Napi::Function::New(env, Binary));
+  exports.Set("sum", Napi::Function::New(env, Sum));
+  exports.Set("info", Napi::Function::New(env, Info));
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(convkit_native, Init)

@@ -1,0 +1,133 @@
+// Elementwise and reduction loops: plain C++ the compiler vectorises, split
+// across cores with OpenMP when the array is large enough to pay for it.
+#include "eltwise.h"
+#include <omp.h>
+#include <cmath>
+#include <vector>
+
+namespace ck {
+namespace {
+// Below this many elements one thread is faster: the loops are memory-bound
+// and waking a second thread costs more than it saves.
+constexpr size_t kParallelMin = 1 << 18;
+
+template <typename F>
+void each(size_t n, F f) {
+  if (n < kParallelMin) {
+    f(size_t(0), n);
+    return;
+  }
+#pragma omp parallel
+  {
+    const size_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+    size_t chunk = (n + nt - 1) / nt;
+    chunk = (chunk + 15) & ~size_t(15);
+    const size_t lo = t * chunk < n ? t * chunk : n, hi = lo + chunk < n ? lo + chunk : n;
+    f(lo, hi);
+  }
+}
+
+template <typename Op>
+void bin(const float* a, size_t na, const float* b, size_t nb, float* o, size_t n, Op op) {
+  if (na == n && nb == n) {
+    each(n, [&](size_t lo, size_t hi) {
+      for (size_t i = lo; i < hi; ++i) o[i] = op(a[i], b[i]);
+    });
+  } else if (nb == 1) {
+    const float s = b[0];
+    each(n, [&](size_t lo, size_t hi) {
+      for (size_t i = lo; i < hi; ++i) o[i] = op(a[i], s);
+    });
+  } else if (na == 1) {
+    const float s = a[0];
+    each(n, [&](size_t lo, size_t hi) {
+      for (size_t i = lo; i < hi; ++i) o[i] = op(s, b[i]);
+    });
+  } else if (na == n) {  // b repeats along a's leading dims
+    const size_t rows = n / nb;
+    each(rows, [&](size_t lo, size_t hi) {
+      for (size_t r = lo; r < hi; ++r) {
+        const float* ar = a + r * nb;
+        float* orow = o + r * nb;
+        for (size_t i = 0; i < nb; ++i) orow[i] = op(ar[i], b[i]);
+      }
+    });
+  } else {  // a repeats
+    const size_t rows = n / na;
+    each(rows, [&](size_t lo, size_t hi) {
+      for (size_t r = lo; r < hi; ++r) {
+        const float* br = b + r * na;
+        float* orow = o + r * na;
+        for (size_t i = 0; i < na; ++i) orow[i] = op(a[i], br[i]);
+      }
+    });
+  }
+}
+
+template <typename Op>
+void un(const float* x, float* y, size_t n, Op op) {
+  each(n, [&](size_t lo, size_t hi) {
+    for (size_t i = lo; i < hi; ++i) y[i] = op(x[i]);
+  });
+}
+}  // namespace
+
+void unary(int op, const float* x, float* y, size_t n, float alpha) {
+  switch (op) {
+    case 0: un(x, y, n, [](float v) { return v > 0.f ? v : (v == v ? 0.f : v); }); break;
+    case 1: un(x, y, n, [](float v) { return v != v ? v : (v < 0.f ? 0.f : (v > 6.f ? 6.f : v)); }); break;
+    case 2: un(x, y, n, [alpha](float v) { return v != v ? v : (v > 0.f ? 1.f : alpha); }); break;
+    case 3: un(x, y, n, [](float v) { return v * v; }); break;
+    case 4: un(x, y, n, [](float v) { return std::sqrt(v); }); break;
+    case 5: un(x, y, n, [](float v) { return -v; }); break;
+    case 6: un(x, y, n, [](float v) { return 1.f / v; }); break;
+    default: break;
+  }
+}
+
+void binary(int op, const float* a, size_t na, const float* b, size_t nb, float* o, size_t n) {
+  switch (op) {
+    case 0: bin(a, na, b, nb, o, n, [](float x, float y) { return x + y; }); break;
+    case 1: bin(a, na, b, nb, o, n, [](float x, float y) { return x - y; }); break;
+    case 2: bin(a, na, b, nb, o, n, [](float x, float y) { return x * y; }); break;
+    case 3: bin(a, na, b, nb, o, n, [](float x, float y) { return x / y; }); break;
+    // in double, as JS does, so results are bit-identical
+    case 4: bin(a, na, b, nb, o, n, [](float x, float y) { const double d = double(x) - double(y); return float(d * d); }); break;
+    default: break;
+  }
+}
+
+void sum(const float* x, float* out, int64_t outer, int64_t inner, bool reduceOuter) {
+  if (!reduceOuter) {
+    each(outer, [&](size_t lo, size_t hi) {
+      for (size_t r = lo; r < hi; ++r) {
+        const float* xr = x + r * inner;
+        float s = 0.f;
+        for (int64_t i = 0; i < inner; ++i) s += xr[i];
+        out[r] = s;
+      }
+    });
+    return;
+  }
+  const size_t total = size_t(outer) * inner;
+  const int nt = total < kParallelMin ? 1 : omp_get_max_threads();
+  std::vector<float> part(size_t(nt) * inner, 0.f);
+#pragma omp parallel num_threads(nt)
+  {
+    const int t = omp_get_thread_num();
+    const int64_t chunk = (outer + nt - 1) / nt;
+    const int64_t lo = t * chunk, hi = lo + chunk < outer ? lo + chunk : outer;
+    float* acc = part.data() + size_t(t) * inner;
+    for (int64_t r = lo; r < hi; ++r) {
+      const float* xr = x + r * inner;
+      for (int64_t i = 0; i < inner; ++i) acc[i] += xr[i];
+    }
+  }
+  for (int64_t i = 0; i < inner; ++i) {
+    float s = 0.f;
+    for (int t = 0; t < nt; ++t) s += part[size_t(t) * inner + i];
+    out[i] = s;
+  }
+}
+
+}  // namespace ck

@@ -1,0 +1,88 @@
+/**
+ * Times the bench workloads on the TF.js backend of this process: builds each
+ * network from its spec with random weights (tf.layers), warms up, then
+ * reports the median of the timed repetitions.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { type LayerSpec, type Workload, workloadFlops } from './bench-workloads.js';
+
+export interface RunOptions {
+  /** Untimed repetitions first (weight packing, allocation). */
+  warmup: number;
+  /** Timed repetitions (batches or training steps); the median is reported. */
+  reps: number;
+}
+
+export interface WorkloadResult {
+  images_per_s: number;
+  gflops: number;
+  /** Median seconds of one batch (forward) or one training step. */
+  seconds: number;
+  reps: number;
+  /** Epoch workload: seconds for the whole epoch, extrapolated from the timed steps. */
+  epoch_seconds?: number;
+}
+
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function buildLayer(l: LayerSpec, inputShape?: number[]): tf.layers.Layer {
+  const first = inputShape ? { inputShape } : {};
+  switch (l.kind) {
+    case 'conv':
+      return tf.layers.conv2d({ ...first, name: l.name, filters: l.filters, kernelSize: l.kernel, padding: l.padding, activation: l.activation, trainable: l.trainable });
+    case 'maxpool':
+      return tf.layers.maxPooling2d({ ...first, name: l.name, poolSize: l.size });
+    case 'flatten':
+      return tf.layers.flatten({ ...first, name: l.name });
+    case 'dense':
+      return tf.layers.dense({ ...first, name: l.name, units: l.units, activation: l.activation, trainable: l.trainable });
+  }
+}
+
+/** A tf.Sequential from the workload's layer list (random Glorot weights). */
+export function buildModel(w: Pick<Workload, 'input' | 'layers' | 'mode'>): tf.Sequential {
+  const model = tf.sequential();
+  w.layers.forEach((l, i) => model.add(buildLayer(l, i === 0 ? [...w.input] : undefined)));
+  if (w.mode === 'train') model.compile({ optimizer: tf.train.rmsprop(1e-4), loss: 'binaryCrossentropy' });
+  return model;
+}
+
+/** Runs one workload: `warmup` + `reps` batches or steps; returns the median-based rates. */
+export async function runWorkload(w: Workload, opts: RunOptions, onRep?: (done: number, total: number) => void): Promise<WorkloadResult> {
+  const model = buildModel(w);
+  const x = tf.randomUniform([w.batch, ...w.input], 0, 255, 'float32', 1);
+  const y = tf.tidy(() => tf.randomUniform([w.batch, 1], 0, 1, 'float32', 2).round());
+  const times: number[] = [];
+  const total = opts.warmup + opts.reps;
+  try {
+    for (let r = 0; r < total; r++) {
+      const start = performance.now();
+      if (w.mode === 'forward') {
+        const out = model.predict(x) as tf.Tensor;
+        await out.data();
+        out.dispose();
+      } else {
+        await model.trainOnBatch(x, y);
+      }
+      if (r >= opts.warmup) times.push((performance.now() - start) / 1000);
+      onRep?.(r + 1, total);
+    }
+  } finally {
+    x.dispose();
+    y.dispose();
+    model.dispose();
+  }
+  const seconds = median(times);
+  const result: WorkloadResult = {
+    images_per_s: w.batch / seconds,
+    gflops: workloadFlops(w) / seconds / 1e9,
+    seconds,
+    reps: times.length,
+  };
+  if (w.epochImages) result.epoch_seconds = (w.epochImages / w.batch) * seconds;
+  return result;
+}

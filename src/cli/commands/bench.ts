@@ -1,0 +1,68 @@
+import { ConvkitError } from '../../util/errors.js';
+import { BENCH_BACKENDS, type BenchBackend, formatBenchReport, runBench } from '../../backend/bench.js';
+import { WORKLOAD_NAMES, type WorkloadName } from '../../backend/bench-workloads.js';
+import { parseCommandArgs } from '../args.js';
+import type { Command } from '../main.js';
+
+const spec = {
+  name: 'bench',
+  usage: [
+    'convkit bench [--json] [--quick] [--backends native,wasm,pytorch] [--workloads NAME,...]',
+    '  Times convkit-native, convkit-wasm and PyTorch (each in its own process) on: a 3×3 conv,',
+    '  VGG16 forward, a small-CNN training epoch and a VGG16 fine-tuning step; prints images/s,',
+    '  GFLOPS and the speed-up of native over PyTorch. --json: the last line is one JSON object.',
+    `  Workloads: ${WORKLOAD_NAMES.join(', ')}. PyTorch runs with /usr/bin/python3 (--python to change).`,
+    'convkit bench data [--dir DIR] [--json]',
+    '  Input-pipeline throughput (decode, cached batches) on a class-folder tree',
+    '  (default ../shared/data/cats_and_dogs_small/train).',
+  ].join('\n'),
+  options: {
+    json: { type: 'boolean' }, quick: { type: 'boolean' }, backends: { type: 'string' }, workloads: { type: 'string' },
+    python: { type: 'string' }, dir: { type: 'string' },
+  },
+  allowPositionals: true,
+} as const;
+
+function list<T extends string>(value: string | undefined, flag: string, allowed: readonly T[]): T[] | undefined {
+  if (value === undefined) return undefined;
+  const items = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = items.filter((s) => !allowed.includes(s as T));
+  if (bad.length || !items.length) throw new ConvkitError(`invalid --${flag}: ${JSON.stringify(value)}`, `use a comma-separated list of ${allowed.join(', ')}`);
+  return items as T[];
+}
+
+const bench: Command = {
+  async run(argv) {
+    const { values, positionals } = parseCommandArgs(spec, argv);
+    if (values.help) { console.log(spec.usage); return 0; }
+    const [sub, ...extra] = positionals;
+    if (extra.length || (sub !== undefined && sub !== 'data')) {
+      throw new ConvkitError(`unexpected argument ${JSON.stringify(sub === 'data' ? extra[0] : sub)}`, `see "convkit bench --help"\n\n${spec.usage}`);
+    }
+    if (sub === 'data') return benchDataCommand(values.dir, Boolean(values.json));
+    const report = await runBench({
+      quick: values.quick, python: values.python,
+      backends: list<BenchBackend>(values.backends, 'backends', BENCH_BACKENDS),
+      workloads: list<WorkloadName>(values.workloads, 'workloads', WORKLOAD_NAMES),
+    });
+    console.log(formatBenchReport(report));
+    if (values.json) console.log(JSON.stringify(report));
+    return 0;
+  },
+};
+
+async function benchDataCommand(dirFlag: string | undefined, json: boolean): Promise<number> {
+  const { existsSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { packageRoot } = await import('../../util/paths.js');
+  const dir = dirFlag ?? join(packageRoot(), '..', 'shared', 'data', 'cats_and_dogs_small', 'train');
+  if (!existsSync(dir)) throw new ConvkitError(`--dir not found: ${dir}`, 'pass a folder with one sub-folder of images per class');
+  const { initBackend } = await import('../../backend/index.js');
+  await initBackend();
+  const { benchData } = await import('../../data/benchmark.js');
+  const result = await benchData({ dir, print: true });
+  if (json) console.log(JSON.stringify(result));
+  return 0;
+}
+
+export default bench;

@@ -1,0 +1,69 @@
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../../backend/index.js';
+import { decodeImage } from '../../data/decode.js';
+import { BASE_NAMES, getBase } from '../../models/bases.js';
+import { imagenetTopK, type Prediction } from '../../models/imagenet.js';
+import { intFlag, parseCommandArgs } from '../args.js';
+import type { Command } from '../main.js';
+import { ConvkitError } from '../../util/errors.js';
+
+const spec = {
+  name: 'classify',
+  usage: [
+    `convkit classify [--base ${BASE_NAMES.join('|')}] IMAGE... [--top 5] [--json]`,
+    '  Prints the top ImageNet classes of each image with a pretrained network',
+    '  (default mobilenet_v2). Images are resized (bilinear) to 224×224.',
+    '  --base NAME     the network; vgg16 needs its Keras ImageNet weights (downloaded once)',
+    '  --top K         how many classes to print per image (default 5)',
+    '  --json          one JSON object per image: {file, predictions: [{classIndex, label, probability}]}',
+    '  --models-dir D  folder of the pretrained files (default $CONVKIT_MODELS_DIR or ../shared/models)',
+  ].join('\n'),
+  options: { base: { type: 'string' }, top: { type: 'string' }, json: { type: 'boolean' }, 'models-dir': { type: 'string' } },
+  allowPositionals: true,
+} as const;
+
+/** Batches this many images per forward pass. */
+const BATCH = 16;
+
+const classify: Command = {
+  async run(argv) {
+    const { values, positionals } = parseCommandArgs(spec, argv);
+    if (values.help) { console.log(spec.usage); return 0; }
+    if (!positionals.length) throw new ConvkitError('no image given', `pass one or more image files\n\n${spec.usage}`);
+    const base = getBase(values.base ?? 'mobilenet_v2');
+    const k = intFlag(values.top, 'top', 5, 1);
+    await initBackend();
+    const modelsDir = values['models-dir'];
+    const labels = base.labels(modelsDir);
+    const model = await base.load({ includeTop: true, modelsDir });
+    const [h, w] = base.inputSize;
+    try {
+      for (let start = 0; start < positionals.length; start += BATCH) {
+        const files = positionals.slice(start, start + BATCH);
+        const pixels = new Float32Array(files.length * h * w * 3);
+        for (let i = 0; i < files.length; i++) {
+          const img = await decodeImage(files[i], { targetSize: [h, w], interpolation: 'bilinear' });
+          pixels.set(img.data, i * h * w * 3);
+        }
+        const probs = tf.tidy(() => model.predict(tf.tensor4d(pixels, [files.length, h, w, 3])) as tf.Tensor);
+        const rows = (await probs.array()) as number[][];
+        probs.dispose();
+        files.forEach((file, i) => print(file, imagenetTopK(rows[i], labels, k), values.json ?? false));
+      }
+    } finally {
+      model.dispose();
+    }
+    return 0;
+  },
+};
+
+function print(file: string, predictions: Prediction[], json: boolean): void {
+  if (json) {
+    console.log(JSON.stringify({ file, predictions: predictions.map(({ classIndex, label, probability }) => ({ classIndex, label, probability: Number(probability.toFixed(6)) })) }));
+    return;
+  }
+  console.log(file);
+  for (const p of predictions) console.log(`  ${(p.probability * 100).toFixed(1).padStart(5)}%  ${String(p.classIndex).padStart(3)}  ${p.label}`);
+}
+
+export default classify;

@@ -1,0 +1,40 @@
+import { initBackend } from '../../backend/index.js';
+import { expandImagePaths, predict } from '../../train/predict.js';
+import { loadModel } from '../../train/saved-model.js';
+import { ConvkitError } from '../../util/errors.js';
+import { intFlag, parseCommandArgs } from '../args.js';
+import type { Command } from '../main.js';
+
+const spec = {
+  name: 'predict',
+  usage: `convkit predict --model MODEL_DIR [--json] [--tta K] [--seed N] FILE_OR_DIR...
+  Classifies images (folders are searched recursively).
+  --json    one JSON line per image: {"file", "label", "probability", "probabilities"}
+  --tta K   average K views per image (the original and K-1 augmented ones)`,
+  options: { model: { type: 'string' }, json: { type: 'boolean' }, tta: { type: 'string' }, seed: { type: 'string' }, 'batch-size': { type: 'string' } },
+  allowPositionals: true,
+} as const;
+
+const predictCommand: Command = {
+  async run(argv) {
+    const { values: v, positionals } = parseCommandArgs(spec, argv);
+    if (v.help) { console.log(spec.usage); return 0; }
+    if (!v.model) throw new ConvkitError('--model is required', 'pass the folder written by "convkit train --out"');
+    if (positionals.length === 0) throw new ConvkitError('no images given', 'pass image files or folders after the options');
+    const files = await expandImagePaths(positionals);
+    if (files.length === 0) throw new ConvkitError(`no image files in ${positionals.join(', ')}`, 'pass .jpg/.png/... files or folders holding them');
+    const views = intFlag(v.tta, 'tta', 1, 1);
+    await initBackend();
+    const loaded = await loadModel(v.model);
+    try {
+      const results = await predict(loaded, files, { tta: views > 1 ? { views } : undefined, seed: intFlag(v.seed, 'seed', 1, 0), batchSize: intFlag(v['batch-size'], 'batch-size', 32, 1), progress: files.length > 64 });
+      for (const r of results) {
+        console.log(v.json ? JSON.stringify(r) : `${r.file}\t${r.label}\t${r.probability.toFixed(4)}`);
+      }
+    } finally {
+      loaded.model.dispose();
+    }
+    return 0;
+  },
+};
+export default predictCommand;

@@ -1,0 +1,107 @@
+import { join } from 'node:path';
+import { initBackend } from '../../backend/index.js';
+import { learningCurves, writeFigure, confusionMatrixChart } from '../../report/plots.js';
+import { trainRecipe } from '../../train/train-recipe.js';
+// Registers the transfer-learning recipes (features, features-augment, finetune).
+import '../../transfer/register.js';
+import { getProfile, getRecipe, recipeNames, type TrainSettings } from '../../train/recipes.js';
+import { OPTIMIZERS, type OptimizerName } from '../../train/optimizers.js';
+import { ConvkitError } from '../../util/errors.js';
+import { intFlag, numberFlag, parseCommandArgs } from '../args.js';
+import type { Command } from '../main.js';
+
+const spec = {
+  name: 'train',
+  usage: `convkit train --recipe NAME --data DIR --out MODEL_DIR [options]
+  Trains an image classifier on DIR/train, keeps the best epoch (by validation)
+  in MODEL_DIR, and scores DIR/test when it exists.
+
+  --recipe NAME          ${recipeNames().join(' | ')}
+  --data DIR             folder with train/ and validation/ (test/ optional), one sub-folder per class
+  --out MODEL_DIR        model folder to write (model.json, weights.bin, convkit.json, history, plots)
+  --profile book|best    the book's exact settings (default) or convkit's better default
+  --epochs N             --batch-size N   --image-size N   --learning-rate X
+  --optimizer NAME       ${OPTIMIZERS.join(' | ')}
+  --steps-per-epoch N    batches per epoch (default: one pass over train/)
+  --validation-steps N   validation batches per epoch (default: one pass)
+  --seed N               fixes weights, shuffling, augmentation and dropout (default 1)
+  --base NAME            pretrained base of the transfer recipes (mobilenet_v1, mobilenet_v2, vgg16)
+  --from MODEL_DIR       finetune: the features-augment model to start from
+  --filters A,B,..       conv filters per stage of the small convnet (default 32,64,128,128)
+  --dense-units N        units of its hidden Dense layer (default 512)
+  --cache-dir DIR        disk cache of decoded images
+  --no-plots             skip the learning-curve and confusion-matrix figures
+  --quiet                no progress output
+  --json                 print the result as one JSON object`,
+  options: {
+    recipe: { type: 'string' }, data: { type: 'string' }, out: { type: 'string' }, profile: { type: 'string' },
+    epochs: { type: 'string' }, 'batch-size': { type: 'string' }, 'image-size': { type: 'string' }, 'learning-rate': { type: 'string' },
+    optimizer: { type: 'string' }, 'steps-per-epoch': { type: 'string' }, 'validation-steps': { type: 'string' }, seed: { type: 'string' },
+    filters: { type: 'string' }, base: { type: 'string' }, from: { type: 'string' }, 'dense-units': { type: 'string' }, 'cache-dir': { type: 'string' },
+    'no-plots': { type: 'boolean' }, quiet: { type: 'boolean' }, json: { type: 'boolean' },
+  },
+} as const;
+
+function required(value: string | undefined, flag: string): string {
+  if (!value) throw new ConvkitError(`--${flag} is required`, `see "convkit train --help"`);
+  return value;
+}
+
+const train: Command = {
+  async run(argv) {
+    const { values: v } = parseCommandArgs(spec, argv);
+    if (v.help) { console.log(spec.usage); return 0; }
+    const recipe = getRecipe(required(v.recipe, 'recipe'));
+    const data = required(v.data, 'data'), out = required(v.out, 'out');
+    const profile = getProfile(v.profile ?? 'book');
+    if (v.optimizer !== undefined && !OPTIMIZERS.includes(v.optimizer as OptimizerName)) {
+      throw new ConvkitError(`invalid --optimizer: ${JSON.stringify(v.optimizer)}`, `use one of ${OPTIMIZERS.join(', ')}`);
+    }
+    const optional = (value: string | undefined, flag: string, min: number) => (value === undefined ? undefined : intFlag(value, flag, 0, min));
+    const model: Record<string, unknown> = {};
+    if (v.filters !== undefined) {
+      const filters = v.filters.split(',').map(Number);
+      if (filters.length === 0 || filters.some((f) => !Number.isInteger(f) || f < 1)) throw new ConvkitError(`invalid --filters: ${JSON.stringify(v.filters)}`, 'give positive integers separated by commas, e.g. 32,64,128,128');
+      model.filters = filters;
+    }
+    if (v.base !== undefined) model.base = v.base;
+    if (v.from !== undefined) model.from = v.from;
+    if (v['dense-units'] !== undefined) model.denseUnits = intFlag(v['dense-units'], 'dense-units', 512, 1);
+    const overrides: Partial<TrainSettings> = {
+      epochs: optional(v.epochs, 'epochs', 1), batchSize: optional(v['batch-size'], 'batch-size', 1), imageSize: optional(v['image-size'], 'image-size', 8),
+      learningRate: v['learning-rate'] === undefined ? undefined : numberFlag(v['learning-rate'], 'learning-rate', 0),
+      optimizer: v.optimizer as OptimizerName | undefined,
+      stepsPerEpoch: optional(v['steps-per-epoch'], 'steps-per-epoch', 1), validationSteps: optional(v['validation-steps'], 'validation-steps', 1),
+      model,
+    };
+    if (overrides.learningRate !== undefined && !(overrides.learningRate > 0)) throw new ConvkitError(`invalid --learning-rate: ${v['learning-rate']}`, 'use a positive number such as 1e-4');
+    const seed = intFlag(v.seed, 'seed', 1, 0);
+    await initBackend();
+    const log = (line: string) => { if (!v.quiet) console.error(line); };
+    const result = await trainRecipe({ recipe, profile, data, out, overrides, seed, verbose: !v.quiet, cacheDir: v['cache-dir'], log });
+    const figures: string[] = [];
+    if (!v['no-plots'] && result.history.epoch.length > 0) {
+      const title = `${recipe.name} (${profile})`;
+      figures.push((await writeFigure(join(result.out, 'learning-curves.png'), await learningCurves(result.history, { title }))).pngPath);
+      const test = (result.test ?? result.meta.metrics?.test) as { confusion?: number[][]; classNames?: string[] } | undefined;
+      if (test?.confusion) {
+        const names = test.classNames ?? result.meta.classNames;
+        figures.push((await writeFigure(join(result.out, 'confusion-test.png'), await confusionMatrixChart(test.confusion, names, { title: `${title}: test set` }))).pngPath);
+      }
+    }
+    const m = result.meta.metrics ?? {};
+    const summary = {
+      out: result.out, recipe: recipe.name, profile, stopReason: result.history.stopReason, epochs: result.history.epoch.length,
+      bestEpoch: m.bestEpoch, val_acc: m.val_acc, val_loss: m.val_loss,
+      testAccuracy: result.test?.accuracy, testLoss: result.test?.loss, testAccuracyTta: result.testTta?.accuracy, figures,
+    };
+    if (v.json) console.log(JSON.stringify(summary));
+    else {
+      console.log(`saved ${result.out} (best epoch ${summary.bestEpoch}${typeof summary.val_acc === 'number' ? `, val_acc ${summary.val_acc.toFixed(4)}` : ''})`);
+      if (result.test) console.log(`test: accuracy ${result.test.accuracy.toFixed(4)}, loss ${result.test.loss.toFixed(4)}, n ${result.test.n}${result.testTta ? `; with ${result.testTta.ttaViews}-view TTA: accuracy ${result.testTta.accuracy.toFixed(4)}` : ''}`);
+      for (const f of figures) console.log(`wrote ${f}`);
+    }
+    return result.history.stopReason === 'interrupted' ? 130 : 0;
+  },
+};
+export default train;

@@ -1,0 +1,31 @@
+/**
+ * convkit's public API. The everyday names are exported at the top level;
+ * each layer is also available whole as a namespace (convkit.data,
+ * convkit.augment, …) for the mid-level pieces.
+ */
+export { initBackend, backendInfo, type BackendName, type BackendInfo } from './backend/index.js';
+export { ConvkitError } from './util/errors.js';
+export { createRng, type Rng } from './util/rng.js';
+
+// Data: class folders → batches.
+export { scanImageFolder, flowFromDirectory, loadImageFolder, DirectoryIterator } from './data/index.js';
+// Augmentation: Keras's ImageDataGenerator.
+export { ImageDataGenerator, sampleTransform, applyTransform, type TransformParams } from './augment/index.js';
+// Models: the book's small convnet and the pretrained bases.
+export { smallCnn, summary, loadBase, BASE_NAMES } from './models/index.js';
+// Training, evaluation and saved model folders.
+export { fit, evaluate, predict, saveModel, loadModel, trainRecipe, type FitOptions, type FitResult, type EvaluationResult } from './train/index.js';
+// Transfer learning.
+export { freeze, unfreeze, fineTune } from './transfer/index.js';
+// Reports and the end-to-end studies.
+export { learningCurves, writeReport, writeTryPage } from './report/index.js';
+export { runStudy } from './studies/index.js';
+
+export * as backend from './backend/index.js';
+export * as data from './data/index.js';
+export * as augment from './augment/index.js';
+export * as models from './models/index.js';
+export * as train from './train/index.js';
+export * as transfer from './transfer/index.js';
+export * as report from './report/index.js';
+export * as studies from './studies/index.js';

@@ -1,0 +1,119 @@
+/**
+ * Turns a study's step records into the report (src/report): the table of
+ * steps beside the book's numbers, curves, confusion matrices, wrong
+ * images and augmented samples (only where the study allows images), the
+ * machine, and the try-it page for the best model.
+ */
+import { join } from 'node:path';
+import { ImageDataGenerator } from '../augment/generator.js';
+import { previewAugmentations } from '../augment/preview.js';
+import type { BackendInfo } from '../backend/index.js';
+import { imageGrid } from '../report/grid.js';
+import { writeReport, type StepReport, type WrittenReport } from '../report/html.js';
+import { machineInfo } from '../report/machine.js';
+import { writeTryPage } from '../report/try.js';
+import { formatDuration } from '../util/progress.js';
+import type { DataCheckResult } from './data-check.js';
+import type { StudyStepOutcome } from './study.js';
+import { profileSettings, type StudyDefinition, type StudyProfile } from './steps.js';
+
+export interface StudyReportInput {
+  out: string;
+  study: StudyDefinition;
+  profile: StudyProfile;
+  base: string;
+  /** The data folder as given. */
+  data: string;
+  checked: DataCheckResult;
+  outcomes: StudyStepOutcome[];
+  best?: string;
+  includeImages: boolean;
+  seed: number;
+  backend?: BackendInfo;
+  wallSeconds: number;
+}
+
+const pct = (v: number | undefined) => (typeof v === 'number' ? `${(v * 100).toFixed(1)} %` : '—');
+
+/** Training vs validation accuracy at the last epoch: the overfitting gap. */
+export function overfittingGap(history: { history: Record<string, number[]> }): { train: number; val: number; gap: number } | undefined {
+  const acc = history.history.acc, val = history.history.val_acc;
+  if (!acc?.length || !val?.length) return undefined;
+  const train = acc[acc.length - 1]!, v = val[val.length - 1]!;
+  return { train, val: v, gap: train - v };
+}
+
+async function augmentedSamples(input: StudyReportInput, stepName: string): Promise<Uint8Array | undefined> {
+  const outcome = input.outcomes.find((o) => o.name === stepName);
+  const aug = (outcome?.record.settings.augmentation ?? undefined) as Record<string, unknown> | undefined;
+  if (!aug) return undefined;
+  const gen = new ImageDataGenerator({ ...(aug as object), rescale: null } as ConstructorParameters<typeof ImageDataGenerator>[0]);
+  const { tiles, columns } = await previewAugmentations(gen, { data: join(input.checked.root, 'train'), numImages: 1, count: 7, imageSize: 150, seed: input.seed });
+  return imageGrid(tiles, { columns });
+}
+
+export async function writeStudyReport(input: StudyReportInput): Promise<WrittenReport> {
+  const { study, outcomes } = input;
+  const notes: string[] = [...(study.notes ?? [])];
+  const steps: StepReport[] = [];
+  const augStep = outcomes.find((o) => o.name === 'augment' || o.name === 'features-augment')?.name;
+  for (const o of outcomes) {
+    const def = study.steps.find((s) => s.name === o.name)!;
+    const r = o.record;
+    const extra: Record<string, string | number> = {};
+    for (const key of ['base', 'imageSize', 'inputSize', 'batchSize', 'learningRate', 'optimizer', 'variants', 'unfreezeFrom']) {
+      const v = r.settings[key];
+      if (v !== undefined && v !== null) extra[key] = Array.isArray(v) ? v.join('×') : typeof v === 'object' ? JSON.stringify(v) : (v as string | number);
+    }
+    if (r.trainAccuracy !== undefined) extra['training accuracy (last epoch)'] = pct(r.trainAccuracy);
+    if (o.status === 'reused') extra.run = `reused from an earlier run (finished ${r.finishedAt})`;
+    const step: StepReport = {
+      name: o.name, description: def.description, testAccuracy: r.testAccuracy, valAccuracy: r.valAccuracy, bookAccuracy: def.book,
+      epochs: r.epochs, wallSeconds: r.wallSeconds, imagesPerSecond: r.imagesPerSecond, params: r.params,
+      history: r.history, confusion: r.confusion, classNames: r.classNames, extra,
+    };
+    if (input.includeImages && r.wrong.length) {
+      step.wrongImages = r.wrong.slice(0, 8).map((w) => ({ image: w.file, caption: `true ${w.trueClass}\npred ${w.predClass} ${w.probability.toFixed(2)}` }));
+    }
+    if (input.includeImages && o.name === augStep) {
+      const grid = await augmentedSamples(input, o.name);
+      if (grid) step.augmentedSamples = grid;
+    }
+    steps.push(step);
+  }
+
+  const scratch = outcomes.find((o) => o.name === 'scratch');
+  const gap = scratch ? overfittingGap(scratch.record.history) : undefined;
+  if (gap) {
+    notes.push(gap.gap > 0.05
+      ? `Overfitting: after ${scratch!.record.epochs} epochs the scratch convnet is right on ${pct(gap.train)} of its training images but only ${pct(gap.val)} of the validation images — a gap of ${(gap.gap * 100).toFixed(1)} points (see its learning curves: training keeps improving while validation stalls). The later steps attack this gap.`
+      : `The scratch convnet's training and validation accuracy stay within ${(Math.abs(gap.gap) * 100).toFixed(1)} points after ${scratch!.record.epochs} epochs (${pct(gap.train)} vs ${pct(gap.val)}); more epochs open the overfitting gap.`);
+  }
+  if (input.profile === 'quick') {
+    notes.push(`Profile quick: reduced settings so the whole study runs in minutes on a laptop-class CPU (${outcomes.map((o) => { const q = profileSettings('quick', o.name, study); return `${o.name}: ${q.epochs} epochs at ${q.imageSize} px`; }).join('; ')}). Accuracies are below the book's full runs; the ranking of the steps is the point. Use --profile book for the book's settings.`);
+  } else {
+    notes.push(`Profile ${input.profile}: the recipes' ${input.profile} settings for every step (the transfer steps have one setting, the book's).`);
+  }
+  if (input.base !== 'vgg16' && outcomes.some((o) => o.name !== 'scratch' && o.name !== 'augment')) {
+    notes.push(`The transfer steps use ${input.base} as the pretrained base (the book uses VGG16), so their numbers differ from the book's.`);
+  }
+  const reused = outcomes.filter((o) => o.status === 'reused').map((o) => o.name);
+  if (reused.length) notes.push(`Reused from an earlier run: ${reused.join(', ')} (pass --force to redo).`);
+  if (input.checked.skipped.length) {
+    notes.push(`Left out ${input.checked.skipped.length} bad file(s) (--skip-bad): ${input.checked.skipped.map((s) => `${s.path} (${s.reason})`).join('; ')}.`);
+  }
+  if (input.best) notes.push(`The best model (${input.best}, by test accuracy) is in model/ (TF.js format); try.html runs it in the browser.`);
+  const stepsSeconds = outcomes.reduce((t, o) => t + o.record.wallSeconds, 0);
+  notes.push(`Wall time of the steps: ${formatDuration(stepsSeconds)} in all (each step's own run, reused ones included); this run took ${formatDuration(input.wallSeconds)} with the image check and the report. Seed ${input.seed}.`);
+
+  const counts = input.checked.counts;
+  const written = await writeReport(input.out, {
+    title: study.title,
+    dataset: { name: study.name, path: input.data, classNames: input.checked.classNames, counts },
+    machine: machineInfo(input.backend),
+    steps,
+    notes,
+  });
+  if (input.best) await writeTryPage(input.out, { modelDir: 'model', title: `${study.title}: try the ${input.best} model` });
+  return written;
+}

@@ -1,0 +1,156 @@
+/**
+ * evaluate(): loss, accuracy, confusion matrix, per-class precision/recall/F1
+ * and (binary) ROC AUC of a model on a labeled set: a batch iterator, tensors,
+ * or a folder with one sub-folder per class.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { flowFromDirectory } from '../data/iterator.js';
+import type { Interpolation } from '../data/decode.js';
+import { ConvkitError } from '../util/errors.js';
+import { createRng } from '../util/rng.js';
+import { Progress } from '../util/progress.js';
+import { batchStream, filePath, isTensorData, stepsPerPass, type BatchData } from './batches.js';
+import { inferClassMode, outputUnits, trueClasses, type ClassMode } from './losses.js';
+import { accuracyOf, confusionMatrix, crossEntropy, perClassMetrics, rocAuc, type ClassMetrics } from './metrics.js';
+import { predictProbabilities, ttaTransform, type TtaOptions } from './tta.js';
+
+export interface EvaluateOptions {
+  /** Class names in model output order; a folder whose classes differ is an error. */
+  classNames?: readonly string[];
+  classMode?: ClassMode;
+  batchSize?: number;
+  /** Batches to score (default: one full pass). */
+  steps?: number;
+  /** Resize filter when reading a folder (default 'bilinear'). */
+  interpolation?: Interpolation;
+  colorMode?: 'rgb' | 'grayscale';
+  tta?: TtaOptions;
+  seed?: number;
+  /** Keep per-image results (file, true and predicted class, probabilities). */
+  keepPredictions?: boolean;
+  /** Show a progress bar on stderr. */
+  progress?: boolean;
+}
+
+export interface ImagePrediction {
+  file?: string;
+  trueIndex: number;
+  predIndex: number;
+  probabilities: number[];
+}
+
+export interface EvaluationResult {
+  loss: number;
+  accuracy: number;
+  n: number;
+  classNames: string[];
+  /** confusion[true][pred]. */
+  confusion: number[][];
+  perClass: ClassMetrics[];
+  macroF1: number;
+  /** Binary only: AUC of the positive class (classNames[1]). */
+  rocAuc?: number;
+  ttaViews: number;
+  predictions?: ImagePrediction[];
+}
+
+function modelInputSize(model: tf.LayersModel): [number, number] {
+  const shape = model.inputs[0]!.shape;
+  const h = shape[1], w = shape[2];
+  if (!h || !w) throw new ConvkitError(`model ${model.name} has no fixed input size (${JSON.stringify(shape)})`, 'pass a batch iterator built with the right targetSize');
+  return [h, w];
+}
+
+/** Checks that a folder's classes are the model's, in the same order. */
+export function checkClassNames(expected: readonly string[], found: readonly string[], where: string): void {
+  if (expected.length !== found.length || expected.some((c, i) => c !== found[i])) {
+    throw new ConvkitError(
+      `${where} has classes [${found.join(', ')}] but the model was trained on [${expected.join(', ')}]`,
+      `give the data folder one sub-folder per model class, named ${expected.map((c) => JSON.stringify(c)).join(', ')}`,
+    );
+  }
+}
+
+export async function evaluate(model: tf.LayersModel, data: BatchData | string, options: EvaluateOptions = {}): Promise<EvaluationResult> {
+  const { batchSize = 32, seed = 1 } = options;
+  let source: BatchData;
+  let classNames: string[] | undefined = options.classNames ? [...options.classNames] : undefined;
+  let ownedIterator: { dispose(): void } | undefined;
+  if (typeof data === 'string') {
+    const it = await flowFromDirectory(data, {
+      targetSize: modelInputSize(model), classMode: 'sparse', batchSize, shuffle: false,
+      interpolation: options.interpolation ?? 'bilinear', colorMode: options.colorMode ?? 'rgb',
+    });
+    if (options.classNames) checkClassNames(options.classNames, it.classNames, data);
+    classNames = [...it.classNames];
+    source = it;
+    ownedIterator = it;
+  } else {
+    source = data;
+    if (!isTensorData(data) && data.classNames) {
+      if (options.classNames) checkClassNames(options.classNames, data.classNames, 'the evaluation data');
+      classNames ??= [...data.classNames];
+    }
+  }
+  const units = outputUnits(model);
+  const numClasses = units === 1 ? 2 : units;
+  classNames ??= Array.from({ length: numClasses }, (_, i) => `class_${i}`);
+  if (classNames.length !== numClasses) {
+    throw new ConvkitError(`the data has ${classNames.length} classes but the model outputs ${numClasses}`, 'evaluate on data with the classes the model was trained on');
+  }
+  const views = options.tta?.views ?? 1;
+  const transform = views > 1 ? ttaTransform(options.tta?.augmentation) : undefined;
+  const rng = createRng(seed);
+  const trueIdx: number[] = [], predIdx: number[] = [], probs: number[][] = [], files: (string | undefined)[] = [];
+  let mode = options.classMode;
+  const bar = new Progress({ total: options.steps ?? stepsPerPass(source, batchSize) ?? 0, label: views > 1 ? `evaluating (${views}-view TTA)` : 'evaluating', unit: 'batch', silent: !options.progress });
+  try {
+    for await (const batch of batchStream(source, { steps: options.steps, defaultBatchSize: batchSize })) {
+      try {
+        if (!batch.y) throw new ConvkitError('evaluation batches have no labels', 'use a labeled folder (one sub-folder per class)');
+        mode ??= inferClassMode(model, batch.y, isTensorData(source) ? undefined : source.classMode);
+        const t = trueClasses(batch.y, mode);
+        const p = predictProbabilities(model, batch.x, views, transform, rng);
+        const [tv, pv] = await Promise.all([t.data(), p.array()]);
+        t.dispose();
+        p.dispose();
+        pv.forEach((row, i) => {
+          trueIdx.push(tv[i]!);
+          probs.push(row);
+          let best = 0;
+          for (let c = 1; c < row.length; c++) if (row[c]! > row[best]!) best = c;
+          predIdx.push(best);
+          files.push(batch.files?.[i] !== undefined ? filePath(batch.files[i]!) : undefined);
+        });
+        bar.tick(1);
+      } finally {
+        batch.x.dispose();
+        batch.y?.dispose();
+      }
+    }
+    bar.finish();
+  } finally {
+    ownedIterator?.dispose();
+  }
+  if (trueIdx.length === 0) throw new ConvkitError(`no images to evaluate${typeof data === 'string' ? ` in ${data}` : ''}`, 'put images in one sub-folder per class');
+  const confusion = confusionMatrix(trueIdx, predIdx, numClasses);
+  const perClass = perClassMetrics(confusion, classNames);
+  const result: EvaluationResult = {
+    loss: crossEntropy(trueIdx, probs),
+    accuracy: accuracyOf(confusion),
+    n: trueIdx.length,
+    classNames,
+    confusion,
+    perClass,
+    macroF1: perClass.reduce((s, c) => s + c.f1, 0) / perClass.length,
+    ttaViews: views,
+  };
+  if (numClasses === 2) {
+    const auc = rocAuc(trueIdx, probs.map((p) => p[1]!));
+    if (auc !== undefined) result.rocAuc = auc;
+  }
+  if (options.keepPredictions) {
+    result.predictions = trueIdx.map((t, i) => ({ file: files[i], trueIndex: t, predIndex: predIdx[i]!, probabilities: probs[i]! }));
+  }
+  return result;
+}

@@ -1,0 +1,243 @@
+/**
+ * fit(): Keras's model.fit over a batch iterator or in-memory tensors, as a
+ * custom loop (one optimizer step per batch) so that progress, Ctrl-C, NaN
+ * checks, learning-rate schedules and seeded dropout are all under control.
+ *
+ * Reproducibility: TF.js's Dropout draws from Math.random unless it has a
+ * seed, and with a fixed seed it draws the same mask at every call; fit gives
+ * every Dropout layer a fresh seed from its seeded Rng before each batch.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ConvkitError, check } from '../util/errors.js';
+import { createRng, type Rng } from '../util/rng.js';
+import { batchStream, isTensorData, stepsPerPass, type BatchData, type LabeledBatch } from './batches.js';
+import { ProgressLogger, type Callback, type History, type Logs, type TrainingState } from './callbacks.js';
+import { computeLoss, countCorrect, inferClassMode, outputUnits, prepareLabels, type ClassMode } from './losses.js';
+import { getLearningRate, makeOptimizer, makeSchedule, setLearningRate, type OptimizerName, type Schedule, type ScheduleName } from './optimizers.js';
+
+export interface FitOptions {
+  epochs: number;
+  /** Batches per epoch (Keras steps_per_epoch); default one pass over the data. */
+  stepsPerEpoch?: number;
+  /** Validation set, evaluated after every epoch (no augmentation should be applied to it). */
+  validationData?: BatchData;
+  /** Validation batches per epoch; default one pass. */
+  validationSteps?: number;
+  /** Optimizer name or instance (default 'rmsprop'). */
+  optimizer?: OptimizerName | tf.Optimizer;
+  /** Base learning rate (default 1e-3; ignored when `optimizer` is an instance). */
+  learningRate?: number;
+  /** SGD or RMSprop momentum. */
+  momentum?: number;
+  /** Learning-rate schedule over the whole run (default constant). */
+  schedule?: ScheduleName | Schedule;
+  /** Label encoding; default from the data (iterator's classMode, label shape) and the model head. */
+  classMode?: ClassMode;
+  /** Label smoothing ε (default 0). */
+  labelSmoothing?: number;
+  callbacks?: Callback[];
+  /** Seeds dropout masks and the shuffling of in-memory tensors (default 1). */
+  seed?: number;
+  /** Batch size for in-memory tensors (default 32). */
+  batchSize?: number;
+  /** Show the progress bar (default true). */
+  verbose?: boolean;
+  /** Stop cleanly after the current batch on Ctrl-C (default true). */
+  handleSigint?: boolean;
+  /** Stops training after the current batch when aborted. */
+  signal?: AbortSignal;
+  /** First epoch index (to continue a run); default 0. */
+  initialEpoch?: number;
+}
+
+export type StopReason = 'completed' | 'stopped' | 'interrupted';
+
+export interface FitResult extends History {
+  /** 'stopped': a callback (EarlyStopping) ended training; 'interrupted': Ctrl-C or the abort signal. */
+  stopReason: StopReason;
+  classMode: ClassMode;
+  /** Seconds spent in fit. */
+  seconds: number;
+}
+
+/** Layers that draw random numbers in training and take a `seed` (Dropout and friends), nested models included. */
+function randomLayers(model: tf.LayersModel): { seed?: number }[] {
+  const out: { seed?: number }[] = [];
+  const visit = (layers: tf.layers.Layer[]) => {
+    for (const l of layers) {
+      const inner = (l as unknown as { layers?: tf.layers.Layer[] }).layers;
+      if (Array.isArray(inner)) visit(inner);
+      else if (/Dropout|Noise/.test(l.getClassName())) out.push(l as unknown as { seed?: number });
+    }
+  };
+  visit(model.layers);
+  return out;
+}
+
+function nextSeed(rng: Rng): number {
+  return 1 + rng.int(0x7ffffffe);
+}
+
+function disposeBatch(b: LabeledBatch): void {
+  b.x.dispose();
+  b.y?.dispose();
+}
+
+interface EvalSums { loss: number; correct: number; n: number }
+
+/** Mean loss and accuracy of `model` over `data` (inference mode). */
+export async function evaluateLossAcc(model: tf.LayersModel, data: BatchData, options: { steps?: number; classMode?: ClassMode; batchSize?: number } = {}): Promise<{ loss: number; acc: number; n: number }> {
+  const sums: EvalSums = { loss: 0, correct: 0, n: 0 };
+  const units = outputUnits(model);
+  let mode = options.classMode;
+  for await (const batch of batchStream(data, { steps: options.steps, defaultBatchSize: options.batchSize })) {
+    try {
+      if (!batch.y) throw new ConvkitError('validation batches have no labels', 'use classMode binary, categorical or sparse');
+      mode ??= inferClassMode(model, batch.y, isTensorData(data) ? undefined : data.classMode);
+      const m = mode;
+      const [l, c] = tf.tidy(() => {
+        const y = prepareLabels(batch.y!, m, units);
+        const p = model.predict(batch.x) as tf.Tensor;
+        return [computeLoss(y, p, m), countCorrect(y, p, m)];
+      });
+      const [lv, cv] = await Promise.all([l.data(), c.data()]);
+      l.dispose();
+      c.dispose();
+      const size = batch.x.shape[0];
+      sums.loss += lv[0]! * size;
+      sums.correct += cv[0]!;
+      sums.n += size;
+    } finally {
+      disposeBatch(batch);
+    }
+  }
+  if (sums.n === 0) throw new ConvkitError('the validation data is empty', 'give the validation folder at least one image per class');
+  return { loss: sums.loss / sums.n, acc: sums.correct / sums.n, n: sums.n };
+}
+
+export async function fit(model: tf.LayersModel, data: BatchData, options: FitOptions): Promise<FitResult> {
+  const { epochs, labelSmoothing = 0, seed = 1, verbose = true, handleSigint = true, initialEpoch = 0 } = options;
+  check(Number.isInteger(epochs) && epochs >= 1, 'epochs', epochs, 'an integer ≥ 1');
+  check(labelSmoothing >= 0 && labelSmoothing < 1, 'labelSmoothing', labelSmoothing, 'a number in [0, 1)');
+  if (options.stepsPerEpoch !== undefined) check(Number.isInteger(options.stepsPerEpoch) && options.stepsPerEpoch >= 1, 'stepsPerEpoch', options.stepsPerEpoch, 'an integer ≥ 1');
+  const t0 = performance.now();
+  const rng = createRng(seed);
+  const shuffleRng = rng.fork();
+  const dropoutRng = rng.fork();
+  const optimizer = typeof options.optimizer === 'object' && options.optimizer !== null
+    ? options.optimizer
+    : makeOptimizer(options.optimizer ?? 'rmsprop', { learningRate: options.learningRate ?? 1e-3, momentum: options.momentum });
+  const ownsOptimizer = optimizer !== options.optimizer;
+  const schedule = typeof options.schedule === 'function' ? options.schedule : makeSchedule(options.schedule);
+  const batchSize = options.batchSize ?? 32;
+  const stepsPerEpoch = options.stepsPerEpoch ?? stepsPerPass(isTensorData(data) ? { ...data, batchSize } : data, batchSize);
+  const units = outputUnits(model);
+  const declaredMode = options.classMode ?? (isTensorData(data) ? undefined : data.classMode ?? undefined);
+  let mode: ClassMode | undefined = options.classMode;
+  const history: History = { epoch: [], history: {} };
+  const state: TrainingState = { model, epochs, stepsPerEpoch, history, stopTraining: false, learningRate: getLearningRate(optimizer) };
+  const callbacks: Callback[] = [...(verbose ? [new ProgressLogger()] : []), ...(options.callbacks ?? [])];
+  const dropouts = randomLayers(model);
+  const savedSeeds = dropouts.map((l) => l.seed);
+  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  if (vars.length === 0) throw new ConvkitError(`model ${model.name} has no trainable weights`, 'unfreeze some layers before training');
+
+  let interrupted = false;
+  const onSigint = () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    process.stderr.write('\nconvkit: stopping after this batch; the last checkpoint is kept (Ctrl-C again quits now)\n');
+  };
+  const onAbort = () => { interrupted = true; };
+  if (handleSigint) process.on('SIGINT', onSigint);
+  options.signal?.addEventListener('abort', onAbort);
+  if (options.signal?.aborted) interrupted = true;
+
+  const call = async (fn: (cb: Callback) => void | Promise<void> | undefined) => {
+    for (const cb of callbacks) await fn(cb);
+  };
+  let stopReason: StopReason = 'completed';
+  let lastLogs: Logs = {};
+  const totalSteps = stepsPerEpoch ? epochs * stepsPerEpoch : undefined;
+  let globalStep = initialEpoch * (stepsPerEpoch ?? 0);
+  try {
+    await call((cb) => cb.onTrainBegin?.(state));
+    for (let epoch = initialEpoch; epoch < epochs; epoch++) {
+      await call((cb) => cb.onEpochBegin?.(epoch, state));
+      let lossSum = 0, correctSum = 0, seen = 0, batchIndex = 0, lr = state.learningRate;
+      for await (const batch of batchStream(data, { steps: options.stepsPerEpoch, rng: shuffleRng, defaultBatchSize: batchSize })) {
+        try {
+          if (!batch.y) throw new ConvkitError('training batches have no labels', 'use classMode binary, categorical or sparse');
+          mode ??= inferClassMode(model, batch.y, declaredMode);
+          const m = mode;
+          const progress = totalSteps ? globalStep / totalSteps : (epoch - initialEpoch) / Math.max(1, epochs - initialEpoch);
+          lr = state.learningRate * schedule(Math.min(1, progress));
+          if (lr !== getLearningRate(optimizer)) setLearningRate(optimizer, lr);
+          for (const l of dropouts) l.seed = nextSeed(dropoutRng);
+          const y = prepareLabels(batch.y, m, units);
+          let correct: tf.Scalar | undefined;
+          const loss = optimizer.minimize(() => {
+            const pred = model.apply(batch.x, { training: true }) as tf.Tensor;
+            const reg = model.calculateLosses();
+            const base = computeLoss(y, pred, m, labelSmoothing);
+            correct = tf.keep(countCorrect(y, pred, m));
+            return reg.length ? (tf.addN([base, ...reg]) as tf.Scalar) : base;
+          }, true, vars)!;
+          dropouts.forEach((l, i) => (l.seed = savedSeeds[i]));
+          y.dispose();
+          const [lv, cv] = await Promise.all([loss.data(), correct!.data()]);
+          loss.dispose();
+          correct!.dispose();
+          const size = batch.x.shape[0];
+          if (!Number.isFinite(lv[0]!)) {
+            throw new ConvkitError(
+              `the training loss became ${lv[0]} at epoch ${epoch + 1}, batch ${batchIndex + 1} (learning rate ${lr.toExponential(2)})`,
+              `lower the learning rate (e.g. --learning-rate ${(lr / 10).toExponential(0)}) and check that the input pixels are finite`,
+            );
+          }
+          lossSum += lv[0]! * size;
+          correctSum += cv[0]!;
+          seen += size;
+          globalStep++;
+          const logs: Logs = { batch: batchIndex, size, loss: lossSum / seen, acc: correctSum / seen };
+          await call((cb) => cb.onBatchEnd?.(batchIndex, logs, state));
+          batchIndex++;
+        } finally {
+          disposeBatch(batch);
+        }
+        if (interrupted) break;
+      }
+      if (interrupted) {
+        stopReason = 'interrupted';
+        break;
+      }
+      if (seen === 0) throw new ConvkitError('the training data is empty', 'put images in each class folder');
+      const logs: Logs = { loss: lossSum / seen, acc: correctSum / seen };
+      if (options.validationData) {
+        const v = await evaluateLossAcc(model, options.validationData, { steps: options.validationSteps, classMode: mode, batchSize });
+        logs.val_loss = v.loss;
+        logs.val_acc = v.acc;
+      }
+      logs.lr = lr;
+      history.epoch.push(epoch);
+      for (const [k, v] of Object.entries(logs)) (history.history[k] ??= []).push(v);
+      lastLogs = logs;
+      await call((cb) => cb.onEpochEnd?.(epoch, logs, state));
+      if (interrupted) {
+        stopReason = 'interrupted';
+        break;
+      }
+      if (state.stopTraining) {
+        stopReason = 'stopped';
+        break;
+      }
+    }
+    await call((cb) => cb.onTrainEnd?.(lastLogs, state));
+  } finally {
+    dropouts.forEach((l, i) => (l.seed = savedSeeds[i]));
+    if (handleSigint) process.off('SIGINT', onSigint);
+    options.signal?.removeEventListener('abort', onAbort);
+    if (ownsOptimizer) optimizer.dispose();
+  }
+  return { ...history, stopReason, classMode: mode ?? inferClassMode(model, undefined, declaredMode), seconds: (performance.now() - t0) / 1000 };
+}

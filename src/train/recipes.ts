@@ -1,0 +1,173 @@
+/**
+ * Recipes: named, declarative training set-ups. Each has the book's exact
+ * setting (`book`) and convkit's better default (`best`), and builds its own
+ * model. The registry is open: other modules add recipes with registerRecipe().
+ *
+ *   scratch  — the small convnet from scratch, no augmentation (book: RMSprop 1e-4, batch 20, 150 px, 30 epochs)
+ *   augment  — the same convnet with Dropout 0.5 and ImageDataGenerator augmentation (book: 100 epochs, batch 32)
+ */
+import type * as tf from '@tensorflow/tfjs';
+import type { AugmentOptions, FillOptions } from '../augment/options.js';
+import { smallCnn } from '../models/small-cnn.js';
+import { ConvkitError } from '../util/errors.js';
+import type { BatchData } from './batches.js';
+import type { Callback } from './callbacks.js';
+import type { FitResult } from './fit.js';
+import type { ConvkitModelMeta } from './saved-model.js';
+import type { ScheduleName, OptimizerName } from './optimizers.js';
+
+export type Profile = 'book' | 'best';
+export const PROFILES: readonly Profile[] = ['book', 'best'];
+
+/** Random training-time augmentation (ImageDataGenerator options; pixels stay in 0..255, scaling is in the model). */
+export type AugmentationSettings = AugmentOptions & FillOptions;
+
+/** Everything a recipe fixes about one training run; CLI flags override single fields. */
+export interface TrainSettings {
+  /** Square input side in pixels. */
+  imageSize: number;
+  batchSize: number;
+  epochs: number;
+  optimizer: OptimizerName;
+  learningRate: number;
+  momentum?: number;
+  schedule?: ScheduleName;
+  labelSmoothing?: number;
+  /** Dropout before the classifier's hidden Dense layer (0 = none). */
+  dropout?: number;
+  /** Training-set augmentation; absent = none (pixels only rescaled, inside the model). */
+  augmentation?: AugmentationSettings;
+  /** Metric that picks the checkpoint kept (default val_loss). */
+  monitor?: string;
+  /** Stop after this many epochs without improvement of `monitor`. */
+  earlyStoppingPatience?: number;
+  /** Divide the learning rate by 10 after this many epochs without improvement. */
+  reduceLrPatience?: number;
+  /** Test-time augmentation: views averaged when scoring the test set (1 = none). */
+  ttaViews?: number;
+  stepsPerEpoch?: number;
+  validationSteps?: number;
+  /** Resize filter for reading images. */
+  interpolation?: 'nearest' | 'bilinear' | 'bicubic' | 'area';
+  /** Model-specific knobs (e.g. smallCnn filters). */
+  model?: Record<string, unknown>;
+}
+
+export interface BuildContext {
+  settings: TrainSettings;
+  numClasses: number;
+  seed: number;
+}
+
+/** What a recipe's own training routine receives (recipes with two phases, e.g. fine-tuning). */
+export interface RecipeTrainContext extends BuildContext {
+  model: tf.LayersModel;
+  train: BatchData;
+  validation?: BatchData;
+  callbacks: Callback[];
+  verbose: boolean;
+}
+
+export interface Recipe {
+  name: string;
+  /** One line for --help. */
+  summary: string;
+  profiles: Record<Profile, TrainSettings>;
+  /** Builds the untrained (or pretrained-base) model; it takes RGB pixels in [0, 255]. */
+  buildModel?(ctx: BuildContext): tf.LayersModel | Promise<tf.LayersModel>;
+  /** Replaces the default single fit() when present. */
+  train?(ctx: RecipeTrainContext): Promise<FitResult>;
+  /**
+   * Replaces the whole run (data reading, training, saving) when present, for
+   * recipes with their own pipeline (e.g. cached features of a pretrained base).
+   * It must write a convkit model folder to `options.out`.
+   */
+  run?(options: RecipeRunOptions): Promise<RecipeRunResult>;
+}
+
+export interface RecipeRunOptions {
+  data: string;
+  out: string;
+  settings: TrainSettings;
+  profile: Profile;
+  seed: number;
+  verbose: boolean;
+  cacheDir?: string;
+  log: (line: string) => void;
+}
+
+export interface RecipeRunResult {
+  meta: ConvkitModelMeta;
+  history: FitResult;
+  [key: string]: unknown;
+}
+
+const registry = new Map<string, Recipe>();
+
+export function registerRecipe(recipe: Recipe): void {
+  if (!recipe.buildModel && !recipe.run) throw new ConvkitError(`recipe ${recipe.name} has neither buildModel nor run`, 'give the recipe one of them');
+  registry.set(recipe.name, recipe);
+}
+
+export function recipeNames(): string[] {
+  return [...registry.keys()];
+}
+
+export function getRecipe(name: string): Recipe {
+  const r = registry.get(name);
+  if (!r) throw new ConvkitError(`unknown recipe ${JSON.stringify(name)}`, `use one of: ${recipeNames().join(', ')}`);
+  return r;
+}
+
+export function getProfile(name: string): Profile {
+  if (!PROFILES.includes(name as Profile)) throw new ConvkitError(`unknown profile ${JSON.stringify(name)}`, `use one of: ${PROFILES.join(', ')}`);
+  return name as Profile;
+}
+
+/** The settings of `recipe` under `profile` with `overrides` applied (undefined fields ignored). */
+export function resolveSettings(recipe: Recipe, profile: Profile, overrides: Partial<TrainSettings> = {}): TrainSettings {
+  const base = recipe.profiles[profile];
+  const clean = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) as Partial<TrainSettings>;
+  return { ...base, ...clean, model: { ...(base.model ?? {}), ...(clean.model ?? {}) } };
+}
+
+function buildSmallCnn({ settings, numClasses, seed }: BuildContext): tf.LayersModel {
+  const m = settings.model ?? {};
+  return smallCnn({
+    inputShape: [settings.imageSize, settings.imageSize, 3], numClasses, dropout: settings.dropout ?? 0, seed,
+    filters: m.filters as number[] | undefined, denseUnits: m.denseUnits as number | undefined,
+  });
+}
+
+/** The book's augmentation (Deep Learning with Python, 5.2.5). */
+export const BOOK_AUGMENTATION: AugmentationSettings = {
+  rotationRange: 40, widthShiftRange: 0.2, heightShiftRange: 0.2, shearRange: 0.2, zoomRange: 0.2, horizontalFlip: true, fillMode: 'nearest',
+};
+
+export const scratch: Recipe = {
+  name: 'scratch',
+  summary: 'small convnet trained from scratch, no augmentation',
+  profiles: {
+    book: { imageSize: 150, batchSize: 20, epochs: 30, optimizer: 'rmsprop', learningRate: 1e-4, dropout: 0, monitor: 'val_loss', interpolation: 'nearest' },
+    // Adam with warm-up + cosine decay and light label smoothing; the checkpoint keeps the best epoch, so overfitting late costs nothing.
+    best: { imageSize: 150, batchSize: 32, epochs: 30, optimizer: 'adam', learningRate: 1e-3, schedule: 'cosine', labelSmoothing: 0.1, dropout: 0.5, monitor: 'val_acc', earlyStoppingPatience: 8, ttaViews: 4, interpolation: 'bilinear' },
+  },
+  buildModel: buildSmallCnn,
+};
+
+export const augment: Recipe = {
+  name: 'augment',
+  summary: 'small convnet with Dropout 0.5 and data augmentation (rotation, shifts, shear, zoom, flips)',
+  profiles: {
+    book: { imageSize: 150, batchSize: 32, epochs: 100, optimizer: 'rmsprop', learningRate: 1e-4, dropout: 0.5, augmentation: BOOK_AUGMENTATION, monitor: 'val_loss', interpolation: 'nearest' },
+    best: {
+      imageSize: 150, batchSize: 32, epochs: 100, optimizer: 'adam', learningRate: 1e-3, schedule: 'one-cycle', labelSmoothing: 0.1, dropout: 0.5,
+      augmentation: { rotationRange: 20, widthShiftRange: 0.15, heightShiftRange: 0.15, shearRange: 0.1, zoomRange: 0.2, horizontalFlip: true, fillMode: 'reflect' },
+      monitor: 'val_acc', earlyStoppingPatience: 20, ttaViews: 4, interpolation: 'bilinear',
+    },
+  },
+  buildModel: buildSmallCnn,
+};
+
+registerRecipe(scratch);
+registerRecipe(augment);

@@ -1,0 +1,153 @@
+/**
+ * trainRecipe(): the whole "train a classifier on a folder" run that
+ * `convkit train` performs: read DIR/train and DIR/validation, build the
+ * recipe's model, fit with checkpoints of the best epoch into the output
+ * folder, then score DIR/test (when present) and record everything in
+ * convkit.json, history.csv and history.json.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import { promises as fs } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { ImageDataGenerator } from '../augment/generator.js';
+import { flowFromDirectory, type DirectoryIterator } from '../data/iterator.js';
+import { ConvkitError } from '../util/errors.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { CSVLogger, EarlyStopping, JSONHistoryLogger, ModelCheckpoint, ReduceLROnPlateau, historyToCsv, type Callback, type TrainingState } from './callbacks.js';
+import { evaluate, checkClassNames, type EvaluationResult } from './evaluate.js';
+import { fit, type FitResult } from './fit.js';
+import { getRecipe, resolveSettings, type Profile, type Recipe, type TrainSettings } from './recipes.js';
+import { loadModel, saveModel, updateModelMeta, type ConvkitModelMeta, type ModelMetaInput } from './saved-model.js';
+
+export interface TrainRecipeOptions {
+  recipe: string | Recipe;
+  profile?: Profile;
+  /** Folder with train/ and validation/ (and optionally test/), each with one sub-folder per class. */
+  data: string;
+  /** Model folder to write. */
+  out: string;
+  overrides?: Partial<TrainSettings>;
+  seed?: number;
+  verbose?: boolean;
+  /** Disk cache of decoded images. */
+  cacheDir?: string;
+  /** Extra user hooks. */
+  callbacks?: Callback[];
+  signal?: AbortSignal;
+  log?: (line: string) => void;
+}
+
+export interface TrainRecipeResult {
+  out: string;
+  meta: ConvkitModelMeta;
+  history: FitResult;
+  settings: TrainSettings;
+  test?: EvaluationResult;
+  testTta?: EvaluationResult;
+}
+
+async function isDir(path: string): Promise<boolean> {
+  return fs.stat(path).then((s) => s.isDirectory(), () => false);
+}
+
+/** Strips bulky per-image data for convkit.json. */
+function summarize(e: EvaluationResult): Record<string, unknown> {
+  const { predictions: _p, ...rest } = e;
+  return rest;
+}
+
+export async function trainRecipe(options: TrainRecipeOptions): Promise<TrainRecipeResult> {
+  const { profile = 'book', seed = 1, verbose = true, log = (l: string) => console.error(l) } = options;
+  const recipe = typeof options.recipe === 'string' ? getRecipe(options.recipe) : options.recipe;
+  const settings = resolveSettings(recipe, profile, options.overrides);
+  const data = resolve(options.data), out = resolve(options.out);
+  if (recipe.run) {
+    const r = await recipe.run({ data, out, settings, profile, seed, verbose, cacheDir: options.cacheDir, log });
+    return { out, meta: r.meta, history: r.history, settings };
+  }
+  const buildModel = recipe.buildModel!;
+  for (const split of ['train', 'validation']) {
+    if (!(await isDir(join(data, split)))) {
+      throw new ConvkitError(`${join(data, split)} not found`, `--data must hold train/ and validation/ folders, each with one sub-folder per class (convkit prepare can make them)`);
+    }
+  }
+  const size = settings.imageSize;
+  const interpolation = settings.interpolation ?? 'bilinear';
+  const common = { targetSize: [size, size] as const, classMode: 'sparse' as const, batchSize: settings.batchSize, interpolation, cacheDir: options.cacheDir };
+  const transform = settings.augmentation ? new ImageDataGenerator({ ...settings.augmentation, rescale: null }).batchTransform() : undefined;
+  const train = await flowFromDirectory(join(data, 'train'), { ...common, shuffle: true, seed, transform });
+  // A partial validation pass (validationSteps) draws a shuffled sample: the sorted files would give one class only.
+  const validation = await flowFromDirectory(join(data, 'validation'), { ...common, shuffle: settings.validationSteps !== undefined, seed: seed + 1 });
+  const iterators: DirectoryIterator[] = [train, validation];
+  let model: tf.LayersModel | undefined;
+  try {
+    checkClassNames(train.classNames, validation.classNames, join(data, 'validation'));
+    const classNames = [...train.classNames];
+    const numClasses = classNames.length;
+    if (numClasses < 2) throw new ConvkitError(`${join(data, 'train')} has ${numClasses} class folder(s)`, 'put each class in its own sub-folder (at least two)');
+    const classMode = numClasses === 2 ? 'binary' : 'categorical';
+    model = await buildModel({ settings, numClasses, seed });
+
+    const baseMeta = (): ModelMetaInput => ({
+      classNames, inputSize: [size, size], colorMode: 'rgb', classMode,
+      preprocessing: { input: 'RGB pixels as floats in [0, 255], shape [batch, height, width, 3]', interpolation, inModel: 'scaling is done by the model\'s first layer(s)' },
+      recipe: { name: recipe.name, profile, settings: settings as unknown as Record<string, unknown>, seed },
+      data: { root: data, train: train.n, validation: validation.n },
+    });
+    const monitor = settings.monitor ?? 'val_loss';
+    const checkpoint = new ModelCheckpoint(out, { monitor, saveBestOnly: true, meta: baseMeta });
+    const callbacks: Callback[] = [checkpoint, new CSVLogger(join(out, 'history.csv')), new JSONHistoryLogger(join(out, 'history.json'))];
+    let early: EarlyStopping | undefined;
+    if (settings.earlyStoppingPatience !== undefined) callbacks.push(early = new EarlyStopping({ monitor, patience: settings.earlyStoppingPatience }));
+    if (settings.reduceLrPatience !== undefined) callbacks.push(new ReduceLROnPlateau({ monitor, patience: settings.reduceLrPatience, log }));
+    callbacks.push(...(options.callbacks ?? []));
+
+    if (verbose) log(`convkit train: recipe ${recipe.name} (${profile}), ${numClasses} classes [${classNames.join(', ')}], ${train.n} training / ${validation.n} validation images, ${size}×${size} px, batch ${settings.batchSize}, ${settings.epochs} epochs, ${settings.optimizer} lr ${settings.learningRate}${settings.augmentation ? ', augmentation on' : ''}`);
+    const fitOptions = {
+      epochs: settings.epochs, stepsPerEpoch: settings.stepsPerEpoch, validationData: validation, validationSteps: settings.validationSteps,
+      optimizer: settings.optimizer, learningRate: settings.learningRate, momentum: settings.momentum, schedule: settings.schedule,
+      labelSmoothing: settings.labelSmoothing, classMode: (classMode === 'binary' ? 'binary' : 'sparse') as 'binary' | 'sparse',
+      callbacks, seed, verbose, signal: options.signal,
+    };
+    const history = recipe.train
+      ? await recipe.train({ settings, numClasses, seed, model, train, validation, callbacks, verbose })
+      : await fit(model, train, fitOptions);
+    if (early && early.stoppedEpoch >= 0 && verbose) log(`convkit train: early stopping at epoch ${early.stoppedEpoch + 1} (best ${monitor} ${early.best.toFixed(4)} at epoch ${early.bestEpoch + 1})`);
+
+    if (checkpoint.saves === 0) {
+      if (history.epoch.length === 0) {
+        throw new ConvkitError('training stopped before the first epoch ended; no model was saved', 'let at least one epoch finish');
+      }
+      await saveModel(model, out, { ...baseMeta(), history });
+    }
+    const bestEpoch = checkpoint.bestEpoch >= 0 ? checkpoint.bestEpoch : history.epoch[history.epoch.length - 1]!;
+    const at = history.epoch.indexOf(bestEpoch);
+    const epochLogs = Object.fromEntries(Object.entries(history.history).map(([k, v]) => [k, v[at]]));
+    const metrics: Record<string, unknown> = { bestEpoch: bestEpoch + 1, monitor, ...epochLogs, stopReason: history.stopReason, epochsRun: history.epoch.length, trainSeconds: history.seconds };
+
+    // Score the kept checkpoint (not the last epoch's weights) on the test set.
+    let test: EvaluationResult | undefined, testTta: EvaluationResult | undefined;
+    if (history.stopReason !== 'interrupted' && (await isDir(join(data, 'test')))) {
+      const saved = await loadModel(out);
+      try {
+        const evalOpts = { classNames, batchSize: settings.batchSize, interpolation, seed, progress: verbose };
+        test = await evaluate(saved.model, join(data, 'test'), evalOpts);
+        metrics.test = summarize(test);
+        if ((settings.ttaViews ?? 1) > 1) {
+          testTta = await evaluate(saved.model, join(data, 'test'), { ...evalOpts, tta: { views: settings.ttaViews! } });
+          metrics.testTta = summarize(testTta);
+        }
+      } finally {
+        saved.model.dispose();
+      }
+    }
+    const meta = await updateModelMeta(out, { history: { epoch: history.epoch, history: history.history }, metrics });
+    await writeFileAtomic(join(out, 'history.csv'), historyToCsv(history));
+    await writeFileAtomic(join(out, 'history.json'), JSON.stringify({ epoch: history.epoch, history: history.history }, null, 2) + '\n');
+    return { out, meta, history, settings, test, testTta };
+  } finally {
+    model?.dispose();
+    for (const it of iterators) it.dispose();
+  }
+}
+
+export type { TrainingState };

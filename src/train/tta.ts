@@ -1,0 +1,45 @@
+/**
+ * Test-time augmentation: class probabilities averaged over the original
+ * image and k − 1 randomly augmented views (seeded, so repeatable).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ImageDataGenerator } from '../augment/generator.js';
+import type { Rng } from '../util/rng.js';
+import { check } from '../util/errors.js';
+import { classProbabilities } from './losses.js';
+import type { AugmentationSettings } from './recipes.js';
+
+/** Mild views: flips and small shifts and zooms keep the label of a photo. */
+export const DEFAULT_TTA_AUGMENTATION: AugmentationSettings = {
+  horizontalFlip: true, widthShiftRange: 0.1, heightShiftRange: 0.1, zoomRange: 0.1, fillMode: 'reflect',
+};
+
+export interface TtaOptions {
+  /** Views averaged, the original included (1 = no augmentation). */
+  views: number;
+  augmentation?: AugmentationSettings;
+}
+
+export type ViewTransform = (x: tf.Tensor4D, rng: Rng) => tf.Tensor4D;
+
+export function ttaTransform(augmentation: AugmentationSettings = DEFAULT_TTA_AUGMENTATION): ViewTransform {
+  return new ImageDataGenerator({ ...augmentation, rescale: null }).batchTransform();
+}
+
+/** Class probabilities [b, n] of `x`: the mean over `views` views when > 1. */
+export function predictProbabilities(model: tf.LayersModel, x: tf.Tensor4D, views = 1, transform?: ViewTransform, rng?: Rng): tf.Tensor2D {
+  check(Number.isInteger(views) && views >= 1, 'tta views', views, 'an integer ≥ 1');
+  let sum = tf.tidy(() => classProbabilities(model.predict(x) as tf.Tensor));
+  for (let v = 1; v < views; v++) {
+    if (!transform || !rng) throw new Error('predictProbabilities: views > 1 needs a transform and an rng');
+    const xv = transform(x, rng);
+    const next = tf.tidy(() => sum.add(classProbabilities(model.predict(xv) as tf.Tensor)) as tf.Tensor2D);
+    if (xv !== x) xv.dispose();
+    sum.dispose();
+    sum = next;
+  }
+  if (views === 1) return sum;
+  const mean = tf.tidy(() => sum.div(views) as tf.Tensor2D);
+  sum.dispose();
+  return mean;
+}

@@ -1,0 +1,37 @@
+/**
+ * The pretrained bases transfer learning starts from: src/models' registry
+ * (models/bases.ts) seen through the small interface the recipes need, so a
+ * recipe can also run on any other base (tests use a tiny one).
+ */
+import type * as tf from '@tensorflow/tfjs';
+import { getBase as getRegistered, loadBase, BASE_NAMES, type Block } from '../models/bases.js';
+
+export { BASE_NAMES };
+
+export interface LoadedPretrainedBase {
+  /** Raw RGB 0..255 in (preprocessing inside); the feature layer reachable. */
+  model: tf.LayersModel;
+  /** Layer whose output is the features. */
+  featureLayer: string;
+  /** Blocks from input to output (for unfreezing the top ones). */
+  blocks?: Block[];
+}
+
+export interface PretrainedBase {
+  name: string;
+  inputSize: readonly [number, number];
+  /** First layer of the block fine-tuning unfreezes (default: the last block by layer names). */
+  fineTuneFrom?: string;
+  load(options?: { inputSize?: readonly [number, number] }): Promise<LoadedPretrainedBase>;
+}
+
+/** Looks up a base of the registry by name (ConvkitError listing the choices when unknown). */
+export function getBase(name: string): PretrainedBase {
+  const spec = getRegistered(name);
+  return {
+    name: spec.name,
+    inputSize: spec.inputSize,
+    fineTuneFrom: spec.fineTuneFrom,
+    load: (options = {}) => loadBase(name, { inputSize: options.inputSize }),
+  };
+}

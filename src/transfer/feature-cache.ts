@@ -1,0 +1,262 @@
+/**
+ * Features of a frozen base computed once and kept on disk: one pass of the
+ * base over a data set (no augmentation), stored as float32 binary plus a
+ * JSON header, keyed by the base (name, weights), the image size and the
+ * data (paths, sizes, modification times, labels). Training another head on
+ * the same data reads the file instead of running the base again.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { writeFileAtomic } from '../util/atomic.js';
+import { ConvkitError } from '../util/errors.js';
+import { Progress } from '../util/progress.js';
+import { batchStream, filePath, type BatchIteratorLike } from '../train/batches.js';
+
+export const FEATURE_FORMAT = 'convkit-features';
+export const FEATURE_VERSION = 1;
+
+/** Where feature files go: $CONVKIT_CACHE_DIR, else $XDG_CACHE_HOME/convkit, else ~/.cache/convkit (then /features). */
+export function defaultCacheDir(): string {
+  const root = process.env.CONVKIT_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'convkit');
+  return join(root, 'features');
+}
+
+/** A data source the cache can identify before reading it: a batch iterator that lists its files. */
+export type FeatureSource = BatchIteratorLike & {
+  readonly files: readonly (string | { path: string; label?: number })[];
+};
+
+/** Features (or any per-image activations) of a whole data set, in memory. */
+export interface FeatureSet {
+  /** [n, ...shape] row-major. */
+  x: Float32Array;
+  /** Shape of one example's features. */
+  shape: number[];
+  /** Labels as the source encodes them, [n, ...yShape]. */
+  y: Float32Array;
+  yShape: number[];
+  n: number;
+  files: string[];
+  classNames: string[];
+  /** Key the set is stored under. */
+  key: string;
+  /** True when it came from the disk cache. */
+  hit: boolean;
+}
+
+interface Header {
+  format: typeof FEATURE_FORMAT;
+  version: number;
+  key: string;
+  identity: Record<string, unknown>;
+  n: number;
+  shape: number[];
+  yShape: number[];
+  classNames: string[];
+  files: string[];
+  bytes: number;
+  createdAt: string;
+}
+
+const digestCache = new WeakMap<tf.LayersModel, string>();
+
+/** SHA-256 of a model's weights (names, shapes, values): the identity of "these weights". */
+export function weightsDigest(model: tf.LayersModel): string {
+  const known = digestCache.get(model);
+  if (known) return known;
+  const h = createHash('sha256');
+  for (const w of model.weights) {
+    const v = w.read();
+    h.update(`${w.originalName}:${v.shape.join('x')}:${v.dtype};`);
+    const data = v.dataSync();
+    h.update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  }
+  h.update(JSON.stringify(model.inputs.map((t) => t.shape)));
+  const d = h.digest('hex');
+  digestCache.set(model, d);
+  return d;
+}
+
+/** SHA-256 of a file list: paths, sizes, modification times and labels (content edits change mtime). */
+export async function dataDigest(files: FeatureSource['files']): Promise<string> {
+  const h = createHash('sha256');
+  for (const f of files) {
+    const path = resolve(filePath(f));
+    let st;
+    try {
+      st = await fs.stat(path);
+    } catch {
+      throw new ConvkitError(`data file ${path} is missing`, 'the folder changed while reading it; run again');
+    }
+    const label = typeof f === 'string' ? '' : String(f.label ?? '');
+    h.update(`${path}\0${st.size}\0${st.mtimeMs}\0${label}\n`);
+  }
+  return h.digest('hex');
+}
+
+export function cacheKey(identity: Record<string, unknown>): string {
+  return createHash('sha256').update(JSON.stringify(identity)).digest('hex').slice(0, 32);
+}
+
+/** Reads a stored set, or undefined when absent or incomplete. */
+export async function readFeatureSet(dir: string, key: string): Promise<FeatureSet | undefined> {
+  let header: Header;
+  try {
+    header = JSON.parse(await fs.readFile(join(dir, `${key}.json`), 'utf8')) as Header;
+  } catch {
+    return undefined;
+  }
+  if (header.format !== FEATURE_FORMAT || header.version !== FEATURE_VERSION || header.key !== key) return undefined;
+  let buf: Buffer;
+  try {
+    buf = await fs.readFile(join(dir, `${key}.bin`));
+  } catch {
+    return undefined;
+  }
+  if (buf.byteLength !== header.bytes) return undefined;
+  const size = header.shape.reduce((a, b) => a * b, 1), ySize = header.yShape.reduce((a, b) => a * b, 1);
+  const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+  const xLen = header.n * size;
+  return {
+    x: all.subarray(0, xLen), y: all.subarray(xLen, xLen + header.n * ySize), shape: header.shape, yShape: header.yShape,
+    n: header.n, files: header.files, classNames: header.classNames, key, hit: true,
+  };
+}
+
+/** Stores a set: the binary first, then the header that makes it visible, each written atomically. */
+export async function writeFeatureSet(dir: string, set: FeatureSet, identity: Record<string, unknown>): Promise<void> {
+  const bytes = (set.x.length + set.y.length) * 4;
+  const body = new Uint8Array(bytes);
+  body.set(new Uint8Array(set.x.buffer, set.x.byteOffset, set.x.byteLength), 0);
+  body.set(new Uint8Array(set.y.buffer, set.y.byteOffset, set.y.byteLength), set.x.byteLength);
+  await writeFileAtomic(join(dir, `${set.key}.bin`), body);
+  const header: Header = {
+    format: FEATURE_FORMAT, version: FEATURE_VERSION, key: set.key, identity, n: set.n, shape: set.shape, yShape: set.yShape,
+    classNames: set.classNames, files: set.files, bytes, createdAt: new Date().toISOString(),
+  };
+  await writeFileAtomic(join(dir, `${set.key}.json`), JSON.stringify(header) + '\n');
+}
+
+export interface ComputeOptions {
+  /** Label of the progress bar. */
+  label?: string;
+  /** No progress output. */
+  silent?: boolean;
+  /** Applied to each input batch before the model (e.g. one augmentation draw); gets the batch index. */
+  transform?: (x: tf.Tensor4D, batchIndex: number) => tf.Tensor4D;
+}
+
+/** Runs `model` over one pass of `data` and collects its outputs (inference mode). */
+export async function computeActivations(model: tf.LayersModel, data: FeatureSource, options: ComputeOptions = {}): Promise<Omit<FeatureSet, 'key' | 'hit'>> {
+  const total = data.n ?? data.samples ?? data.files.length;
+  const progress = new Progress({ total, label: options.label ?? 'features', unit: 'img', silent: options.silent });
+  const outShape = model.outputs[0]!.shape.slice(1) as number[];
+  if (outShape.some((d) => d == null)) throw new ConvkitError(`the base's output shape ${JSON.stringify(outShape)} is not fixed`, 'give the base a fixed input size');
+  const size = outShape.reduce((a, b) => a * b, 1);
+  let x = new Float32Array(total * size);
+  let y: Float32Array | undefined;
+  let yShape: number[] = [];
+  const files: string[] = [];
+  let n = 0, b = 0;
+  for await (const batch of batchStream(data)) {
+    try {
+      const out = tf.tidy(() => {
+        const input = options.transform ? options.transform(batch.x, b) : batch.x;
+        return model.predict(input) as tf.Tensor;
+      });
+      const k = batch.x.shape[0];
+      if ((n + k) * size > x.length) {
+        const grown = new Float32Array((n + k) * size);
+        grown.set(x);
+        x = grown;
+      }
+      try {
+        // Copied before the tensor goes: a backend may hand out a view of its own memory.
+        x.set(await out.data() as Float32Array, n * size);
+      } finally {
+        out.dispose();
+      }
+      if (batch.y) {
+        yShape = batch.y.shape.slice(1);
+        const ys = yShape.reduce((a, c) => a * c, 1);
+        const yv = await batch.y.data();
+        if (!y) y = new Float32Array(total * ys);
+        if ((n + k) * ys > y.length) {
+          const grown = new Float32Array((n + k) * ys);
+          grown.set(y);
+          y = grown;
+        }
+        y.set(yv, n * ys);
+      }
+      for (const f of batch.files ?? []) files.push(resolve(filePath(f)));
+      n += k;
+      b++;
+      progress.tick(k);
+    } finally {
+      tf.dispose([batch.x, batch.y].filter((t): t is tf.Tensor => t !== undefined));
+    }
+  }
+  progress.finish();
+  const ySize = yShape.reduce((a, c) => a * c, 1);
+  return {
+    x: x.subarray(0, n * size), shape: outShape, y: (y ?? new Float32Array(0)).subarray(0, n * ySize), yShape, n, files,
+    classNames: [...(data.classNames ?? [])],
+  };
+}
+
+export interface FeatureCacheOptions extends ComputeOptions {
+  /** Folder of the cache (default: defaultCacheDir()); never inside the data folder, which may be read-only. */
+  cacheDir?: string;
+  /** Name of the base (part of the key, with its weights' digest). */
+  baseName: string;
+  /** Extra identity (e.g. an augmentation's settings and seed). */
+  extra?: Record<string, unknown>;
+  /** Skip the disk cache entirely. */
+  noCache?: boolean;
+}
+
+/** The identity a set is keyed by. */
+export async function featureIdentity(base: tf.LayersModel, data: FeatureSource, options: FeatureCacheOptions): Promise<Record<string, unknown>> {
+  return {
+    base: options.baseName,
+    weights: weightsDigest(base),
+    input: base.inputs[0]!.shape.slice(1),
+    output: base.outputs[0]!.shape.slice(1),
+    data: await dataDigest(data.files),
+    classNames: data.classNames ?? [],
+    classMode: data.classMode ?? null,
+    ...(options.extra ?? {}),
+  };
+}
+
+/**
+ * The features of `data` under the frozen `base`: from the cache when the
+ * same base, weights, image size and data were seen before; computed (with
+ * a progress bar) and stored otherwise. `data` must not augment.
+ */
+export async function extractFeatures(base: tf.LayersModel, data: FeatureSource, options: FeatureCacheOptions): Promise<FeatureSet> {
+  const identity = await featureIdentity(base, data, options);
+  const key = cacheKey(identity);
+  const dir = options.cacheDir ?? defaultCacheDir();
+  if (!options.noCache) {
+    const hit = await readFeatureSet(dir, key);
+    if (hit) return hit;
+  }
+  const set: FeatureSet = { ...(await computeActivations(base, data, options)), key, hit: false };
+  if (!options.noCache) {
+    try {
+      await writeFeatureSet(dir, set, identity);
+    } catch (err) {
+      throw new ConvkitError(`cannot write the feature cache in ${dir}: ${(err as Error).message}`, 'pass --cache-dir with a writable folder (or set CONVKIT_CACHE_DIR)');
+    }
+  }
+  return set;
+}
+
+/** The set as tensors {x: [n, ...shape], y: [n, ...yShape]} (caller disposes). */
+export function featureTensors(set: FeatureSet): { x: tf.Tensor; y: tf.Tensor } {
+  return { x: tf.tensor(set.x, [set.n, ...set.shape]), y: tf.tensor(set.y, [set.n, ...set.yShape]) };
+}

@@ -1,0 +1,23 @@
+/** initNative() / initBackend('native') set up the backend and describe it. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../src/backend/index.js';
+import { NATIVE_KERNEL_NAMES } from '../src/backend/native.js';
+import { skipReason } from './backend-native-util.js';
+
+test('initBackend("native") selects the oneDNN backend', { skip: skipReason }, async () => {
+  const info = await initBackend('native', () => {});
+  assert.equal(info.name, 'native');
+  assert.equal(tf.getBackend(), 'native');
+  assert.ok(info.threads >= 1);
+  assert.match(info.details.onednn, /^\d+\.\d+\.\d+$/);
+  assert.match(info.details.isa, /^(avx512_core|avx2|avx|sse41)$/);
+  const registered = new Set(tf.getKernelsForBackend('native').map((k) => k.kernelName));
+  for (const k of NATIVE_KERNEL_NAMES) assert.ok(registered.has(k), `${k} registered`);
+  // every cpu kernel is available on native too
+  assert.equal(registered.size, new Set(tf.getKernelsForBackend('cpu').map((k) => k.kernelName)).size);
+  const y = tf.tidy(() => tf.conv2d(tf.ones([1, 4, 4, 1]) as tf.Tensor4D, tf.ones([3, 3, 1, 1]) as tf.Tensor4D, 1, 'same'));
+  assert.deepEqual(Array.from(y.dataSync()), [4, 6, 6, 4, 6, 9, 9, 6, 6, 9, 9, 6, 4, 6, 6, 4]);
+  y.dispose();
+});
