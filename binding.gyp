@@ -7,7 +7,8 @@
         "native/conv.cc",
         "native/pool.cc",
         "native/matmul.cc",
-        "native/eltwise.cc"
+        "native/eltwise.cc",
+        "native/resample.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

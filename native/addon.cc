@@ -12,6 +12,7 @@
 #include "eltwise.h"
 #include "matmul.h"
 #include "pool.h"
+#include "resample.h"
 
 namespace ck {
 
@@ -193,6 +194,26 @@ Napi::Value Sum(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// resample(params [n, h, w, c, fill, order], matrices, cval, src, out)
+Napi::Value Resample(const Napi::CallbackInfo& info) {
+  auto p = ints(info[0]);
+  auto x = f32(info[3]), y = f32(info[4]);
+  // Matrices in double, as the JS reference computes: a float32 matrix moves
+  // nearest-neighbour taps that sit near a half pixel.
+  if (p.n != 6 || !x || !y || !info[1].IsTypedArray() ||
+      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    throw Napi::TypeError::New(info.Env(), "resample: bad arguments");
+  auto mats = info[1].As<Napi::Float64Array>();
+  const int n = p.p[0], h = p.p[1], w = p.p[2], c = p.p[3];
+  const size_t size = size_t(n) * h * w * c;
+  if (n < 1 || h < 1 || w < 1 || c < 1 || f32_len(info[3]) != size || f32_len(info[4]) != size ||
+      mats.ElementLength() != size_t(n) * 8 || p.p[4] < 0 || p.p[4] > 3 || p.p[5] < 0 || p.p[5] > 1)
+    throw Napi::RangeError::New(info.Env(), "resample: sizes or modes out of range");
+  ck::resample_affine(static_cast<float*>(x), n, h, w, c, mats.Data(), p.p[4],
+                      info[2].As<Napi::Number>().FloatValue(), p.p[5], static_cast<float*>(y));
+  return info.Env().Undefined();
+}
+
 Napi::Value Info(const Napi::CallbackInfo& info) {
   auto env = info.Env();
   auto o = Napi::Object::New(env);
@@ -226,6 +247,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("unary", Napi::Function::New(env, Unary));
   exports.Set("binary", Napi::Function::New(env, Binary));
   exports.Set("sum", Napi::Function::New(env, Sum));
+  exports.Set("resample", Napi::Function::New(env, Resample));
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   return exports;

@@ -93,6 +93,11 @@ void binary(int op, const float* a, size_t na, const float* b, size_t nb, float*
     case 3: bin(a, na, b, nb, o, n, [](float x, float y) { return x / y; }); break;
     // in double, as JS does, so results are bit-identical
     case 4: bin(a, na, b, nb, o, n, [](float x, float y) { const double d = double(x) - double(y); return float(d * d); }); break;
+    // Math.min / Math.max: NaN wins, and -0 is below 0
+    case 5: bin(a, na, b, nb, o, n, [](float x, float y) {
+        return x != x || y != y ? NAN : x < y ? x : y < x ? y : std::signbit(x) ? x : y; }); break;
+    case 6: bin(a, na, b, nb, o, n, [](float x, float y) {
+        return x != x || y != y ? NAN : x > y ? x : y > x ? y : std::signbit(x) ? y : x; }); break;
     default: break;
   }
 }

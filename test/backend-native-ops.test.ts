@@ -54,6 +54,7 @@ test('elementwise ops match the cpu kernels exactly', { skip: skipReason }, asyn
   const y = randomInput(rng, shape), c = randomInput(rng, [3]), row = randomInput(rng, [37, 3]), s = randomInput(rng, []);
   const binary: [string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor][] = [
     ['Add', tf.add], ['Sub', tf.sub], ['Multiply', tf.mul], ['RealDiv', tf.div], ['SquaredDifference', tf.squaredDifference],
+    ['Minimum', tf.minimum], ['Maximum', tf.maximum],
   ];
   for (const [kernel, f] of binary) {
     for (const [label, other] of [['same shape', y], ['channel vector', c], ['trailing rows', row], ['scalar', s]] as const) {

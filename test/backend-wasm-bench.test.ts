@@ -50,7 +50,12 @@ test('VGG16 fine-tuning step: forward + block 5 and head gradients only', () => 
 test('median and peak FLOPS', () => {
   assert.equal(median([3, 1, 2]), 2);
   assert.equal(median([4, 1, 3, 2]), 2.5);
-  const p = peakFlops('processor\t: 0\ncpu MHz\t\t: 2445.000\n');
-  assert.equal(p.ghz, 2.445);
-  assert.ok(Math.abs(p.gflops - p.cores * 32 * 2.445) < 1e-9);
+  const avx2 = peakFlops('processor\t: 0\ncpu MHz\t\t: 2445.000\nflags\t\t: fpu sse2 avx fma avx2\n');
+  assert.equal(avx2.ghz, 2.445);
+  assert.equal(avx2.flopsPerCycle, 32);
+  assert.ok(Math.abs(avx2.gflops - avx2.cores * 32 * 2.445) < 1e-9);
+  const avx512 = peakFlops('cpu MHz\t\t: 2600.000\nflags\t\t: fpu avx fma avx2 avx512f avx512bw\n');
+  assert.equal(avx512.flopsPerCycle, 64);
+  assert.ok(Math.abs(avx512.gflops - avx512.cores * 64 * 2.6) < 1e-9);
+  assert.equal(peakFlops('cpu MHz\t\t: 2000.000\nflags\t\t: fpu sse2 avx\n').flopsPerCycle, 16);
 });

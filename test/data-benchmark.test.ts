@@ -11,17 +11,17 @@ test('benchData times decode, cached and transformed epochs and leaks no tensors
     await makeClassFolder(dir, { cats: 9, dogs: 8 }, [20, 20]);
     let calls = 0;
     const before = tf.memory().numTensors;
-    const r = await benchData({ dir, targetSize: [15, 15], batchSize: 4, epochs: 2, print: false, transform: (x) => { calls++; return tf.reverse(x, 2); } });
+    const r = await benchData({ dir, targetSize: [15, 15], batchSize: 4, epochs: 2, print: false, transforms: [{ label: 'flip', transform: (x) => { calls++; return tf.reverse(x, 2); } }] });
     assert.equal(tf.memory().numTensors, before);
     assert.equal(r.decode.images, 17);
     assert.equal(r.cached.images, 34);
-    assert.equal(r.augmented!.images, 34);
+    assert.equal(r.augmented[0]!.images, 34);
     assert.equal(calls, 10, '5 batches × 2 epochs');
-    for (const p of [r.decode, r.cached, r.augmented!]) assert.ok(p.imagesPerSecond > 0 && p.seconds > 0);
+    for (const p of [r.decode, r.cached, r.augmented[0]!]) assert.ok(p.imagesPerSecond > 0 && p.seconds > 0);
     assert.ok(Math.abs(r.cacheMiB * 2 ** 20 - 17 * 15 * 15 * 3) < 1);
     const table = formatBenchTable(r);
     assert.match(table, /first epoch \(decode \+ resize to 15×15\)\s+17\s/);
-    assert.match(table, /cached batches \+ transform\s+34\s/);
+    assert.match(table, /cached batches \+ flip\s+34\s/);
   } finally {
     cleanup();
   }

@@ -4,6 +4,7 @@
  * flips folded into its matrix), then the channel shift, then brightness.
  */
 import * as tf from '@tensorflow/tfjs';
+import { activeNativeAddon } from '../backend/native.js';
 import { ConvkitError, check } from '../util/errors.js';
 import { resolveFillOptions, type FillOptions } from './options.js';
 import { isIdentityMatrix, transformMatrix } from './matrix.js';
@@ -12,21 +13,26 @@ import type { TransformParams } from './sample.js';
 
 /**
  * Who resamples:
+ * - 'native': the native backend's C++ resampler, all cores (the JS
+ *   resampler's arithmetic; needs the native backend to be active);
  * - 'tfjs': `tf.image.transform` (TF.js's Transform kernel);
- * - 'js': convkit's JS resampler on the batch's data;
- * - 'auto' (default): the kernel where it is known to be right (wasm backend,
- *   fill 'constant' or 'nearest'), the JS resampler elsewhere.
+ * - 'js': convkit's JS resampler on the batch's data (the reference);
+ * - 'auto' (default): 'native' on the native backend, the TF.js kernel where
+ *   it is known to be right (wasm backend, fill 'constant' or 'nearest'), the
+ *   JS resampler elsewhere.
  */
-export type ResampleEngine = 'auto' | 'tfjs' | 'js';
+export type ResampleEngine = 'auto' | 'native' | 'tfjs' | 'js';
 
 export interface ApplyOptions extends FillOptions {
   engine?: ResampleEngine;
 }
 
-const ENGINES: readonly ResampleEngine[] = ['auto', 'tfjs', 'js'];
+const ENGINES: readonly ResampleEngine[] = ['auto', 'native', 'tfjs', 'js'];
+const FILL_CODES: Record<string, number> = { constant: 0, nearest: 1, reflect: 2, wrap: 3 };
 
-function pickEngine(engine: ResampleEngine, fillMode: string): 'tfjs' | 'js' {
+function pickEngine(engine: ResampleEngine, fillMode: string): Exclude<ResampleEngine, 'auto'> {
   if (engine !== 'auto') return engine;
+  if (activeNativeAddon()) return 'native';
   return tf.getBackend() === 'wasm' && (fillMode === 'constant' || fillMode === 'nearest') ? 'tfjs' : 'js';
 }
 
@@ -38,9 +44,16 @@ export function resampleBatch(batch: tf.Tensor4D, matrices: readonly number[][],
   const [n, h, w, c] = batch.shape;
   check(matrices.length === n && matrices.every((m) => m.length === 8 && m[6] === 0 && m[7] === 0), 'matrices', `${matrices.length} matrices`, `${n} affine matrices of 8 numbers (c0 = c1 = 0), one per image`);
   const flat = matrices.flat();
-  if (pickEngine(engine, fillMode) === 'js') {
+  const picked = pickEngine(engine, fillMode);
+  if (picked === 'js' || picked === 'native') {
+    // Both read the batch's own typed array (no copy on the cpu-based backends).
     const src = batch.dtype === 'float32' ? (batch.dataSync() as Float32Array) : Float32Array.from(batch.dataSync());
-    return tf.tensor4d(resampleAffine(src, [n, h, w, c], flat, fillMode, cval, interpolationOrder), [n, h, w, c], 'float32');
+    if (picked === 'js') return tf.tensor4d(resampleAffine(src, [n, h, w, c], flat, fillMode, cval, interpolationOrder), [n, h, w, c], 'float32');
+    const addon = activeNativeAddon();
+    if (!addon) throw new ConvkitError(`engine 'native' needs the native backend (TF.js is on ${JSON.stringify(tf.getBackend())})`, "use engine 'auto', or initBackend('native') first");
+    const out = new Float32Array(src.length);
+    addon.resample(Int32Array.of(n, h, w, c, FILL_CODES[fillMode]!, interpolationOrder), Float64Array.from(flat), cval, src, out);
+    return tf.tensor4d(out, [n, h, w, c], 'float32');
   }
   const interpolation = interpolationOrder === 1 ? 'bilinear' : 'nearest';
   return tf.tidy(() => {

@@ -43,7 +43,7 @@ export interface BenchReport {
   workloads: Record<WorkloadName, WorkloadRow>;
   /** Everything else: CPU, per-backend threads and notices, timing details. */
   details: {
-    cpu: { model: string; cores: number; ghz: number };
+    cpu: { model: string; cores: number; ghz: number; flopsPerCycle: number; isa: string };
     flops: Record<string, number>;
     backends: Record<BenchBackend, { status: string; threads?: number; info?: Record<string, string> }>;
     timings: Record<string, Partial<Record<BenchBackend, WorkloadResult | { error: string }>>>;
@@ -51,8 +51,13 @@ export interface BenchReport {
   };
 }
 
-/** Peak single-precision FLOPS: logical cores × 32 FLOP/cycle (AVX2: 2 FMA units × 8 floats × 2) × clock. */
-export function peakFlops(cpuinfo?: string): { cores: number; ghz: number; gflops: number; model: string } {
+/**
+ * Peak single-precision FLOPS: logical cores × FLOP/cycle × the nominal
+ * clock. FLOP/cycle assumes two FMA units per core: 64 with AVX-512 (16
+ * floats), 32 with AVX2 + FMA (8 floats), 16 otherwise. Turbo clocks above
+ * the nominal one let a kernel pass 100 %.
+ */
+export function peakFlops(cpuinfo?: string): { cores: number; ghz: number; gflops: number; model: string; flopsPerCycle: number; isa: string } {
   const cores = os.cpus().length;
   let text = cpuinfo;
   if (text === undefined) {
@@ -60,7 +65,10 @@ export function peakFlops(cpuinfo?: string): { cores: number; ghz: number; gflop
   }
   const mhz = /^cpu MHz\s*:\s*([\d.]+)/m.exec(text)?.[1];
   const ghz = mhz ? Number(mhz) / 1000 : (os.cpus()[0]?.speed ?? 0) / 1000;
-  return { cores, ghz, gflops: cores * 32 * ghz, model: os.cpus()[0]?.model ?? 'unknown' };
+  const flags = new Set((/^flags\s*:\s*(.*)$/m.exec(text)?.[1] ?? '').split(/\s+/));
+  const [isa, flopsPerCycle] = flags.has('avx512f') ? ['AVX-512 FMA', 64] as const
+    : flags.has('avx2') && flags.has('fma') ? ['AVX2 FMA', 32] as const : ['AVX', 16] as const;
+  return { cores, ghz, gflops: cores * flopsPerCycle * ghz, model: os.cpus()[0]?.model ?? 'unknown', flopsPerCycle, isa };
 }
 
 function repOptions(quick: boolean): { forward: RunOptions; train: RunOptions } {
@@ -123,7 +131,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchReport> {
     peak_gflops: cpu.gflops,
     workloads: {} as Record<WorkloadName, WorkloadRow>,
     details: {
-      cpu: { model: cpu.model, cores: cpu.cores, ghz: cpu.ghz },
+      cpu: { model: cpu.model, cores: cpu.cores, ghz: cpu.ghz, flopsPerCycle: cpu.flopsPerCycle, isa: cpu.isa },
       flops: Object.fromEntries(chosen.map((w) => [w.name, w.flops])),
       backends: {} as BenchReport['details']['backends'],
       timings: {},
@@ -176,7 +184,7 @@ export function formatBenchReport(report: BenchReport): string {
   const { cpu, backends, timings, notes } = report.details;
   const titles = Object.fromEntries(allWorkloads().map((w) => [w.name, w.title]));
   const lines = [
-    `peak ${report.peak_gflops.toFixed(1)} GFLOPS = ${cpu.cores} cores × 32 FLOP/cycle (AVX2 FMA) × ${cpu.ghz.toFixed(3)} GHz (${cpu.model})`,
+    `peak ${report.peak_gflops.toFixed(1)} GFLOPS = ${cpu.cores} cores × ${cpu.flopsPerCycle} FLOP/cycle (${cpu.isa}) × ${cpu.ghz.toFixed(3)} GHz nominal (${cpu.model})`,
   ];
   for (const b of BENCH_BACKENDS) {
     const s = backends[b];

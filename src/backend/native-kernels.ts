@@ -247,6 +247,8 @@ function makeKernels(addon: NativeAddon): Record<string, NativeKernel> {
     Multiply: binary(2),
     RealDiv: binary(3),
     SquaredDifference: binary(4),
+    Minimum: binary(5),
+    Maximum: binary(6),
     Sum: sum,
   };
 }
@@ -259,7 +261,8 @@ export const NATIVE_KERNEL_NAMES = [
   'Conv2D', 'FusedConv2D', 'DepthwiseConv2dNative', 'FusedDepthwiseConv2D', 'Conv2DBackpropInput',
   'Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter',
   'MaxPool', 'AvgPool', 'MaxPoolGrad', 'AvgPoolGrad', 'BatchMatMul', '_FusedMatMul', 'Relu', 'Relu6', 'Step',
-  'Square', 'Sqrt', 'Neg', 'Reciprocal', 'Add', 'Sub', 'Multiply', 'RealDiv', 'SquaredDifference', 'Sum',
+  'Square', 'Sqrt', 'Neg', 'Reciprocal', 'Add', 'Sub', 'Multiply', 'RealDiv', 'SquaredDifference',
+  'Minimum', 'Maximum', 'Sum',
 ] as const;
 
 /**

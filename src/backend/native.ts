@@ -38,6 +38,11 @@ export function registerNative(): NativeAddon {
   return addon;
 }
 
+/** The addon when the native backend is the one TF.js is using, else undefined. */
+export function activeNativeAddon(): NativeAddon | undefined {
+  return registered && tf.getBackend() === NATIVE_BACKEND ? registered : undefined;
+}
+
 export async function initNative(): Promise<Omit<BackendInfo, 'notices'>> {
   const addon = registerNative();
   if (!(await tf.setBackend(NATIVE_BACKEND))) throw new Error('tf.setBackend("native") failed');

@@ -1,7 +1,7 @@
 /**
  * Input-pipeline throughput: images/s for the first epoch (decode + resize),
- * for later epochs (batches from the cache) and, when a transform is given,
- * for cached batches with that transform (augmentation).
+ * for later epochs (batches from the cache) and, for each transform given,
+ * for cached batches with that transform (augmentation), side by side.
  */
 import * as tf from '@tensorflow/tfjs';
 import { Progress } from '../util/progress.js';
@@ -13,8 +13,8 @@ export interface BenchDataOptions {
   dir: string;
   targetSize?: readonly [number, number];
   batchSize?: number;
-  /** Applied per batch in the augmented phase (skipped when absent). */
-  transform?: BatchTransform;
+  /** Applied per batch, one timed phase each (e.g. augmentation with two resampling engines). */
+  transforms?: { label: string; transform: BatchTransform }[];
   /** Cached epochs timed per phase (default 1). */
   epochs?: number;
   seed?: number;
@@ -35,7 +35,8 @@ export interface BenchDataResult {
   backend: string;
   decode: PhaseResult;
   cached: PhaseResult;
-  augmented?: PhaseResult;
+  /** One per transform, in order. */
+  augmented: (PhaseResult & { label: string })[];
   /** Decoded pixels held in memory after the run. */
   cacheMiB: number;
 }
@@ -61,16 +62,16 @@ async function timeEpochs(it: DirectoryIterator, epochs: number, label: string, 
 
 /** Measures the data pipeline on `dir`, prints a small table and returns the numbers. */
 export async function benchData(options: BenchDataOptions): Promise<BenchDataResult> {
-  const { dir, targetSize = [150, 150], batchSize = 32, transform, epochs = 1, seed = 42, print = true } = options;
+  const { dir, targetSize = [150, 150], batchSize = 32, transforms = [], epochs = 1, seed = 42, print = true } = options;
   const cache = new ImageCache();
   const common = { targetSize, batchSize, seed, cache, classMode: 'sparse' as const };
   const plain = await flowFromDirectory(dir, common);
   const decode = await timeEpochs(plain, 1, 'decode+resize', print);
   const cached = await timeEpochs(plain, epochs, 'cached', print);
-  let augmented: PhaseResult | undefined;
-  if (transform) {
+  const augmented: BenchDataResult['augmented'] = [];
+  for (const { label, transform } of transforms) {
     const aug = await flowFromDirectory(dir, { ...common, transform });
-    augmented = await timeEpochs(aug, epochs, 'cached+augment', print);
+    augmented.push({ label, ...(await timeEpochs(aug, epochs, label, print)) });
   }
   const result: BenchDataResult = {
     dir, targetSize: [targetSize[0], targetSize[1]], batchSize, backend: tf.getBackend(), decode, cached, augmented,
@@ -82,10 +83,10 @@ export async function benchData(options: BenchDataOptions): Promise<BenchDataRes
 }
 
 export function formatBenchTable(r: BenchDataResult): string {
-  const rows: [string, PhaseResult | undefined][] = [
+  const rows: [string, PhaseResult][] = [
     [`first epoch (decode + resize to ${r.targetSize.join('×')})`, r.decode],
     ['later epochs (cached batches)', r.cached],
-    ['cached batches + transform', r.augmented],
+    ...r.augmented.map((a): [string, PhaseResult] => [`cached batches + ${a.label}`, a]),
   ];
   const w = Math.max(...rows.map(([l]) => l.length));
   const lines = [
@@ -93,8 +94,9 @@ export function formatBenchTable(r: BenchDataResult): string {
     `${'phase'.padEnd(w)}  ${'images'.padStart(7)}  ${'seconds'.padStart(8)}  ${'images/s'.padStart(9)}`,
   ];
   for (const [label, p] of rows) {
-    if (!p) continue;
     lines.push(`${label.padEnd(w)}  ${String(p.images).padStart(7)}  ${p.seconds.toFixed(2).padStart(8)}  ${p.imagesPerSecond.toFixed(0).padStart(9)}`);
   }
+  const [first, ...others] = r.augmented;
+  for (const o of others) lines.push(`${first!.label}: ${(first!.imagesPerSecond / o.imagesPerSecond).toFixed(2)}× the images/s of ${o.label}`);
   return lines.join('\n');
 }

@@ -1,6 +1,7 @@
 import { ConvkitError } from '../../util/errors.js';
 import { BENCH_BACKENDS, type BenchBackend, formatBenchReport, runBench } from '../../backend/bench.js';
 import { WORKLOAD_NAMES, type WorkloadName } from '../../backend/bench-workloads.js';
+import type { ResampleEngine } from '../../augment/apply.js';
 import { parseCommandArgs } from '../args.js';
 import type { Command } from '../main.js';
 
@@ -13,8 +14,9 @@ const spec = {
     '  GFLOPS and the speed-up of native over PyTorch. --json: the last line is one JSON object.',
     `  Workloads: ${WORKLOAD_NAMES.join(', ')}. PyTorch runs with /usr/bin/python3 (--python to change).`,
     'convkit bench data [--dir DIR] [--json]',
-    '  Input-pipeline throughput (decode, cached batches) on a class-folder tree',
-    '  (default ../shared/data/cats_and_dogs_small/train).',
+    '  Input-pipeline throughput on a class-folder tree (default ../shared/data/cats_and_dogs_small/train),',
+    "  150×150, batch 32: decode + resize, cached batches, and cached batches with the book's augmentation",
+    "  for each resampling engine of the backend in use (native: C++ and JS; wasm: TF.js kernel and JS).",
   ].join('\n'),
   options: {
     json: { type: 'boolean' }, quick: { type: 'boolean' }, backends: { type: 'string' }, workloads: { type: 'string' },
@@ -60,7 +62,17 @@ async function benchDataCommand(dirFlag: string | undefined, json: boolean): Pro
   const { initBackend } = await import('../../backend/index.js');
   await initBackend();
   const { benchData } = await import('../../data/benchmark.js');
-  const result = await benchData({ dir, print: true });
+  const { ImageDataGenerator } = await import('../../augment/generator.js');
+  const { BOOK_AUGMENTATION } = await import('../../train/recipes.js');
+  const tf = await import('@tensorflow/tfjs');
+  // The book's augmentation (fill 'nearest'), once per engine, so their speeds print side by side.
+  const engines: ResampleEngine[] = tf.getBackend() === 'native' ? ['native', 'js'] : tf.getBackend() === 'wasm' ? ['tfjs', 'js'] : ['js'];
+  const transforms = engines.map((engine) => {
+    const gen = new ImageDataGenerator({ ...BOOK_AUGMENTATION });
+    gen.engine = engine;
+    return { label: `book augmentation (${engine === 'js' ? 'JS resampler' : engine === 'native' ? 'native resampler' : 'TF.js Transform kernel'})`, transform: gen.batchTransform() };
+  });
+  const result = await benchData({ dir, print: true, transforms });
   if (json) console.log(JSON.stringify(result));
   return 0;
 }
