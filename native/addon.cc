@@ -183,18 +183,18 @@ Napi::Value Binary(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// sum(x, out, outer, inner, reduceOuter)
+// sum(x, out, outer, mid, inner, scale): x as [outer, mid, inner] summed over mid, times scale.
 Napi::Value Sum(const Napi::CallbackInfo& info) {
   auto x = f32(info[0]), o = f32(info[1]);
-  const int64_t outer = info[2].As<Napi::Number>().Int64Value(), inner = info[3].As<Napi::Number>().Int64Value();
-  const bool reduce_outer = info[4].As<Napi::Boolean>().Value();
-  if (!x || !o || f32_len(info[0]) != size_t(outer * inner) || f32_len(info[1]) != size_t(reduce_outer ? inner : outer))
+  const int64_t outer = info[2].As<Napi::Number>().Int64Value(), mid = info[3].As<Napi::Number>().Int64Value(),
+                inner = info[4].As<Napi::Number>().Int64Value();
+  if (!x || !o || outer < 1 || mid < 1 || inner < 1 || f32_len(info[0]) != size_t(outer * mid * inner) ||
+      f32_len(info[1]) != size_t(outer * inner))
     throw Napi::TypeError::New(info.Env(), "sum: bad arrays");
-  ck::sum(static_cast<float*>(x), static_cast<float*>(o), outer, inner, reduce_outer);
+  ck::sum(static_cast<float*>(x), static_cast<float*>(o), outer, mid, inner, info[5].As<Napi::Number>().FloatValue());
   return info.Env().Undefined();
 }
 
-// resample(params [n, h, w, c, fill, order], matrices, cval, src, out)
 Napi::Value Resample(const Napi::CallbackInfo& info) {
   auto p = ints(info[0]);
   auto x = f32(info[3]), y = f32(info[4]);

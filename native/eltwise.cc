@@ -102,36 +102,51 @@ void binary(int op, const float* a, size_t na, const float* b, size_t nb, float*
   }
 }
 
-void sum(const float* x, float* out, int64_t outer, int64_t inner, bool reduceOuter) {
-  if (!reduceOuter) {
+void sum(const float* x, float* out, int64_t outer, int64_t mid, int64_t inner, float scale) {
+  const size_t total = size_t(outer) * mid * inner;
+  if (inner == 1) {  // rows of x: one sum each
     each(outer, [&](size_t lo, size_t hi) {
       for (size_t r = lo; r < hi; ++r) {
-        const float* xr = x + r * inner;
+        const float* xr = x + r * mid;
         float s = 0.f;
-        for (int64_t i = 0; i < inner; ++i) s += xr[i];
-        out[r] = s;
+        for (int64_t i = 0; i < mid; ++i) s += xr[i];
+        out[r] = s * scale;
       }
     });
     return;
   }
-  const size_t total = size_t(outer) * inner;
-  const int nt = total < kParallelMin ? 1 : omp_get_max_threads();
-  std::vector<float> part(size_t(nt) * inner, 0.f);
+  if (outer == 1) {  // columns: each thread sums a band of rows, then the bands are added
+    const int nt = total < kParallelMin ? 1 : omp_get_max_threads();
+    std::vector<float> part(size_t(nt) * inner, 0.f);
 #pragma omp parallel num_threads(nt)
-  {
-    const int t = omp_get_thread_num();
-    const int64_t chunk = (outer + nt - 1) / nt;
-    const int64_t lo = t * chunk, hi = lo + chunk < outer ? lo + chunk : outer;
-    float* acc = part.data() + size_t(t) * inner;
-    for (int64_t r = lo; r < hi; ++r) {
-      const float* xr = x + r * inner;
+    {
+      const int t = omp_get_thread_num();
+      const int64_t chunk = (mid + nt - 1) / nt;
+      const int64_t lo = t * chunk, hi = lo + chunk < mid ? lo + chunk : mid;
+      float* acc = part.data() + size_t(t) * inner;
+      for (int64_t r = lo; r < hi; ++r) {
+        const float* xr = x + r * inner;
+        for (int64_t i = 0; i < inner; ++i) acc[i] += xr[i];
+      }
+    }
+    for (int64_t i = 0; i < inner; ++i) {
+      float s = 0.f;
+      for (int t = 0; t < nt; ++t) s += part[size_t(t) * inner + i];
+      out[i] = s * scale;
+    }
+    return;
+  }
+  // [outer, mid, inner] → [outer, inner], e.g. global average pooling of NHWC.
+#pragma omp parallel for schedule(static) if (total >= kParallelMin)
+  for (int64_t o = 0; o < outer; ++o) {
+    float* acc = out + o * inner;
+    for (int64_t i = 0; i < inner; ++i) acc[i] = 0.f;
+    for (int64_t m = 0; m < mid; ++m) {
+      const float* xr = x + (o * mid + m) * inner;
       for (int64_t i = 0; i < inner; ++i) acc[i] += xr[i];
     }
-  }
-  for (int64_t i = 0; i < inner; ++i) {
-    float s = 0.f;
-    for (int t = 0; t < nt; ++t) s += part[size_t(t) * inner + i];
-    out[i] = s;
+    if (scale != 1.f)
+      for (int64_t i = 0; i < inner; ++i) acc[i] *= scale;
   }
 }
 

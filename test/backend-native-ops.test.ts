@@ -71,14 +71,16 @@ test('float32 tensors cast from bool (stored as bytes) multiply correctly', { sk
   await parity('mask add', [x, y], (a, b) => tf.add(tf.cast(tf.greater(a, 0), 'float32'), b), []);
 });
 
-test('Sum over leading or trailing axes matches', { skip: skipReason }, async () => {
+test('Sum and Mean over leading, middle or trailing axes match', { skip: skipReason }, async () => {
   await setup();
   const x = randomInput(rng, [6, 21, 19, 16]);
   const cases: [number | number[], boolean][] = [
     [[0, 1, 2], false], [[0, 1, 2], true], [0, false], [[2, 3], false], [3, true], [-1, false],
+    [[1, 2], false], [[1, 2], true], [1, false], [[2, 1], true],
   ];
   for (const [axis, keepDims] of cases) {
     await parity(`sum axis ${axis} keepDims ${keepDims}`, [x], (t) => tf.sum(t, axis, keepDims), ['Sum'], 1e-5);
+    await parity(`mean axis ${axis} keepDims ${keepDims}`, [x], (t) => tf.mean(t, axis, keepDims), ['Mean'], 1e-5);
   }
   // A sum of all 38,304 values: float32 rounding differs with the order of
   // additions, so both backends are held to a float64 reference.
@@ -91,4 +93,17 @@ test('Sum over leading or trailing axes matches', { skip: skipReason }, async ()
     const [got] = await runOn(backend, [x], (t) => tf.sum(t));
     assert.ok(Math.abs(got[0] - exact) <= 1e-6 * magnitude, `${backend} total ${got[0]} vs ${exact}`);
   }
+});
+
+test('GatherV2 along axis 0 matches (float and int rows, repeated indices); bad indices keep the JS error', { skip: skipReason }, async () => {
+  await setup();
+  const x = randomInput(rng, [9, 7, 5, 3]);
+  const idx = [8, 0, 3, 3, 5];
+  await parity('gather rows', [x], (t) => tf.gather(t, tf.tensor1d(idx, 'int32')), ['GatherV2'], 0);
+  await parity('gather 2-D indices', [x], (t) => tf.gather(t, tf.tensor2d([[1, 2], [2, 1]], [2, 2], 'int32')), ['GatherV2'], 0);
+  await parity('gather int labels', [x], (t) => tf.gather(tf.range(0, 9, 1, 'int32').reshape([9, 1]), tf.tensor1d(idx, 'int32')).add(t.sum().mul(0).cast('int32')), ['GatherV2'], 0);
+  tf.setBackend('native');
+  const t = tf.zeros([3, 2]);
+  assert.throws(() => tf.gather(t, tf.tensor1d([3], 'int32')), /GatherV2: the index value 3 is not in \[0, 2\]/);
+  t.dispose();
 });

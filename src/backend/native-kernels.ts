@@ -202,22 +202,43 @@ function makeKernels(addon: NativeAddon): Record<string, NativeKernel> {
     return output(backend, outShape, out);
   };
 
-  const sum: NativeKernel = ({ inputs, backend, attrs = {} }, fallback) => {
+  /** Sum (or mean) over contiguous axes: x viewed as [outer, reduced, inner]. */
+  const reduce = (mean: boolean): NativeKernel => ({ inputs, backend, attrs = {} }, fallback) => {
     const { x } = inputs;
     if (!x || util.sizeFromShape(x.shape) < MIN_ELEMENTWISE || !allFloat(backend, x)) return fallback({ inputs, backend, attrs } as never);
     const axes = [...new Set(util.parseAxisParam(attrs.axis as number | number[], x.shape))].sort((p, q) => p - q);
-    const r = x.shape.length;
-    const leading = axes.every((ax, i) => ax === i);
-    const trailingAxes = axes.every((ax, i) => ax === r - axes.length + i);
-    if (axes.length === 0 || (!leading && !trailingAxes)) return fallback({ inputs, backend, attrs } as never);
+    if (axes.length === 0 || axes.some((ax, i) => ax !== axes[0]! + i)) return fallback({ inputs, backend, attrs } as never);
+    const first = axes[0]!, last = axes[axes.length - 1]!;
+    const outer = util.sizeFromShape(x.shape.slice(0, first));
+    const reduced = util.sizeFromShape(x.shape.slice(first, last + 1));
+    const inner = util.sizeFromShape(x.shape.slice(last + 1));
     const kept = x.shape.filter((_, i) => !axes.includes(i));
-    const reduced = util.sizeFromShape(axes.map((ax) => x.shape[ax]));
-    const keptSize = util.sizeFromShape(kept);
-    const out = alloc(keptSize);
-    if (leading) addon.sum(values(backend, x), out, reduced, keptSize, true);
-    else addon.sum(values(backend, x), out, keptSize, reduced, false);
+    const out = alloc(outer * inner);
+    addon.sum(values(backend, x), out, outer, reduced, inner, mean ? 1 / reduced : 1);
     const shape = attrs.keepDims ? backend_util.expandShapeToKeepDim(kept, axes) : kept;
     return output(backend, shape, out);
+  };
+
+  /**
+   * Rows of x picked along axis 0 (batches drawn from in-memory features):
+   * one typed-array copy per row, where the JS kernel computes a
+   * multi-dimensional index for every element.
+   */
+  const gatherRows: NativeKernel = ({ inputs, backend, attrs = {} }, fallback) => {
+    const { x, indices } = inputs;
+    const axis = x ? util.parseAxisParam(attrs.axis as number, x.shape)[0] : undefined;
+    if (!x || !indices || axis !== 0 || (attrs.batchDims as number | undefined ?? 0) !== 0 || x.dtype === 'string' || x.dtype === 'complex64') {
+      return fallback({ inputs, backend, attrs } as never);
+    }
+    const src = backend.data.get(x.dataId).values as Float32Array | Int32Array | Uint8Array;
+    const idx = backend.data.get(indices.dataId).values as Int32Array | Float32Array;
+    const rows = x.shape[0]!;
+    const row = util.sizeFromShape(x.shape.slice(1));
+    // Out-of-range indices: the JS kernel's own error.
+    if (!ArrayBuffer.isView(src) || idx.some((i) => !(i >= 0 && i < rows && Number.isInteger(i)))) return fallback({ inputs, backend, attrs } as never);
+    const out = new (src.constructor as Float32ArrayConstructor)(idx.length * row);
+    for (let k = 0; k < idx.length; k++) out.set(src.subarray(idx[k]! * row, (idx[k]! + 1) * row), k * row);
+    return backend.makeTensorInfo([...indices.shape, ...x.shape.slice(1)], x.dtype, out);
   };
 
   return {
@@ -249,7 +270,9 @@ function makeKernels(addon: NativeAddon): Record<string, NativeKernel> {
     SquaredDifference: binary(4),
     Minimum: binary(5),
     Maximum: binary(6),
-    Sum: sum,
+    Sum: reduce(false),
+    Mean: reduce(true),
+    GatherV2: gatherRows,
   };
 }
 
@@ -262,7 +285,7 @@ export const NATIVE_KERNEL_NAMES = [
   'Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter',
   'MaxPool', 'AvgPool', 'MaxPoolGrad', 'AvgPoolGrad', 'BatchMatMul', '_FusedMatMul', 'Relu', 'Relu6', 'Step',
   'Square', 'Sqrt', 'Neg', 'Reciprocal', 'Add', 'Sub', 'Multiply', 'RealDiv', 'SquaredDifference',
-  'Minimum', 'Maximum', 'Sum',
+  'Minimum', 'Maximum', 'Sum', 'Mean', 'GatherV2',
 ] as const;
 
 /**
