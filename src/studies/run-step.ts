@@ -11,7 +11,8 @@ import { trainRecipe } from '../train/train-recipe.js';
 import { evaluate } from '../train/evaluate.js';
 import { loadModel } from '../train/saved-model.js';
 import { getRecipe, resolveSettings, type Profile, type TrainSettings } from '../train/recipes.js';
-import { runTransferRecipe } from '../transfer/recipes.js';
+import { runTransferRecipe, TRANSFER_RECIPES, type TransferRecipeName } from '../transfer/recipes.js';
+import { transferProfiles } from '../transfer/register.js';
 import type { PretrainedBase } from '../transfer/bases.js';
 import type { StepName, StepSettings } from './steps.js';
 
@@ -68,7 +69,7 @@ const SMALL_CNN_STEPS = new Set<StepName>(['scratch', 'augment']);
 /** The small-convnet recipe settings of a step (recipe profile + study settings). */
 export function convnetSettings(name: StepName, recipeProfile: Profile, s: StepSettings): TrainSettings {
   const overrides: Partial<TrainSettings> = {
-    imageSize: s.imageSize, epochs: s.epochs, batchSize: s.batchSize, learningRate: s.learningRate,
+    imageSize: s.imageSize, epochs: s.epochs, batchSize: s.batchSize, learningRate: s.learningRate, optimizer: s.optimizer,
     stepsPerEpoch: s.stepsPerEpoch, validationSteps: s.validationSteps, ttaViews: s.ttaViews, model: s.model,
   };
   return resolveSettings(getRecipe(name), s.recipeProfile ?? recipeProfile, overrides);
@@ -109,9 +110,13 @@ export async function runStep(ctx: StepRunContext): Promise<StepRecord> {
     trainImages = perEpoch * r.history.epoch.length;
   } else {
     const s = ctx.settings;
+    // The recipe's book or best settings, under what the study's profile changes.
+    const p = transferProfiles(TRANSFER_RECIPES[name as TransferRecipeName])[s.recipeProfile ?? ctx.recipeProfile];
+    const size = s.imageSize ?? p.imageSize;
     const r = await runTransferRecipe(name, {
-      base: ctx.base, data, out: dir, seed, epochs: s.epochs, batchSize: s.batchSize, learningRate: s.learningRate,
-      inputSize: s.imageSize ? [s.imageSize, s.imageSize] : undefined, variants: s.variants,
+      base: ctx.base, data, out: dir, seed, epochs: s.epochs ?? p.epochs, batchSize: s.batchSize ?? p.batchSize,
+      learningRate: s.learningRate ?? p.learningRate, optimizer: s.optimizer ?? p.optimizer,
+      inputSize: [size, size], variants: s.variants,
       cacheDir: ctx.featureCacheDir, from: name === 'finetune' ? ctx.featuresAugmentDir : undefined,
       silent: !ctx.verbose, log,
     });

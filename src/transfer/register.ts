@@ -11,7 +11,8 @@ import type { OptimizerName } from '../train/optimizers.js';
 import { TRANSFER_RECIPES, type TransferOptions, type TransferRecipe } from './recipes.js';
 import type { Pooling } from './head.js';
 
-function profiles(r: TransferRecipe): Recipe['profiles'] {
+/** The book's and convkit's settings of a transfer recipe (studies use them too). */
+export function transferProfiles(r: TransferRecipe): Recipe['profiles'] {
   const book: TrainSettings = { imageSize: 224, batchSize: r.defaults.batchSize, epochs: r.defaults.epochs, optimizer: 'rmsprop', learningRate: r.defaults.learningRate, interpolation: 'bilinear' };
   // Adam for the head-only recipes converges in far fewer epochs than the book's RMSprop 2e-5; fine-tuning stays gentle.
   const best: TrainSettings = r.name === 'finetune'
@@ -24,7 +25,7 @@ function asRegistryRecipe(r: TransferRecipe): Recipe {
   return {
     name: r.name,
     summary: r.summary,
-    profiles: profiles(r),
+    profiles: transferProfiles(r),
     async run(o) {
       const m = o.settings.model ?? {};
       const options: TransferOptions = {
