@@ -81,6 +81,22 @@ for (const prefixCache of [true, false]) {
   });
 }
 
+test('features-augment --from a features model starts from its trained head; a mismatched model is refused', async () => {
+  const from = join(root, 'features-model');
+  const before = await tf.loadLayersModel(fileSystem(from));
+  // Steps at a learning rate of 1e-15 move the weights by ~1e-15: the head is the one loaded.
+  const r = await runTransferRecipe('features-augment', { ...common, base: tinyBase(), from, out: join(root, 'augment-from-features'), epochs: 1, variants: 1, learningRate: 1e-15 });
+  for (const name of ['head_dense', 'head_output']) {
+    const [a, b] = [weightsOf(before, name), weightsOf(r.model, name)];
+    const diff = Math.max(...a.map((t, i) => Math.max(...t.map((v, j) => Math.abs(v - b[i]![j]!)))));
+    assert.ok(diff < 1e-9, `${name} was not copied (max difference ${diff})`);
+  }
+  assert.equal(r.meta.recipe?.settings?.headFrom, from);
+  await assert.rejects(
+    runTransferRecipe('features-augment', { ...common, base: tinyBase(), from: join(root, 'augment-true'), out: join(root, 'never-2'), epochs: 1, variants: 1 }),
+    /is a features-augment model .*features-augment starts its head from a features model/s);
+});
+
 test('finetune --from a features-augment model: the top block trains, the rest of the base stays bit-identical', async () => {
   const base = tinyBase();
   const from = join(root, 'augment-true');

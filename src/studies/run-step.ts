@@ -24,6 +24,8 @@ export interface StepRunContext {
   dir: string;
   /** Folder of the study's features-augment step (finetune starts from its model). */
   featuresAugmentDir: string;
+  /** Folder of a finished features step, when features-augment should start from its head. */
+  featuresDir?: string;
   /** The recipes' profile the step's settings start from. */
   recipeProfile: Profile;
   settings: StepSettings;
@@ -117,7 +119,8 @@ export async function runStep(ctx: StepRunContext): Promise<StepRecord> {
       base: ctx.base, data, out: dir, seed, epochs: s.epochs ?? p.epochs, batchSize: s.batchSize ?? p.batchSize,
       learningRate: s.learningRate ?? p.learningRate, optimizer: s.optimizer ?? p.optimizer,
       inputSize: [size, size], variants: s.variants,
-      cacheDir: ctx.featureCacheDir, from: name === 'finetune' ? ctx.featuresAugmentDir : undefined,
+      cacheDir: ctx.featureCacheDir,
+      from: name === 'finetune' ? ctx.featuresAugmentDir : name === 'features-augment' && s.headFromFeatures ? ctx.featuresDir : undefined,
       silent: !ctx.verbose, log,
     });
     r.model.dispose();

@@ -32,6 +32,8 @@ export interface StepSettings {
   validationSteps?: number;
   /** features-augment / finetune: augmented variants per training image in the prefix cache. */
   variants?: number;
+  /** features-augment: start from the features step's trained head instead of a new one. */
+  headFromFeatures?: boolean;
   /** Small-convnet model knobs (filters, denseUnits). */
   model?: TrainSettings['model'];
 }
@@ -108,14 +110,14 @@ export function getStudyProfile(name: string): StudyProfile {
  * one-cycle schedule, lighter augmentation), which pays off in far fewer
  * epochs than the book's RMSprop, and gets the epochs augmentation needs to
  * pass the plain convnet. The pretrained base runs at its own 224 px; its
- * heads train with Adam, and the augmented steps cache 2 variants per
- * training image.
+ * heads train with Adam, the augmented steps cache 2 variants per training
+ * image, and features-augment continues from the features step's head.
  */
 export const QUICK: Record<StepName, StepSettings> = {
   scratch: { imageSize: 80, epochs: 6, batchSize: 32, learningRate: 5e-4 },
   augment: { recipeProfile: 'best', imageSize: 80, epochs: 26, batchSize: 32, learningRate: 2e-3, ttaViews: 1 },
   features: { imageSize: 224, epochs: 10, batchSize: 32, optimizer: 'adam', learningRate: 1e-3 },
-  'features-augment': { imageSize: 224, epochs: 6, batchSize: 32, optimizer: 'adam', learningRate: 1e-3, variants: 2 },
+  'features-augment': { imageSize: 224, epochs: 6, batchSize: 32, optimizer: 'adam', learningRate: 1e-3, variants: 2, headFromFeatures: true },
   finetune: { imageSize: 224, epochs: 4, batchSize: 20, learningRate: 1e-5, variants: 2 },
 };
 

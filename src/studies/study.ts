@@ -134,8 +134,10 @@ export async function runStudy(options: StudyOptions): Promise<StudyResult> {
     options.signal?.throwIfAborted();
     const dir = join(stepsDir, step.name);
     const done = join(dir, DONE_FILE);
-    // finetune starts from the features-augment model: a new one makes it stale.
-    const staleDependency = step.name === 'finetune' && outcomes.some((o) => o.name === 'features-augment' && o.status === 'trained');
+    // finetune starts from the features-augment model (and features-augment may start from the features head): a new one makes it stale.
+    const headFromFeatures = step.name === 'features-augment' && settings[step.name].headFromFeatures === true;
+    const dependsOn = step.name === 'finetune' ? 'features-augment' : headFromFeatures ? 'features' : undefined;
+    const staleDependency = outcomes.some((o) => o.name === dependsOn && o.status === 'trained');
     if (!force && !staleDependency && existsSync(done)) {
       const record = JSON.parse(await fs.readFile(join(dir, RECORD_FILE), 'utf8')) as StepRecord;
       outcomes.push({ name: step.name, status: 'reused', record });
@@ -155,6 +157,7 @@ export async function runStudy(options: StudyOptions): Promise<StudyResult> {
     try {
       record = await runStep({
         name: step.name, data, dir, featuresAugmentDir: join(stepsDir, 'features-augment'), recipeProfile,
+        featuresDir: headFromFeatures && existsSync(join(stepsDir, 'features', DONE_FILE)) ? join(stepsDir, 'features') : undefined,
         settings: settings[step.name], base, seed, imageCacheDir: join(cacheRoot, 'images'), featureCacheDir: join(cacheRoot, 'features'),
         signal: options.signal, verbose, log,
       });

@@ -58,7 +58,11 @@ export interface TransferOptions {
   prefixCache?: boolean;
   /** Augmented variants per image in the prefix cache (default 5). */
   variants?: number;
-  /** finetune: a features-augment model folder to start from (otherwise features-augment runs first). */
+  /**
+   * finetune: a features-augment model folder to start from (otherwise
+   * features-augment runs first). features-augment: a features model whose
+   * trained head starts the new one (same base and input size).
+   */
   from?: string;
   /** finetune: blocks to unfreeze (default 1: VGG16's block5, MobileNet's last depthwise-separable block). */
   unfreezeBlocks?: number;
@@ -250,11 +254,37 @@ async function runFeaturesAugment(o: TransferOptions): Promise<TransferResult> {
   const p = await prepare(o, batchSize, seed);
   const featureShape = p.features.outputs[0]!.shape.slice(1) as number[];
   const head = buildHead(featureShape, { numClasses: p.splits.classNames.length, pooling: o.pooling, rng: createRng(seed) });
+  if (o.from) await copyHead(o.from, head, p);
   const model = stitch(p.features, head, `${p.base.name}_augmented_classifier`);
   const { history, metrics, timings } = await trainAugmented(model, p, o, { epochs, batchSize, learningRate, seed, label: 'features-augment' });
-  const settings = { epochs, batchSize, learningRate, optimizer: o.optimizer ?? 'rmsprop', augmentation: BOOK_AUGMENTATION, prefixCache: o.prefixCache !== false, variants: o.variants ?? 5 };
+  const settings = { epochs, batchSize, learningRate, optimizer: o.optimizer ?? 'rmsprop', augmentation: BOOK_AUGMENTATION, prefixCache: o.prefixCache !== false, variants: o.variants ?? 5, ...(o.from ? { headFrom: o.from } : {}) };
   const meta = await saveModel(model, o.out, metaFor(p, 'features-augment', settings, seed, history, metrics));
   return { model, meta, history, metrics, timings: { ...timings, total: (performance.now() - t0) / 1000 } };
+}
+
+/** Starts `head` from the trained head of the features model in `dir` (same base, input size and classes). */
+async function copyHead(dir: string, head: tf.LayersModel, p: Prepared): Promise<void> {
+  const loaded = await loadModel(dir);
+  try {
+    const { meta, model } = loaded;
+    const from = (meta.recipe?.settings?.base as string | undefined) ?? '?';
+    if (meta.recipe?.name !== 'features' || from !== p.base.name || meta.inputSize.join('x') !== p.inputSize.join('x') || meta.classNames.join('\n') !== p.splits.classNames.join('\n')) {
+      throw new ConvkitError(
+        `--from ${dir} is a ${meta.recipe?.name ?? 'unknown'} model of ${from} at ${meta.inputSize.join('×')} px for classes ${meta.classNames.join(', ')}`,
+        `features-augment starts its head from a features model of ${p.base.name} at ${p.inputSize.join('×')} px for classes ${p.splits.classNames.join(', ')}`);
+    }
+    for (const layer of head.layers) {
+      if (layer.weights.length === 0) continue;
+      const source = model.layers.find((l) => l.name === layer.name);
+      const shapes = (ws: tf.LayerVariable[]) => ws.map((w) => w.shape.join('x')).join(',');
+      if (!source || shapes(source.weights) !== shapes(layer.weights)) {
+        throw new ConvkitError(`--from ${dir} has no head layer ${layer.name} shaped like this head's`, 'train the features model with the same pooling and head size');
+      }
+      layer.setWeights(source.getWeights());
+    }
+  } finally {
+    loaded.model.dispose();
+  }
 }
 
 /** Gradient kernels each trainable layer type needs; a backend may lack some (tfjs-backend-wasm 4.22 has no depthwise filter gradient). */

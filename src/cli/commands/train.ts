@@ -26,7 +26,8 @@ const spec = {
   --validation-steps N   validation batches per epoch (default: one pass)
   --seed N               fixes weights, shuffling, augmentation and dropout (default 1)
   --base NAME            pretrained base of the transfer recipes (mobilenet_v1, mobilenet_v2, vgg16)
-  --from MODEL_DIR       finetune: the features-augment model to start from
+  --from MODEL_DIR       finetune: the features-augment model to start from;
+                         features-augment: a features model whose head it continues
   --filters A,B,..       conv filters per stage of the small convnet (default 32,64,128,128)
   --dense-units N        units of its hidden Dense layer (default 512)
   --cache-dir DIR        disk cache of decoded images
