@@ -47,10 +47,23 @@ const study: Command = {
     const profile = getStudyProfile(v.profile ?? 'quick');
     const seed = intFlag(v.seed, 'seed', 1);
     await initBackend();
-    const result = await runStudy({
-      study: definition, data: v.data, out: v.out, base, profile, force: v.force, seed, skipBad: v['skip-bad'],
-      includeImages: v['include-images'] ? true : undefined, cacheDir: v['cache-dir'], verbose: !v.quiet,
-    });
+    // The unit of resumption is the step: every output is written atomically
+    // (DONE last), so Ctrl-C can stop at once and the next run redoes only
+    // the interrupted step.
+    const onSigint = () => {
+      process.stderr.write('\nconvkit study: interrupted; finished steps are kept, the same command continues from the interrupted step\n');
+      process.exit(130);
+    };
+    process.on('SIGINT', onSigint);
+    let result;
+    try {
+      result = await runStudy({
+        study: definition, data: v.data, out: v.out, base, profile, force: v.force, seed, skipBad: v['skip-bad'],
+        includeImages: v['include-images'] ? true : undefined, cacheDir: v['cache-dir'], verbose: !v.quiet,
+      });
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
     for (const s of result.steps) {
       const acc = s.record.testAccuracy ?? s.record.valAccuracy;
       console.log(`${s.name.padEnd(17)} ${typeof acc === 'number' ? (acc * 100).toFixed(1).padStart(5) + ' %' : '    —'}  ${s.status}`);
