@@ -98,6 +98,8 @@ void binary(int op, const float* a, size_t na, const float* b, size_t nb, float*
         return x != x || y != y ? NAN : x < y ? x : y < x ? y : std::signbit(x) ? x : y; }); break;
     case 6: bin(a, na, b, nb, o, n, [](float x, float y) {
         return x != x || y != y ? NAN : x > y ? x : y > x ? y : std::signbit(x) ? y : x; }); break;
+    // relu6's gradient, as TensorFlow's Relu6Grad: a = dy, b = x
+    case 7: bin(a, na, b, nb, o, n, [](float g, float x) { return g * (x > 0.f && x < 6.f ? 1.f : 0.f); }); break;
     default: break;
   }
 }

@@ -107,3 +107,16 @@ test('GatherV2 along axis 0 matches (float and int rows, repeated indices); bad 
   assert.throws(() => tf.gather(t, tf.tensor1d([3], 'int32')), /GatherV2: the index value 3 is not in \[0, 2\]/);
   t.dispose();
 });
+
+test("relu6's gradient runs as one native kernel and matches the cpu backend's", { skip: skipReason }, async () => {
+  await setup();
+  const x = randomInput(rng, [4, 33, 37, 3], 8), dy = randomInput(rng, [4, 33, 37, 3]);
+  x.data[0] = 0;
+  x.data[1] = 6;
+  await parity('relu6 gradient', [x, dy], (t, g) => tf.grad((u: tf.Tensor) => tf.relu6(u))(t, g), [], 0);
+  tf.setBackend('native');
+  const [xt, gt] = [tf.tensor(x.data, x.shape), tf.tensor(dy.data, dy.shape)];
+  const profile = await tf.profile(() => tf.grad((u: tf.Tensor) => tf.relu6(u))(xt, gt));
+  assert.deepEqual(profile.kernels.map((k) => k.name).filter((n) => n !== 'Relu6' && n !== 'Identity'), ['ConvkitRelu6Grad']);
+  tf.dispose([xt, gt]);
+});

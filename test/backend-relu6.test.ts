@@ -25,6 +25,17 @@ test("layers' relu6 runs the Relu6 kernel and matches minimum(6, relu(x))", asyn
   tf.dispose([x, y, g]);
 });
 
+test('the relu6 gradient is dy where 0 < x < 6 (TensorFlow\'s), with float32 ops only', async () => {
+  const x = tf.tensor1d([-1, 0, 1e-3, 3, 6 - 1e-3, 6, 7]);
+  const dy = tf.tensor1d([2, 2, 3, 4, 5, 6, 7]);
+  const g = tf.grad((t: tf.Tensor) => tf.relu6(t), )(x, dy);
+  assert.deepEqual(Array.from(g.dataSync()), [0, 0, 3, 4, 5, 0, 0]);
+  const profile = await tf.profile(() => tf.grad((t: tf.Tensor) => tf.relu6(t))(x, dy));
+  const kernels = profile.kernels.map((k) => k.name);
+  assert.ok(!kernels.includes('LessEqual') && !kernels.includes('Cast'), kernels.join(', '));
+  tf.dispose([x, dy, g]);
+});
+
 test("a model with relu6 still saves as 'relu6'", () => {
   const m = tf.sequential({ layers: [tf.layers.dense({ inputShape: [2], units: 2, activation: 'relu6' })] });
   const json = JSON.stringify(m.toJSON(null, false));

@@ -276,6 +276,26 @@ function makeKernels(addon: NativeAddon): Record<string, NativeKernel> {
   };
 }
 
+/**
+ * relu6's gradient in one pass, dy · (0 < x < 6): a kernel of convkit's own,
+ * registered for the native backend only (see ./relu6.ts).
+ */
+export const RELU6_GRAD = 'ConvkitRelu6Grad';
+
+/** Kernels the native backend has beyond TF.js's cpu set. */
+export function extraNativeKernelConfigs(addon: NativeAddon, backendName: string): KernelConfig[] {
+  const relu6Grad = ({ inputs, backend }: Args): TensorInfo => {
+    const { dy, x } = inputs;
+    if (!dy || !x || !allFloat(backend, dy, x) || !util.arraysEqual(dy.shape, x.shape)) {
+      throw new Error(`${RELU6_GRAD} needs float32 dy and x of one shape`);
+    }
+    const out = alloc(util.sizeFromShape(x.shape));
+    addon.binary(7, values(backend, dy), values(backend, x), out);
+    return output(backend, x.shape, out);
+  };
+  return [{ kernelName: RELU6_GRAD, backendName, kernelFunc: relu6Grad as unknown as KernelFunc }];
+}
+
 /** How many times each kernel ran in the addon (not its JS fallback). */
 export const nativeCalls: Record<string, number> = {};
 

@@ -7,7 +7,8 @@ import * as tf from '@tensorflow/tfjs';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { BackendInfo } from './index.js';
 import { loadAddon, type NativeAddon } from './native-addon.js';
-import { nativeKernelConfigs, NATIVE_KERNEL_NAMES } from './native-kernels.js';
+import { installRelu6 } from './relu6.js';
+import { extraNativeKernelConfigs, nativeKernelConfigs, NATIVE_KERNEL_NAMES } from './native-kernels.js';
 
 export { addonPath, addonBuilt } from './native-addon.js';
 export { NATIVE_KERNEL_NAMES, nativeCalls } from './native-kernels.js';
@@ -28,10 +29,11 @@ let registered: NativeAddon | undefined;
 export function registerNative(): NativeAddon {
   if (registered) return registered;
   const addon = loadAddon();
+  installRelu6();
   if (tf.getKernelsForBackend('cpu').length === 0) throw new Error('TF.js cpu kernels are not registered');
   if (!tf.findBackendFactory(NATIVE_BACKEND)) tf.registerBackend(NATIVE_BACKEND, () => new NativeBackend(), 0);
   const have = new Set(tf.getKernelsForBackend(NATIVE_BACKEND).map((k) => k.kernelName));
-  for (const cfg of nativeKernelConfigs(addon, tf.getKernelsForBackend('cpu'), NATIVE_BACKEND)) {
+  for (const cfg of [...nativeKernelConfigs(addon, tf.getKernelsForBackend('cpu'), NATIVE_BACKEND), ...extraNativeKernelConfigs(addon, NATIVE_BACKEND)]) {
     if (!have.has(cfg.kernelName)) tf.registerKernel(cfg);
   }
   registered = addon;
