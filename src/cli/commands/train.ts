@@ -30,6 +30,7 @@ const spec = {
                          features-augment: a features model whose head it continues
   --unfreeze-blocks N    finetune: top blocks of the base to train (default 1: VGG16 block5, MobileNet's last block)
   --variants K           features-augment, finetune: augmented variants per training image in the frozen-prefix cache (default 5)
+  --no-prefix-cache      features-augment, finetune: run the frozen base at every step on freshly augmented images
   --filters A,B,..       conv filters per stage of the small convnet (default 32,64,128,128)
   --dense-units N        units of its hidden Dense layer (default 512)
   --cache-dir DIR        disk cache of decoded images
@@ -40,7 +41,7 @@ const spec = {
     recipe: { type: 'string' }, data: { type: 'string' }, out: { type: 'string' }, profile: { type: 'string' },
     epochs: { type: 'string' }, 'batch-size': { type: 'string' }, 'image-size': { type: 'string' }, 'learning-rate': { type: 'string' },
     optimizer: { type: 'string' }, 'steps-per-epoch': { type: 'string' }, 'validation-steps': { type: 'string' }, seed: { type: 'string' },
-    filters: { type: 'string' }, base: { type: 'string' }, from: { type: 'string' }, 'unfreeze-blocks': { type: 'string' }, variants: { type: 'string' }, 'dense-units': { type: 'string' }, 'cache-dir': { type: 'string' },
+    filters: { type: 'string' }, base: { type: 'string' }, from: { type: 'string' }, 'unfreeze-blocks': { type: 'string' }, variants: { type: 'string' }, 'no-prefix-cache': { type: 'boolean' }, 'dense-units': { type: 'string' }, 'cache-dir': { type: 'string' },
     'no-plots': { type: 'boolean' }, quiet: { type: 'boolean' }, json: { type: 'boolean' },
   },
 } as const;
@@ -71,6 +72,7 @@ const train: Command = {
     if (v.from !== undefined) model.from = v.from;
     if (v['unfreeze-blocks'] !== undefined) model.unfreezeBlocks = intFlag(v['unfreeze-blocks'], 'unfreeze-blocks', 1, 1);
     if (v.variants !== undefined) model.variants = intFlag(v.variants, 'variants', 5, 1);
+    if (v['no-prefix-cache']) model.prefixCache = false;
     if (v['dense-units'] !== undefined) model.denseUnits = intFlag(v['dense-units'], 'dense-units', 512, 1);
     const overrides: Partial<TrainSettings> = {
       epochs: optional(v.epochs, 'epochs', 1), batchSize: optional(v['batch-size'], 'batch-size', 1), imageSize: optional(v['image-size'], 'image-size', 8),
