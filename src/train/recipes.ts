@@ -144,6 +144,11 @@ export const BOOK_AUGMENTATION: AugmentationSettings = {
   rotationRange: 40, widthShiftRange: 0.2, heightShiftRange: 0.2, shearRange: 0.2, zoomRange: 0.2, horizontalFlip: true, fillMode: 'nearest',
 };
 
+/** convkit's lighter augmentation (the best profiles): small rotations and shears, mirrored borders. */
+export const LIGHT_AUGMENTATION: AugmentationSettings = {
+  rotationRange: 20, widthShiftRange: 0.15, heightShiftRange: 0.15, shearRange: 0.1, zoomRange: 0.2, horizontalFlip: true, fillMode: 'reflect',
+};
+
 export const scratch: Recipe = {
   name: 'scratch',
   summary: 'small convnet trained from scratch, no augmentation',
@@ -162,7 +167,7 @@ export const augment: Recipe = {
     book: { imageSize: 150, batchSize: 32, epochs: 100, optimizer: 'rmsprop', learningRate: 1e-4, dropout: 0.5, augmentation: BOOK_AUGMENTATION, monitor: 'val_loss', interpolation: 'nearest' },
     best: {
       imageSize: 150, batchSize: 32, epochs: 100, optimizer: 'adam', learningRate: 1e-3, schedule: 'one-cycle', labelSmoothing: 0.1, dropout: 0.5,
-      augmentation: { rotationRange: 20, widthShiftRange: 0.15, heightShiftRange: 0.15, shearRange: 0.1, zoomRange: 0.2, horizontalFlip: true, fillMode: 'reflect' },
+      augmentation: LIGHT_AUGMENTATION,
       monitor: 'val_acc', earlyStoppingPatience: 20, ttaViews: 4, interpolation: 'bilinear',
     },
   },

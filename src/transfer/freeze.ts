@@ -95,7 +95,7 @@ export interface UnfreezeOptions {
 }
 
 /** The name of the first layer of the last `blocks` blocks. */
-export function firstLayerOfLastBlocks(model: tf.LayersModel, blocks: number, blockOf = defaultBlockOf): string {
+export function firstLayerOfLastBlocks(model: tf.LayersModel, blocks: number | 'all', blockOf = defaultBlockOf): string {
   const layers = leafLayers(model);
   const order: string[] = [];
   const first = new Map<string, string>();
@@ -106,6 +106,8 @@ export function firstLayerOfLastBlocks(model: tf.LayersModel, blocks: number, bl
       order.push(b);
     }
   }
+  // 'all': from the first block on; layers before it (the base's preprocessing) stay frozen.
+  if (blocks === 'all') blocks = order.length;
   if (order.length === 0) {
     throw new ConvkitError(`unfreeze blocks: no layer of model ${model.name} names a block`, 'pass from: <layer name> instead, or a blockOf function');
   }

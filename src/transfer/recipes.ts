@@ -21,8 +21,8 @@ import { createRng } from '../util/rng.js';
 import { DirectoryIterator, scanImageFolder, type BatchTransform } from '../data/index.js';
 import { fit, evaluateLossAcc, type FitResult } from '../train/fit.js';
 import type { BatchData } from '../train/batches.js';
-import type { OptimizerName } from '../train/optimizers.js';
-import { BOOK_AUGMENTATION } from '../train/recipes.js';
+import type { OptimizerName, ScheduleName } from '../train/optimizers.js';
+import { BOOK_AUGMENTATION, type AugmentationSettings } from '../train/recipes.js';
 import { loadModel, saveModel, type ConvkitModelMeta } from '../train/saved-model.js';
 import { ImageDataGenerator } from '../augment/generator.js';
 import { getBase, type PretrainedBase } from './bases.js';
@@ -58,14 +58,18 @@ export interface TransferOptions {
   prefixCache?: boolean;
   /** Augmented variants per image in the prefix cache (default 5). */
   variants?: number;
+  /** features-augment, finetune: training-set augmentation (default the book's). */
+  augmentation?: AugmentationSettings;
   /**
    * finetune: a features-augment model folder to start from (otherwise
    * features-augment runs first). features-augment: a features model whose
    * trained head starts the new one (same base and input size).
    */
   from?: string;
-  /** finetune: blocks to unfreeze (default 1: VGG16's block5, MobileNet's last depthwise-separable block). */
-  unfreezeBlocks?: number;
+  /** finetune: blocks to unfreeze (default 1: VGG16's block5, MobileNet's last depthwise-separable block; 'all': the whole base). */
+  unfreezeBlocks?: number | 'all';
+  /** Learning-rate schedule over the run (default constant). */
+  schedule?: ScheduleName;
   /** No progress output. */
   silent?: boolean;
   log?: (line: string) => void;
@@ -172,7 +176,7 @@ async function runFeatures(o: TransferOptions): Promise<TransferResult> {
   const t1 = performance.now();
   let history: FitResult;
   try {
-    history = await fit(head, trainData.data, { epochs, optimizer: o.optimizer ?? 'rmsprop', learningRate, batchSize, seed, validationData: valData.data, verbose: !o.silent, classMode: p.splits.classMode });
+    history = await fit(head, trainData.data, { epochs, optimizer: o.optimizer ?? 'rmsprop', learningRate, schedule: o.schedule, batchSize, seed, validationData: valData.data, verbose: !o.silent, classMode: p.splits.classMode });
   } finally {
     trainData.dispose();
   }
@@ -195,8 +199,8 @@ async function runFeatures(o: TransferOptions): Promise<TransferResult> {
   return { model, meta, history, metrics, timings };
 }
 
-function augmentation(): { transform: BatchTransform; id: string } {
-  const gen = new ImageDataGenerator({ ...BOOK_AUGMENTATION });
+function augmentation(settings: AugmentationSettings = BOOK_AUGMENTATION): { transform: BatchTransform; id: string } {
+  const gen = new ImageDataGenerator({ ...settings });
   return { transform: gen.batchTransform(), id: JSON.stringify(gen.toJSON()) };
 }
 
@@ -207,10 +211,10 @@ function augmentation(): { transform: BatchTransform; id: string } {
 async function trainAugmented(model: tf.LayersModel, p: Prepared, o: TransferOptions, settings: { epochs: number; batchSize: number; learningRate: number; seed: number; label: string }): Promise<{ history: FitResult; metrics: Record<string, number>; timings: Record<string, number> }> {
   const { epochs, batchSize, learningRate, seed } = settings;
   const log = say(o);
-  const aug = augmentation();
+  const aug = augmentation(o.augmentation);
   const metrics: Record<string, number> = {};
   const timings: Record<string, number> = {};
-  const fitOpts = { epochs, optimizer: o.optimizer ?? 'rmsprop', learningRate, batchSize, seed, verbose: !o.silent, classMode: p.splits.classMode };
+  const fitOpts = { epochs, optimizer: o.optimizer ?? 'rmsprop', learningRate, schedule: o.schedule, batchSize, seed, verbose: !o.silent, classMode: p.splits.classMode };
   let history: FitResult;
   if (o.prefixCache !== false) {
     const at = frozenPrefixEnd(model);
@@ -257,7 +261,7 @@ async function runFeaturesAugment(o: TransferOptions): Promise<TransferResult> {
   if (o.from) await copyHead(o.from, head, p);
   const model = stitch(p.features, head, `${p.base.name}_augmented_classifier`);
   const { history, metrics, timings } = await trainAugmented(model, p, o, { epochs, batchSize, learningRate, seed, label: 'features-augment' });
-  const settings = { epochs, batchSize, learningRate, optimizer: o.optimizer ?? 'rmsprop', augmentation: BOOK_AUGMENTATION, prefixCache: o.prefixCache !== false, variants: o.variants ?? 5, ...(o.from ? { headFrom: o.from } : {}) };
+  const settings = { epochs, batchSize, learningRate, optimizer: o.optimizer ?? 'rmsprop', augmentation: o.augmentation ?? BOOK_AUGMENTATION, prefixCache: o.prefixCache !== false, variants: o.variants ?? 5, ...(o.from ? { headFrom: o.from } : {}) };
   const meta = await saveModel(model, o.out, metaFor(p, 'features-augment', settings, seed, history, metrics));
   return { model, meta, history, metrics, timings: { ...timings, total: (performance.now() - t0) / 1000 } };
 }
@@ -332,7 +336,7 @@ async function runFinetune(o: TransferOptions): Promise<TransferResult> {
   const opened = unfreeze(model, { from });
   checkTrainingKernels(opened);
   const { history, metrics, timings } = await trainAugmented(model, p, o, { epochs, batchSize, learningRate, seed, label: 'finetune' });
-  const settings = { epochs, batchSize, learningRate, optimizer: o.optimizer ?? 'rmsprop', unfreezeFrom: from, augmentation: BOOK_AUGMENTATION, prefixCache: o.prefixCache !== false, variants: o.variants ?? 5, from: o.from };
+  const settings = { epochs, batchSize, learningRate, optimizer: o.optimizer ?? 'rmsprop', unfreezeFrom: from, augmentation: o.augmentation ?? BOOK_AUGMENTATION, prefixCache: o.prefixCache !== false, variants: o.variants ?? 5, from: o.from };
   const meta = await saveModel(model, o.out, metaFor(p, 'finetune', settings, seed, history, metrics));
   return { model, meta, history, metrics, timings: { ...timings, total: (performance.now() - t0) / 1000 } };
 }

@@ -6,7 +6,7 @@
  * variants, prefixCache, unfreezeBlocks.
  */
 import { join } from 'node:path';
-import { registerRecipe, type Recipe, type TrainSettings } from '../train/recipes.js';
+import { LIGHT_AUGMENTATION, registerRecipe, type Recipe, type TrainSettings } from '../train/recipes.js';
 import type { OptimizerName } from '../train/optimizers.js';
 import { TRANSFER_RECIPES, type TransferOptions, type TransferRecipe } from './recipes.js';
 import type { Pooling } from './head.js';
@@ -14,10 +14,14 @@ import type { Pooling } from './head.js';
 /** The book's and convkit's settings of a transfer recipe (studies use them too). */
 export function transferProfiles(r: TransferRecipe): Recipe['profiles'] {
   const book: TrainSettings = { imageSize: 224, batchSize: r.defaults.batchSize, epochs: r.defaults.epochs, optimizer: 'rmsprop', learningRate: r.defaults.learningRate, interpolation: 'bilinear' };
-  // Adam for the head-only recipes converges in far fewer epochs than the book's RMSprop 2e-5; fine-tuning stays gentle.
+  // Adam for the heads converges in far fewer epochs than the book's RMSprop 2e-5. Fine-tuning opens the
+  // whole base (photos far from ImageNet's, faces, need more than the top block) at a low rate decayed
+  // by a cosine, on freshly augmented images each epoch; the lighter augmentation suits aligned photos.
   const best: TrainSettings = r.name === 'finetune'
-    ? { ...book, epochs: 10, optimizer: 'adam', learningRate: 1e-5 }
-    : { ...book, epochs: 15, batchSize: 32, optimizer: 'adam', learningRate: 1e-3 };
+    ? { ...book, epochs: 8, optimizer: 'adam', learningRate: 5e-5, schedule: 'cosine', augmentation: LIGHT_AUGMENTATION, model: { unfreezeBlocks: 'all', prefixCache: false } }
+    : r.name === 'features-augment'
+      ? { ...book, epochs: 10, batchSize: 32, optimizer: 'adam', learningRate: 1e-3, augmentation: LIGHT_AUGMENTATION }
+      : { ...book, epochs: 15, batchSize: 32, optimizer: 'adam', learningRate: 1e-3 };
   return { book, best };
 }
 
@@ -43,7 +47,9 @@ function asRegistryRecipe(r: TransferRecipe): Recipe {
         variants: m.variants as number | undefined,
         prefixCache: m.prefixCache as boolean | undefined,
         from: m.from as string | undefined,
-        unfreezeBlocks: m.unfreezeBlocks as number | undefined,
+        unfreezeBlocks: m.unfreezeBlocks as number | 'all' | undefined,
+        schedule: o.settings.schedule,
+        augmentation: o.settings.augmentation,
         silent: !o.verbose,
         log: o.log,
       };

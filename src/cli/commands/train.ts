@@ -28,7 +28,7 @@ const spec = {
   --base NAME            pretrained base of the transfer recipes (mobilenet_v1, mobilenet_v2, vgg16)
   --from MODEL_DIR       finetune: the features-augment model to start from;
                          features-augment: a features model whose head it continues
-  --unfreeze-blocks N    finetune: top blocks of the base to train (default 1: VGG16 block5, MobileNet's last block)
+  --unfreeze-blocks N    finetune: top blocks of the base to train (default 1: VGG16 block5, MobileNet's last block; all)
   --variants K           features-augment, finetune: augmented variants per training image in the frozen-prefix cache (default 5)
   --no-prefix-cache      features-augment, finetune: run the frozen base at every step on freshly augmented images
   --filters A,B,..       conv filters per stage of the small convnet (default 32,64,128,128)
@@ -70,7 +70,7 @@ const train: Command = {
     }
     if (v.base !== undefined) model.base = v.base;
     if (v.from !== undefined) model.from = v.from;
-    if (v['unfreeze-blocks'] !== undefined) model.unfreezeBlocks = intFlag(v['unfreeze-blocks'], 'unfreeze-blocks', 1, 1);
+    if (v['unfreeze-blocks'] !== undefined) model.unfreezeBlocks = v['unfreeze-blocks'] === 'all' ? 'all' : intFlag(v['unfreeze-blocks'], 'unfreeze-blocks', 1, 1);
     if (v.variants !== undefined) model.variants = intFlag(v.variants, 'variants', 5, 1);
     if (v['no-prefix-cache']) model.prefixCache = false;
     if (v['dense-units'] !== undefined) model.denseUnits = intFlag(v['dense-units'], 'dense-units', 512, 1);
