@@ -121,13 +121,19 @@ export const QUICK: Record<StepName, StepSettings> = {
   finetune: { imageSize: 224, epochs: 4, batchSize: 20, learningRate: 1e-5, variants: 2 },
 };
 
+/** The best profile: the recipes' best settings, and features-augment continues from the features head. */
+export const BEST: Partial<Record<StepName, StepSettings>> = {
+  'features-augment': { headFromFeatures: true },
+};
+
 /**
- * Settings the study adds to a recipe's own profile: `quick` is the table
- * above; `book` and `best` use the recipes' settings unchanged (the transfer
- * recipes have one setting, the book's, used by both).
+ * Settings the study adds to a recipe's own profile: `quick` is the QUICK
+ * table, `best` the BEST one; `book` uses the recipes' book settings
+ * unchanged.
  */
 export function profileSettings(profile: StudyProfile, stepName: StepName, study?: StudyDefinition): StepSettings {
-  return profile === 'quick' ? { ...QUICK[stepName], ...(study?.quick?.[stepName] ?? {}) } : {};
+  if (profile === 'quick') return { ...QUICK[stepName], ...(study?.quick?.[stepName] ?? {}) };
+  return profile === 'best' ? { ...(BEST[stepName] ?? {}) } : {};
 }
 
 /**

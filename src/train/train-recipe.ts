@@ -55,6 +55,25 @@ function summarize(e: EvaluationResult): Record<string, unknown> {
   return rest;
 }
 
+/** The saved model in `out` scored on data/test when there is one (plain, and with TTA when asked). */
+async function scoreTest(out: string, data: string, o: { classNames: string[]; batchSize: number; interpolation: 'nearest' | 'bilinear' | 'bicubic' | 'area'; seed: number; verbose: boolean; ttaViews?: number }): Promise<{ test?: EvaluationResult; testTta?: EvaluationResult; metrics?: Record<string, unknown> }> {
+  if (!(await isDir(join(data, 'test')))) return {};
+  const saved = await loadModel(out);
+  try {
+    const evalOpts = { classNames: o.classNames, batchSize: o.batchSize, interpolation: o.interpolation, seed: o.seed, progress: o.verbose };
+    const test = await evaluate(saved.model, join(data, 'test'), evalOpts);
+    const metrics: Record<string, unknown> = { test: summarize(test) };
+    let testTta: EvaluationResult | undefined;
+    if ((o.ttaViews ?? 1) > 1) {
+      testTta = await evaluate(saved.model, join(data, 'test'), { ...evalOpts, tta: { views: o.ttaViews! } });
+      metrics.testTta = summarize(testTta);
+    }
+    return { test, testTta, metrics };
+  } finally {
+    saved.model.dispose();
+  }
+}
+
 export async function trainRecipe(options: TrainRecipeOptions): Promise<TrainRecipeResult> {
   const { profile = 'book', seed = 1, verbose = true, log = (l: string) => console.error(l) } = options;
   const recipe = typeof options.recipe === 'string' ? getRecipe(options.recipe) : options.recipe;
@@ -62,7 +81,11 @@ export async function trainRecipe(options: TrainRecipeOptions): Promise<TrainRec
   const data = resolve(options.data), out = resolve(options.out);
   if (recipe.run) {
     const r = await recipe.run({ data, out, settings, profile, seed, verbose, cacheDir: options.cacheDir, log });
-    return { out, meta: r.meta, history: r.history, settings };
+    if (r.history.stopReason === 'interrupted') return { out, meta: r.meta, history: r.history, settings };
+    const interpolation = (r.meta.preprocessing as { interpolation?: 'nearest' | 'bilinear' } | undefined)?.interpolation ?? settings.interpolation ?? 'bilinear';
+    const scored = await scoreTest(out, data, { classNames: r.meta.classNames, batchSize: settings.batchSize, interpolation, seed, verbose, ttaViews: settings.ttaViews });
+    const meta = scored.test ? await updateModelMeta(out, { metrics: { ...(r.meta.metrics ?? {}), ...scored.metrics } }) : r.meta;
+    return { out, meta, history: r.history, settings, test: scored.test, testTta: scored.testTta };
   }
   const buildModel = recipe.buildModel!;
   for (const split of ['train', 'validation']) {
@@ -125,21 +148,9 @@ export async function trainRecipe(options: TrainRecipeOptions): Promise<TrainRec
     const metrics: Record<string, unknown> = { bestEpoch: bestEpoch + 1, monitor, ...epochLogs, stopReason: history.stopReason, epochsRun: history.epoch.length, trainSeconds: history.seconds };
 
     // Score the kept checkpoint (not the last epoch's weights) on the test set.
-    let test: EvaluationResult | undefined, testTta: EvaluationResult | undefined;
-    if (history.stopReason !== 'interrupted' && (await isDir(join(data, 'test')))) {
-      const saved = await loadModel(out);
-      try {
-        const evalOpts = { classNames, batchSize: settings.batchSize, interpolation, seed, progress: verbose };
-        test = await evaluate(saved.model, join(data, 'test'), evalOpts);
-        metrics.test = summarize(test);
-        if ((settings.ttaViews ?? 1) > 1) {
-          testTta = await evaluate(saved.model, join(data, 'test'), { ...evalOpts, tta: { views: settings.ttaViews! } });
-          metrics.testTta = summarize(testTta);
-        }
-      } finally {
-        saved.model.dispose();
-      }
-    }
+    const scored = history.stopReason === 'interrupted' ? {} : await scoreTest(out, data, { classNames, batchSize: settings.batchSize, interpolation, seed, verbose, ttaViews: settings.ttaViews });
+    const { test, testTta } = scored;
+    Object.assign(metrics, scored.metrics ?? {});
     const meta = await updateModelMeta(out, { history: { epoch: history.epoch, history: history.history }, metrics });
     await writeFileAtomic(join(out, 'history.csv'), historyToCsv(history));
     await writeFileAtomic(join(out, 'history.json'), JSON.stringify({ epoch: history.epoch, history: history.history }, null, 2) + '\n');

@@ -104,7 +104,8 @@ const train: Command = {
     };
     if (v.json) console.log(JSON.stringify(summary));
     else {
-      console.log(`saved ${result.out} (best epoch ${summary.bestEpoch}${typeof summary.val_acc === 'number' ? `, val_acc ${summary.val_acc.toFixed(4)}` : ''})`);
+      const kept = [summary.bestEpoch !== undefined ? `best epoch ${summary.bestEpoch}` : `${summary.epochs} epochs`, typeof summary.val_acc === 'number' ? `val_acc ${summary.val_acc.toFixed(4)}` : undefined];
+      console.log(`saved ${result.out} (${kept.filter(Boolean).join(', ')})`);
       if (result.test) console.log(`test: accuracy ${result.test.accuracy.toFixed(4)}, loss ${result.test.loss.toFixed(4)}, n ${result.test.n}${result.testTta ? `; with ${result.testTta.ttaViews}-view TTA: accuracy ${result.testTta.accuracy.toFixed(4)}` : ''}`);
       for (const f of figures) console.log(`wrote ${f}`);
     }
