@@ -7,6 +7,7 @@
 #include <malloc.h>
 #include <cstdlib>
 #include <mutex>
+#include <xmmintrin.h>
 #include "common.h"
 #include "conv.h"
 #include "eltwise.h"
@@ -39,6 +40,17 @@ void* scratch(Slot slot, size_t bytes) {
   return ptr[slot];
 }
 
+// MXCSR bits: FTZ (flush results) and DAZ (read inputs as zero).
+constexpr unsigned kFlushBits = 0x8040;
+FlushDenormals::FlushDenormals() : saved(_mm_getcsr()) { _mm_setcsr(saved | kFlushBits); }
+FlushDenormals::~FlushDenormals() { _mm_setcsr(saved); }
+void flush_workers() {
+#pragma omp parallel
+  {
+    if (omp_get_thread_num() != 0) _mm_setcsr(_mm_getcsr() | kFlushBits);
+  }
+}
+
 static int g_threads = 0;
 int default_threads() {
   if (g_threads == 0) g_threads = omp_get_max_threads();
@@ -47,6 +59,7 @@ int default_threads() {
 void set_default_threads(int n) {
   g_threads = n;
   omp_set_num_threads(n);
+  flush_workers();  // threads started for the new count
 }
 // work: multiply-adds for compute kernels, elements touched for the others.
 int threads_for(double work) { return work < 4e6 ? 1 : default_threads(); }
@@ -122,6 +135,7 @@ std::mutex g_lock;
 template <typename F>
 Napi::Value guarded(const Napi::CallbackInfo& info, F f) {
   std::lock_guard<std::mutex> hold(g_lock);
+  ck::FlushDenormals ftz;
   try {
     return Napi::Boolean::New(info.Env(), f());
   } catch (const dnnl::error& e) {
@@ -164,6 +178,7 @@ size_t f32_len(const Napi::Value& v) { return v.As<Napi::TypedArray>().ElementLe
 
 // unary(op, x, out, alpha)
 Napi::Value Unary(const Napi::CallbackInfo& info) {
+  ck::FlushDenormals ftz;
   auto x = f32(info[1]), y = f32(info[2]);
   if (!x || !y || f32_len(info[1]) != f32_len(info[2])) throw Napi::TypeError::New(info.Env(), "unary: bad arrays");
   ck::unary(info[0].As<Napi::Number>().Int32Value(), static_cast<float*>(x), static_cast<float*>(y), f32_len(info[1]),
@@ -173,6 +188,7 @@ Napi::Value Unary(const Napi::CallbackInfo& info) {
 
 // binary(op, a, b, out): b has the size of a, or divides it (trailing broadcast), or is 1.
 Napi::Value Binary(const Napi::CallbackInfo& info) {
+  ck::FlushDenormals ftz;
   auto a = f32(info[1]), b = f32(info[2]), o = f32(info[3]);
   if (!a || !b || !o) throw Napi::TypeError::New(info.Env(), "binary: bad arrays");
   const size_t na = f32_len(info[1]), nb = f32_len(info[2]), n = f32_len(info[3]);
@@ -185,6 +201,7 @@ Napi::Value Binary(const Napi::CallbackInfo& info) {
 
 // sum(x, out, outer, mid, inner, scale): x as [outer, mid, inner] summed over mid, times scale.
 Napi::Value Sum(const Napi::CallbackInfo& info) {
+  ck::FlushDenormals ftz;
   auto x = f32(info[0]), o = f32(info[1]);
   const int64_t outer = info[2].As<Napi::Number>().Int64Value(), mid = info[3].As<Napi::Number>().Int64Value(),
                 inner = info[4].As<Napi::Number>().Int64Value();
@@ -196,6 +213,7 @@ Napi::Value Sum(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Resample(const Napi::CallbackInfo& info) {
+  ck::FlushDenormals ftz;
   auto p = ints(info[0]);
   auto x = f32(info[3]), y = f32(info[4]);
   // Matrices in double, as the JS reference computes: a float32 matrix moves
@@ -241,6 +259,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     mallopt(M_MMAP_THRESHOLD, 1 << 30);
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
   }
+  ck::flush_workers();
   exports.Set("conv", Napi::Function::New(env, Conv));
   exports.Set("pool", Napi::Function::New(env, Pool));
   exports.Set("matmul", Napi::Function::New(env, MatMul));

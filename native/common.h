@@ -78,6 +78,18 @@ struct ThreadScope {
   ~ThreadScope();
 };
 
+// Denormal floats (which gradients of saturated units produce) are 10–100×
+// slower on x86; TensorFlow flushes them to zero, and so does the addon.
+// OpenMP's worker threads keep flush-to-zero on for good (flush_workers);
+// the calling JS thread has it only while a kernel runs, since V8's own
+// arithmetic must keep IEEE denormals.
+struct FlushDenormals {
+  FlushDenormals();
+  ~FlushDenormals();
+  unsigned saved;
+};
+void flush_workers();
+
 // Best vector ISA oneDNN will use here: "avx512_core", "avx2", "avx" or "sse41".
 const char* cpu_isa_name();
 

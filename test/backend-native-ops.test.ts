@@ -120,3 +120,20 @@ test("relu6's gradient runs as one native kernel and matches the cpu backend's",
   assert.deepEqual(profile.kernels.map((k) => k.name).filter((n) => n !== 'Relu6' && n !== 'Identity'), ['ConvkitRelu6Grad']);
   tf.dispose([xt, gt]);
 });
+
+test('kernels flush denormal floats to zero, as TensorFlow does; JS arithmetic keeps them', { skip: skipReason }, async () => {
+  await setup();
+  tf.setBackend('native');
+  const tiny = 1e-39; // below float32's smallest normal (1.18e-38)
+  for (const n of [5000, 300_000]) { // one thread, and all of them
+    const x = tf.fill([n], tiny);
+    const y = tf.mul(x, tf.fill([n], 1));
+    const v = y.dataSync();
+    assert.equal(v[0], 0);
+    assert.equal(v[n - 1], 0);
+    tf.dispose([x, y]);
+  }
+  // The JS thread's own floating point is untouched.
+  assert.ok(2.2250738585072014e-308 / 2 > 0);
+  assert.ok(new Float32Array([tiny])[0]! > 0);
+});
