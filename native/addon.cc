@@ -199,6 +199,20 @@ Napi::Value Binary(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// binaryMid(op, big, small, out, outer, mid, inner, smallFirst): small [outer, 1, inner] repeated along big's middle axis.
+Napi::Value BinaryMid(const Napi::CallbackInfo& info) {
+  ck::FlushDenormals ftz;
+  auto g = f32(info[1]), sm = f32(info[2]), o = f32(info[3]);
+  const int64_t outer = info[4].As<Napi::Number>().Int64Value(), mid = info[5].As<Napi::Number>().Int64Value(),
+                inner = info[6].As<Napi::Number>().Int64Value();
+  if (!g || !sm || !o || outer < 1 || mid < 1 || inner < 1 || f32_len(info[1]) != size_t(outer * mid * inner) ||
+      f32_len(info[3]) != size_t(outer * mid * inner) || f32_len(info[2]) != size_t(outer * inner))
+    throw Napi::RangeError::New(info.Env(), "binaryMid: sizes do not match");
+  ck::binary_mid(info[0].As<Napi::Number>().Int32Value(), static_cast<float*>(g), static_cast<float*>(sm),
+                 static_cast<float*>(o), outer, mid, inner, info[7].As<Napi::Boolean>().Value());
+  return info.Env().Undefined();
+}
+
 // sum(x, out, outer, mid, inner, scale): x as [outer, mid, inner] summed over mid, times scale.
 Napi::Value Sum(const Napi::CallbackInfo& info) {
   ck::FlushDenormals ftz;
@@ -266,6 +280,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("unary", Napi::Function::New(env, Unary));
   exports.Set("binary", Napi::Function::New(env, Binary));
   exports.Set("sum", Napi::Function::New(env, Sum));
+  exports.Set("binaryMid", Napi::Function::New(env, BinaryMid));
   exports.Set("resample", Napi::Function::New(env, Resample));
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));

@@ -85,23 +85,46 @@ void unary(int op, const float* x, float* y, size_t n, float alpha) {
   }
 }
 
-void binary(int op, const float* a, size_t na, const float* b, size_t nb, float* o, size_t n) {
+// Calls run(f) with the scalar function of binary op `op`.
+template <typename Run>
+void with_op(int op, Run run) {
   switch (op) {
-    case 0: bin(a, na, b, nb, o, n, [](float x, float y) { return x + y; }); break;
-    case 1: bin(a, na, b, nb, o, n, [](float x, float y) { return x - y; }); break;
-    case 2: bin(a, na, b, nb, o, n, [](float x, float y) { return x * y; }); break;
-    case 3: bin(a, na, b, nb, o, n, [](float x, float y) { return x / y; }); break;
+    case 0: run([](float x, float y) { return x + y; }); break;
+    case 1: run([](float x, float y) { return x - y; }); break;
+    case 2: run([](float x, float y) { return x * y; }); break;
+    case 3: run([](float x, float y) { return x / y; }); break;
     // in double, as JS does, so results are bit-identical
-    case 4: bin(a, na, b, nb, o, n, [](float x, float y) { const double d = double(x) - double(y); return float(d * d); }); break;
+    case 4: run([](float x, float y) { const double d = double(x) - double(y); return float(d * d); }); break;
     // Math.min / Math.max: NaN wins, and -0 is below 0
-    case 5: bin(a, na, b, nb, o, n, [](float x, float y) {
-        return x != x || y != y ? NAN : x < y ? x : y < x ? y : std::signbit(x) ? x : y; }); break;
-    case 6: bin(a, na, b, nb, o, n, [](float x, float y) {
-        return x != x || y != y ? NAN : x > y ? x : y > x ? y : std::signbit(x) ? y : x; }); break;
+    case 5: run([](float x, float y) { return x != x || y != y ? NAN : x < y ? x : y < x ? y : std::signbit(x) ? x : y; }); break;
+    case 6: run([](float x, float y) { return x != x || y != y ? NAN : x > y ? x : y > x ? y : std::signbit(x) ? y : x; }); break;
     // relu6's gradient, as TensorFlow's Relu6Grad: a = dy, b = x
-    case 7: bin(a, na, b, nb, o, n, [](float g, float x) { return g * (x > 0.f && x < 6.f ? 1.f : 0.f); }); break;
+    case 7: run([](float g, float x) { return g * (x > 0.f && x < 6.f ? 1.f : 0.f); }); break;
     default: break;
   }
+}
+
+void binary(int op, const float* a, size_t na, const float* b, size_t nb, float* o, size_t n) {
+  with_op(op, [&](auto f) { bin(a, na, b, nb, o, n, f); });
+}
+
+void binary_mid(int op, const float* big, const float* small, float* o, int64_t outer, int64_t mid, int64_t inner,
+                bool small_first) {
+  with_op(op, [&](auto f) {
+#pragma omp parallel for schedule(static) if (size_t(outer) * mid * inner >= kParallelMin)
+    for (int64_t r = 0; r < outer; ++r) {
+      const float* s = small + r * inner;
+      for (int64_t m = 0; m < mid; ++m) {
+        const size_t base = (size_t(r) * mid + m) * inner;
+        const float* g = big + base;
+        float* out = o + base;
+        if (small_first)
+          for (int64_t i = 0; i < inner; ++i) out[i] = f(s[i], g[i]);
+        else
+          for (int64_t i = 0; i < inner; ++i) out[i] = f(g[i], s[i]);
+      }
+    }
+  });
 }
 
 void sum(const float* x, float* out, int64_t outer, int64_t mid, int64_t inner, float scale) {

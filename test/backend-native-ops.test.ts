@@ -52,12 +52,14 @@ test('elementwise ops match the cpu kernels exactly', { skip: skipReason }, asyn
   ];
   for (const [kernel, f, positive] of unary) await parity(kernel, [positive ? pos : x], f, [kernel], 0);
   const y = randomInput(rng, shape), c = randomInput(rng, [3]), row = randomInput(rng, [37, 3]), s = randomInput(rng, []);
+  // Repeated along middle axes: [4,1,1,3] (global pooling's gradient) and [4,33,1,3].
+  const perImage = randomInput(rng, [4, 1, 1, 3]), perRow = randomInput(rng, [4, 33, 1, 3]);
   const binary: [string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor][] = [
     ['Add', tf.add], ['Sub', tf.sub], ['Multiply', tf.mul], ['RealDiv', tf.div], ['SquaredDifference', tf.squaredDifference],
     ['Minimum', tf.minimum], ['Maximum', tf.maximum],
   ];
   for (const [kernel, f] of binary) {
-    for (const [label, other] of [['same shape', y], ['channel vector', c], ['trailing rows', row], ['scalar', s]] as const) {
+    for (const [label, other] of [['same shape', y], ['channel vector', c], ['trailing rows', row], ['scalar', s], ['per image and channel', perImage], ['per row', perRow]] as const) {
       await parity(`${kernel} ${label}`, [x, other], f, [kernel], 0);
       await parity(`${kernel} ${label} swapped`, [other, x], f, [kernel], 0);
     }

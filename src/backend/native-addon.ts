@@ -17,6 +17,8 @@ export interface NativeAddon {
   matmul(params: Int32Array, alpha: number, a: Float32Array, b: Float32Array, bias: Float32Array | null, out: Float32Array): boolean;
   unary(op: number, x: Float32Array, out: Float32Array, alpha: number): void;
   binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array): void;
+  /** `small` [outer, 1, inner] repeated along the middle axis of `big` [outer, mid, inner]; smallFirst: small is the left operand. */
+  binaryMid(op: number, big: Float32Array, small: Float32Array, out: Float32Array, outer: number, mid: number, inner: number, smallFirst: boolean): void;
   /** x viewed as [outer, mid, inner], summed over mid into [outer, inner], times scale. */
   sum(x: Float32Array, out: Float32Array, outer: number, mid: number, inner: number, scale: number): void;
   /** params [n, h, w, c, fill (0 constant, 1 nearest, 2 reflect, 3 wrap), order (0 nearest, 1 bilinear)]; see native/resample.h. */

@@ -188,17 +188,38 @@ function makeKernels(addon: NativeAddon): Record<string, NativeKernel> {
     return s.length <= outShape.length && util.arraysEqual(s, outShape.slice(outShape.length - s.length));
   };
 
+  /**
+   * [outer, mid, inner] of `outShape` when `shape` is 1 exactly over one
+   * contiguous run of its axes (e.g. [n,1,1,c] against [n,h,w,c], the
+   * gradient of global average pooling), else undefined.
+   */
+  const middle = (shape: number[], outShape: number[]) => {
+    const s = [...new Array(outShape.length - shape.length).fill(1), ...shape];
+    const ones = outShape.map((d, i) => s[i] === 1 && d !== 1);
+    const first = ones.indexOf(true), last = ones.lastIndexOf(true);
+    if (first < 0 || ones.slice(first, last + 1).some((o, i) => !o && outShape[first + i] !== 1)) return undefined;
+    if (s.some((d, i) => (i < first || i > last) && d !== outShape[i])) return undefined;
+    return { outer: util.sizeFromShape(outShape.slice(0, first)), mid: util.sizeFromShape(outShape.slice(first, last + 1)), inner: util.sizeFromShape(outShape.slice(last + 1)) };
+  };
+
   const binary = (op: number): NativeKernel => ({ inputs, backend, attrs = {} }, fallback) => {
     const { a, b } = inputs;
     if (!a || !b || !allFloat(backend, a, b)) return fallback({ inputs, backend, attrs } as never);
     const outShape = backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
     const n = util.sizeFromShape(outShape);
     const na = util.sizeFromShape(a.shape), nb = util.sizeFromShape(b.shape);
-    if (n < MIN_ELEMENTWISE || (na !== n && nb !== n) || (na !== n && !trailing(a.shape, outShape)) || (nb !== n && !trailing(b.shape, outShape))) {
-      return fallback({ inputs, backend, attrs } as never);
+    if (n < MIN_ELEMENTWISE || (na !== n && nb !== n)) return fallback({ inputs, backend, attrs } as never);
+    const smallIsA = na !== n;
+    const small = smallIsA ? a : b;
+    if (na === n && nb === n || trailing(small.shape, outShape)) {
+      const out = alloc(n);
+      addon.binary(op, values(backend, a), values(backend, b), out);
+      return output(backend, outShape, out);
     }
+    const m = middle(small.shape, outShape);
+    if (!m) return fallback({ inputs, backend, attrs } as never);
     const out = alloc(n);
-    addon.binary(op, values(backend, a), values(backend, b), out);
+    addon.binaryMid(op, values(backend, smallIsA ? b : a), values(backend, small), out, m.outer, m.mid, m.inner, smallIsA);
     return output(backend, outShape, out);
   };
 
