@@ -68,6 +68,11 @@ test('a tiny study runs every step, writes the report and skips finished steps o
   assert.ok(existsSync(join(out, 'try.html')));
   // cats-vs-dogs allows images: wrong predictions or augmented samples are embedded.
   assert.match(html, /data:image\/png;base64/);
+  // The best step shows Grad-CAM maps of 3 test images per class.
+  const gallery = /<h3>Class activation \(Grad-CAM\)<\/h3><div class="gallery gradcam">(.*?)<\/div>/s.exec(html);
+  assert.ok(gallery, 'no Grad-CAM panel');
+  assert.equal(gallery[1]!.match(/<figure>/g)?.length, 6);
+  assert.match(gallery[1]!, /true cats<br>pred (cats|dogs) \d\.\d\d/);
 
   const before = doneTimes(out);
   const base = tinyBase(SIZE);
@@ -118,4 +123,5 @@ test('a study with private images embeds none by default', async () => {
   await runStudy(options(out, { study: def }));
   const html = readFileSync(join(out, 'index.html'), 'utf8');
   assert.doesNotMatch(html, /data:image\/(png|jpeg);base64/);
+  assert.doesNotMatch(html, /Grad-CAM/);
 });

@@ -19,3 +19,5 @@ export type { StudyReport, StepReport, DatasetInfo, ReportImage, WriteReportOpti
 export { writeReport, reportResults, versusBook } from './html.js';
 export type { TryPageOptions, WrittenTryPage } from './try.js';
 export { writeTryPage, readSavedModel, topologyInputSize, topologyOutputUnits, tfjsBundlePath } from './try.js';
+export type { GradCamOptions, GradCamResult } from './grad-cam.js';
+export { gradCam, lastSpatialLayer, overlayHeatmap, heatColor } from './grad-cam.js';

@@ -1,17 +1,23 @@
 /**
  * Turns a study's step records into the report (src/report): the table of
  * steps beside the book's numbers, curves, confusion matrices, wrong
- * images and augmented samples (only where the study allows images), the
- * machine, and the try-it page for the best model.
+ * images, augmented samples and the best model's Grad-CAM maps (only where
+ * the study allows images), the machine, and the try-it page for the best
+ * model.
  */
+import * as tf from '@tensorflow/tfjs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImageDataGenerator } from '../augment/generator.js';
 import { previewAugmentations } from '../augment/preview.js';
 import type { BackendInfo } from '../backend/index.js';
+import { decodeImage, scanImageFolder, type Interpolation } from '../data/index.js';
+import { gradCam, overlayHeatmap } from '../report/grad-cam.js';
 import { imageGrid } from '../report/grid.js';
-import { writeReport, type StepReport, type WrittenReport } from '../report/html.js';
+import { writeReport, type ReportImage, type StepReport, type WrittenReport } from '../report/html.js';
 import { machineInfo } from '../report/machine.js';
 import { writeTryPage } from '../report/try.js';
+import { loadModel } from '../train/saved-model.js';
 import { formatDuration } from '../util/progress.js';
 import type { DataCheckResult } from './data-check.js';
 import type { StudyStepOutcome } from './study.js';
@@ -41,6 +47,32 @@ export function overfittingGap(history: { history: Record<string, number[]> }): 
   if (!acc?.length || !val?.length) return undefined;
   const train = acc[acc.length - 1]!, v = val[val.length - 1]!;
   return { train, val: v, gap: train - v };
+}
+
+/** Grad-CAM of the report's best model on the first few test images of each class, as captioned overlays. */
+async function gradCamTiles(input: StudyReportInput, perClass = 3): Promise<ReportImage[]> {
+  const testDir = join(input.checked.root, 'test');
+  if (!existsSync(testDir) || !existsSync(join(input.out, 'model'))) return [];
+  const { model, meta } = await loadModel(join(input.out, 'model'));
+  try {
+    const folder = await scanImageFolder(testDir);
+    const files = folder.classNames.flatMap((c) => folder.files.filter((f) => f.className === c).slice(0, perClass));
+    const [h, w] = meta.inputSize;
+    const interpolation = (meta.preprocessing as { interpolation?: Interpolation } | undefined)?.interpolation ?? 'bilinear';
+    const decoded = await Promise.all(files.map((f) => decodeImage(f.path, { targetSize: [h, w], interpolation })));
+    const x = tf.tensor4d(Float32Array.from(decoded.flatMap((d) => Array.from(d.data))), [files.length, h, w, 3]);
+    try {
+      const cam = gradCam(model, x);
+      return files.map((f, i) => ({
+        image: overlayHeatmap(decoded[i]!.data, cam.heatmaps[i]!), width: w, height: h, channels: 3 as const,
+        caption: `true ${f.className}\npred ${meta.classNames[cam.classIndex[i]!]} ${cam.probability[i]!.toFixed(2)}`,
+      }));
+    } finally {
+      x.dispose();
+    }
+  } finally {
+    model.dispose();
+  }
 }
 
 async function augmentedSamples(input: StudyReportInput, stepName: string): Promise<Uint8Array | undefined> {
@@ -78,6 +110,10 @@ export async function writeStudyReport(input: StudyReportInput): Promise<Written
     if (input.includeImages && o.name === augStep) {
       const grid = await augmentedSamples(input, o.name);
       if (grid) step.augmentedSamples = grid;
+    }
+    if (input.includeImages && o.name === input.best) {
+      const cams = await gradCamTiles(input);
+      if (cams.length) step.gradCam = cams;
     }
     steps.push(step);
   }

@@ -7,10 +7,12 @@ import * as tf from '@tensorflow/tfjs';
 
 type Layer = tf.layers.Layer;
 
-/** The functional graph behind a model (a Sequential keeps one inside). */
+/** The functional graph behind a model (a Sequential keeps one inside, built on first use). */
 export function graphOf(model: tf.LayersModel): tf.LayersModel {
-  const inner = (model as unknown as { model?: tf.LayersModel }).model;
-  return model instanceof tf.Sequential && inner ? inner : model;
+  if (!(model instanceof tf.Sequential)) return model;
+  const seq = model as unknown as { model?: tf.LayersModel; build(): void };
+  if (!seq.model && model.layers.length > 0) seq.build();
+  return seq.model ?? model;
 }
 
 export function isContainer(layer: Layer): layer is tf.LayersModel {
