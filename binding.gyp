@@ -8,7 +8,8 @@
         "native/pool.cc",
         "native/matmul.cc",
         "native/eltwise.cc",
-        "native/resample.cc"
+        "native/resample.cc",
+        "native/optimizer.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

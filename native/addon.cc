@@ -14,6 +14,7 @@
 #include "matmul.h"
 #include "pool.h"
 #include "resample.h"
+#include "optimizer.h"
 
 namespace ck {
 
@@ -199,6 +200,33 @@ Napi::Value Binary(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// optimizerStep(kind, [v, a, b, g], [vOut, aOut, bOut], scalars): kind 0 RMSprop [lr, rho, 1−rho, momentum, eps],
+// kind 1 Adam [−lr, b1, 1−b1, b2, 1−b2, 1−b1^t, 1−b2^t, eps]; see optimizer.h.
+Napi::Value OptimizerStep(const Napi::CallbackInfo& info) {
+  ck::FlushDenormals ftz;
+  const int kind = info[0].As<Napi::Number>().Int32Value();
+  auto ins = info[1].As<Napi::Array>(), outs = info[2].As<Napi::Array>();
+  auto k = info[3].As<Napi::Float32Array>();
+  if (ins.Length() != 4 || outs.Length() != 3 || k.ElementLength() != (kind == 0 ? 5u : 8u))
+    throw Napi::TypeError::New(info.Env(), "optimizerStep: bad arguments");
+  float* p[7];
+  const size_t n = f32_len(ins.Get(0u));
+  for (uint32_t i = 0; i < 4; ++i) {
+    p[i] = static_cast<float*>(f32(ins.Get(i)));
+    if (!p[i] || f32_len(ins.Get(i)) != n) throw Napi::RangeError::New(info.Env(), "optimizerStep: arrays of different sizes");
+  }
+  for (uint32_t i = 0; i < 3; ++i) {
+    p[4 + i] = static_cast<float*>(f32(outs.Get(i)));
+    if (!p[4 + i] || f32_len(outs.Get(i)) != n) throw Napi::RangeError::New(info.Env(), "optimizerStep: arrays of different sizes");
+  }
+  const float* c = k.Data();
+  if (kind == 0)
+    ck::rmsprop_step(p[0], p[1], p[2], p[3], p[4], p[5], p[6], n, c[0], c[1], c[2], c[3], c[4]);
+  else
+    ck::adam_step(p[0], p[1], p[2], p[3], p[4], p[5], p[6], n, c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]);
+  return info.Env().Undefined();
+}
+
 // binaryMid(op, big, small, out, outer, mid, inner, smallFirst): small [outer, 1, inner] repeated along big's middle axis.
 Napi::Value BinaryMid(const Napi::CallbackInfo& info) {
   ck::FlushDenormals ftz;
@@ -281,6 +309,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("binary", Napi::Function::New(env, Binary));
   exports.Set("sum", Napi::Function::New(env, Sum));
   exports.Set("binaryMid", Napi::Function::New(env, BinaryMid));
+  exports.Set("optimizerStep", Napi::Function::New(env, OptimizerStep));
   exports.Set("resample", Napi::Function::New(env, Resample));
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));

@@ -98,8 +98,10 @@ void with_op(int op, Run run) {
     // Math.min / Math.max: NaN wins, and -0 is below 0
     case 5: run([](float x, float y) { return x != x || y != y ? NAN : x < y ? x : y < x ? y : std::signbit(x) ? x : y; }); break;
     case 6: run([](float x, float y) { return x != x || y != y ? NAN : x > y ? x : y > x ? y : std::signbit(x) ? y : x; }); break;
-    // relu6's gradient, as TensorFlow's Relu6Grad: a = dy, b = x
-    case 7: run([](float g, float x) { return g * (x > 0.f && x < 6.f ? 1.f : 0.f); }); break;
+    // relu6's gradient, as TensorFlow's Relu6Grad (NaN where x is NaN, as the other backends): a = dy, b = x
+    case 7: run([](float g, float x) { return g * (x != x ? x : x > 0.f && x < 6.f ? 1.f : 0.f); }); break;
+    // relu's gradient, as tfjs's dy · step(x) (NaN where x is NaN): a = dy, b = x
+    case 8: run([](float g, float x) { return g * (x != x ? x : x > 0.f ? 1.f : 0.f); }); break;
     default: break;
   }
 }

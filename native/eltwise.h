@@ -4,7 +4,7 @@
 namespace ck {
 // op: 0 relu, 1 relu6, 2 step (x > 0 ? 1 : alpha), 3 square, 4 sqrt, 5 neg, 6 reciprocal
 void unary(int op, const float* x, float* y, size_t n, float alpha);
-// op: 0 add, 1 sub, 2 mul, 3 div, 4 squared difference, 5 minimum, 6 maximum, 7 relu6 gradient (a = dy, b = x); b is broadcast over
+// op: 0 add, 1 sub, 2 mul, 3 div, 4 squared difference, 5 minimum, 6 maximum, 7 relu6 gradient, 8 relu gradient (a = dy, b = x); b is broadcast over
 // a's leading dims when nb < na (nb divides na); a likewise when na < nb.
 void binary(int op, const float* a, size_t na, const float* b, size_t nb, float* out, size_t n);
 // The same ops where one operand, `small` [outer, 1, inner], repeats along the

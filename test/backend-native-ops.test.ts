@@ -110,18 +110,21 @@ test('GatherV2 along axis 0 matches (float and int rows, repeated indices); bad 
   t.dispose();
 });
 
-test("relu6's gradient runs as one native kernel and matches the cpu backend's", { skip: skipReason }, async () => {
-  await setup();
-  const x = randomInput(rng, [4, 33, 37, 3], 8), dy = randomInput(rng, [4, 33, 37, 3]);
-  x.data[0] = 0;
-  x.data[1] = 6;
-  await parity('relu6 gradient', [x, dy], (t, g) => tf.grad((u: tf.Tensor) => tf.relu6(u))(t, g), [], 0);
-  tf.setBackend('native');
-  const [xt, gt] = [tf.tensor(x.data, x.shape), tf.tensor(dy.data, dy.shape)];
-  const profile = await tf.profile(() => tf.grad((u: tf.Tensor) => tf.relu6(u))(xt, gt));
-  assert.deepEqual(profile.kernels.map((k) => k.name).filter((n) => n !== 'Relu6' && n !== 'Identity'), ['ConvkitRelu6Grad']);
-  tf.dispose([xt, gt]);
-});
+for (const [name, f, kernel] of [['relu6', tf.relu6, 'Relu6'], ['relu', tf.relu, 'Relu']] as const) {
+  test(`${name}'s gradient runs as one native kernel and matches the cpu backend's exactly`, { skip: skipReason }, async () => {
+    await setup();
+    const x = randomInput(rng, [4, 33, 37, 3], 8), dy = randomInput(rng, [4, 33, 37, 3]);
+    x.data[0] = 0;
+    x.data[1] = 6;
+    x.data[2] = NaN;
+    await parity(`${name} gradient`, [x, dy], (t, g) => tf.grad((u: tf.Tensor) => f(u))(t, g), [], 0);
+    tf.setBackend('native');
+    const [xt, gt] = [tf.tensor(x.data, x.shape), tf.tensor(dy.data, dy.shape)];
+    const profile = await tf.profile(() => tf.grad((u: tf.Tensor) => f(u))(xt, gt));
+    assert.deepEqual(profile.kernels.map((k) => k.name).filter((n) => n !== kernel && n !== 'Identity'), [`Convkit${kernel}Grad`]);
+    tf.dispose([xt, gt]);
+  });
+}
 
 test('kernels flush denormal floats to zero, as TensorFlow does; JS arithmetic keeps them', { skip: skipReason }, async () => {
   await setup();

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ConvkitError } from '../util/errors.js';
-import { installRelu6 } from './relu6.js';
+import { installActivations } from './activations.js';
 
 export type BackendName = 'native' | 'wasm' | 'cpu';
 export const BACKENDS: readonly BackendName[] = ['native', 'wasm', 'cpu'];
@@ -48,7 +48,7 @@ export function initBackend(preferred?: BackendName, log: (line: string) => void
 }
 
 async function selectBackend(preferred: BackendName | undefined, log: (line: string) => void): Promise<BackendInfo> {
-  installRelu6();
+  installActivations();
   const fromEnv = process.env.CONVKIT_BACKEND;
   if (!preferred && fromEnv) {
     if (!BACKENDS.includes(fromEnv as BackendName)) {

@@ -23,6 +23,8 @@ export interface NativeAddon {
   sum(x: Float32Array, out: Float32Array, outer: number, mid: number, inner: number, scale: number): void;
   /** params [n, h, w, c, fill (0 constant, 1 nearest, 2 reflect, 3 wrap), order (0 nearest, 1 bilinear)]; see native/resample.h. */
   resample(params: Int32Array, matrices: Float64Array, cval: number, src: Float32Array, out: Float32Array): void;
+  /** One fused optimizer step over [value, slot a, slot b, gradient] into 3 new arrays; see native/optimizer.h. kind 0 RMSprop, 1 Adam. */
+  optimizerStep(kind: 0 | 1, inputs: Float32Array[], outputs: Float32Array[], scalars: Float32Array): void;
   info(): { onednn: string; isa: string; threads: number; cached: number; convImpl: string };
   setThreads(n: number): number;
 }

@@ -298,23 +298,53 @@ function makeKernels(addon: NativeAddon): Record<string, NativeKernel> {
 }
 
 /**
- * relu6's gradient in one pass, dy · (0 < x < 6): a kernel of convkit's own,
- * registered for the native backend only (see ./relu6.ts).
+ * relu's and relu6's gradients in one pass each, dy · step(x) and
+ * dy · (0 < x < 6): kernels of convkit's own, registered for the native
+ * backend only (see ./activations.ts).
  */
+export const RELU_GRAD = 'ConvkitReluGrad';
 export const RELU6_GRAD = 'ConvkitRelu6Grad';
+
+/**
+ * Fused optimizer steps (see src/train/fused-optimizers.ts): inputs
+ * {value, a, b, grad}, the two slot variables being RMSprop's mean square
+ * and momentum or Adam's first and second moments; three new arrays out.
+ */
+export const RMSPROP_STEP = 'ConvkitRMSPropStep';
+export const ADAM_STEP = 'ConvkitAdamStep';
 
 /** Kernels the native backend has beyond TF.js's cpu set. */
 export function extraNativeKernelConfigs(addon: NativeAddon, backendName: string): KernelConfig[] {
-  const relu6Grad = ({ inputs, backend }: Args): TensorInfo => {
+  const activationGrad = (name: string, op: number) => ({ inputs, backend }: Args): TensorInfo => {
     const { dy, x } = inputs;
     if (!dy || !x || !allFloat(backend, dy, x) || !util.arraysEqual(dy.shape, x.shape)) {
-      throw new Error(`${RELU6_GRAD} needs float32 dy and x of one shape`);
+      throw new Error(`${name} needs float32 dy and x of one shape`);
     }
     const out = alloc(util.sizeFromShape(x.shape));
-    addon.binary(7, values(backend, dy), values(backend, x), out);
+    addon.binary(op, values(backend, dy), values(backend, x), out);
     return output(backend, x.shape, out);
   };
-  return [{ kernelName: RELU6_GRAD, backendName, kernelFunc: relu6Grad as unknown as KernelFunc }];
+  const f32 = (backend: MathBackendCPU, t: TensorInfo): Float32Array => {
+    const v = backend.data.get(t.dataId).values;
+    return v instanceof Float32Array ? v : Float32Array.from(v as ArrayLike<number>);
+  };
+  const optimizerStep = (kind: 0 | 1) => ({ inputs, backend, attrs = {} }: Args): TensorInfo[] => {
+    const { value, a, b, grad } = inputs;
+    if (!value || !a || !b || !grad || ![a, b, grad].every((t) => util.arraysEqual(t.shape, value.shape))) {
+      throw new Error(`${kind === 0 ? RMSPROP_STEP : ADAM_STEP} needs value, a, b and grad of one shape`);
+    }
+    const n = util.sizeFromShape(value.shape);
+    const outs = [alloc(n), alloc(n), alloc(n)];
+    const scalars = Float32Array.from(attrs.scalars as number[]);
+    addon.optimizerStep(kind, [value, a, b, grad].map((t) => f32(backend, t)), outs, scalars);
+    return outs.map((o) => output(backend, value.shape, o));
+  };
+  return [
+    { kernelName: RMSPROP_STEP, backendName, kernelFunc: optimizerStep(0) as unknown as KernelFunc },
+    { kernelName: ADAM_STEP, backendName, kernelFunc: optimizerStep(1) as unknown as KernelFunc },
+    { kernelName: RELU_GRAD, backendName, kernelFunc: activationGrad(RELU_GRAD, 8) as unknown as KernelFunc },
+    { kernelName: RELU6_GRAD, backendName, kernelFunc: activationGrad(RELU6_GRAD, 7) as unknown as KernelFunc },
+  ];
 }
 
 /** How many times each kernel ran in the addon (not its JS fallback). */

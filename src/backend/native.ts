@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { BackendInfo } from './index.js';
 import { loadAddon, type NativeAddon } from './native-addon.js';
-import { installRelu6 } from './relu6.js';
+import { installActivations } from './activations.js';
 import { extraNativeKernelConfigs, nativeKernelConfigs, NATIVE_KERNEL_NAMES } from './native-kernels.js';
 
 export { addonPath, addonBuilt } from './native-addon.js';
@@ -29,7 +29,7 @@ let registered: NativeAddon | undefined;
 export function registerNative(): NativeAddon {
   if (registered) return registered;
   const addon = loadAddon();
-  installRelu6();
+  installActivations();
   if (tf.getKernelsForBackend('cpu').length === 0) throw new Error('TF.js cpu kernels are not registered');
   if (!tf.findBackendFactory(NATIVE_BACKEND)) tf.registerBackend(NATIVE_BACKEND, () => new NativeBackend(), 0);
   const have = new Set(tf.getKernelsForBackend(NATIVE_BACKEND).map((k) => k.kernelName));

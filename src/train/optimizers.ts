@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ConvkitError } from '../util/errors.js';
+import { FusedAdam, FusedRMSProp } from './fused-optimizers.js';
 
 export type OptimizerName = 'rmsprop' | 'adam' | 'sgd';
 export const OPTIMIZERS: readonly OptimizerName[] = ['rmsprop', 'adam', 'sgd'];
@@ -23,9 +24,9 @@ export function makeOptimizer(name: string, options: OptimizerOptions): tf.Optim
   switch (name) {
     case 'rmsprop':
       // Keras's RMSprop defaults: rho 0.9, epsilon 1e-7.
-      return tf.train.rmsprop(learningRate, 0.9, momentum, 1e-7);
+      return new FusedRMSProp(learningRate, 0.9, momentum, 1e-7);
     case 'adam':
-      return tf.train.adam(learningRate, 0.9, 0.999, 1e-7);
+      return new FusedAdam(learningRate, 0.9, 0.999, 1e-7);
     case 'sgd':
       return momentum > 0 ? tf.train.momentum(learningRate, momentum, nesterov) : tf.train.sgd(learningRate);
     default:

@@ -1,4 +1,6 @@
 /**
+ * Faster ReLU-family activations, the same models.
+ *
  * TF.js layers compute the 'relu6' activation as minimum(6, relu(x)): two
  * passes over every activation, and a scalar-broadcast Minimum that no
  * backend fuses. MobileNet v1 and v2 apply it after every convolution, where
@@ -6,15 +8,17 @@
  * kernel under the same class name, so models still save as 'relu6' and
  * load in plain TF.js.
  *
- * Relu6's own gradient in tfjs-core, dy · (x ≤ 6) · step(x), goes through a
- * boolean comparison and a bool × float product that only the JS kernels
- * take: 2.5 of the 3.3 s of a MobileNet training step. The gradient
- * registered here is TensorFlow's, dy · (0 < x < 6) (0 at exactly 6, where
- * tfjs says 1): one pass in the native backend's own kernel, elsewhere
- * dy · step(x) · step(6 − x), float32 throughout.
+ * Gradients: tfjs-core's relu6 gradient, dy · (x ≤ 6) · step(x), goes
+ * through a boolean comparison and a bool × float product that only the JS
+ * kernels take (2.5 of the 3.3 s of a MobileNet training step); its relu
+ * gradient, dy · step(x), is two passes over each activation. On the native
+ * backend each is one pass of a kernel of its own; elsewhere relu keeps
+ * tfjs's gradient and relu6 gets dy · step(x) · step(6 − x), float32
+ * throughout. The relu6 gradient is TensorFlow's, dy · (0 < x < 6): 0 at
+ * exactly 6, where tfjs says 1.
  */
 import * as tf from '@tensorflow/tfjs';
-import { RELU6_GRAD } from './native-kernels.js';
+import { RELU_GRAD, RELU6_GRAD } from './native-kernels.js';
 
 interface ActivationLike {
   apply(x: tf.Tensor): tf.Tensor;
@@ -24,7 +28,7 @@ type ActivationClass = new () => ActivationLike;
 
 let installed = false;
 
-export function installRelu6(): void {
+export function installActivations(): void {
   if (installed) return;
   const entry = tf.serialization.SerializationMap.getMap().classNameMap.relu6 as unknown as [ActivationClass, unknown] | undefined;
   if (!entry) return; // another tfjs-layers: keep its own
@@ -43,6 +47,15 @@ export function installRelu6(): void {
       const [x] = saved as [tf.Tensor];
       if (tf.getKernel(RELU6_GRAD, tf.getBackend())) return { x: () => tf.engine().runKernel(RELU6_GRAD, { dy: dy as tf.Tensor, x }) as tf.Tensor };
       return { x: () => tf.mul(dy as tf.Tensor, tf.mul(tf.step(x), tf.step(tf.sub(6, x)))) };
+    },
+  });
+  tf.registerGradient({
+    kernelName: 'Relu',
+    inputsToSave: ['x'],
+    gradFunc: (dy, saved) => {
+      const [x] = saved as [tf.Tensor];
+      if (tf.getKernel(RELU_GRAD, tf.getBackend())) return { x: () => tf.engine().runKernel(RELU_GRAD, { dy: dy as tf.Tensor, x }) as tf.Tensor };
+      return { x: () => tf.mul(dy as tf.Tensor, tf.cast(tf.step(x), 'float32')) };
     },
   });
   installed = true;
