@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { smallCnn } from '../src/models/small-cnn.js';
 import { summary, paramCounts } from '../src/models/summary.js';
 import { fit } from '../src/train/fit.js';
-import { EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, type TrainingState } from '../src/train/callbacks.js';
+import { EarlyStopping, KeepBestWeights, ModelCheckpoint, ReduceLROnPlateau, type TrainingState } from '../src/train/callbacks.js';
 import { makeSchedule } from '../src/train/optimizers.js';
 import { ConvkitError } from '../src/util/errors.js';
 import { syntheticTensors } from './train-synthetic.js';
@@ -142,6 +142,27 @@ test('EarlyStopping: stops after `patience` epochs without improvement, restores
   assert.equal(s2.stopTraining, false);
   acc.onEpochEnd(2, { val_acc: 0.55 }, s2);
   assert.equal(s2.stopTraining, true);
+  m.dispose();
+});
+
+test('KeepBestWeights puts back the best epoch\'s weights at the end, without stopping', async () => {
+  const m = tiny(5);
+  const s = stateFor(m);
+  const keep = new KeepBestWeights({ monitor: 'val_acc' });
+  keep.onTrainBegin();
+  const accs = [0.6, 0.9, 0.7, 0.8];
+  let bestW: Float32Array[] = [];
+  for (let e = 0; e < accs.length; e++) {
+    if (e === 1) bestW = await weightsOf(m);
+    keep.onEpochEnd(e, { val_acc: accs[e]! }, s);
+    m.setWeights(m.getWeights().map((w) => tf.tidy(() => w.add(1))));
+  }
+  assert.equal(s.stopTraining, false);
+  assert.equal(keep.bestEpoch, 1);
+  const tensors = tf.memory().numTensors;
+  keep.onTrainEnd({}, s);
+  assert.deepEqual(await weightsOf(m), bestW);
+  assert.ok(tf.memory().numTensors < tensors, 'the kept copies are freed');
   m.dispose();
 });
 

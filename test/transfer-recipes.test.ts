@@ -35,6 +35,11 @@ test('features: head trained on cached features, saved as one classifier that pl
   const out = join(root, 'features-model');
   const r = await runTransferRecipe('features', { ...common, base, out, epochs: 3 });
   assert.equal(r.history.epoch.length, 3);
+  // The kept head is the epoch with the lowest validation loss.
+  const valLoss = r.history.history.val_loss!;
+  const best = valLoss.indexOf(Math.min(...valLoss));
+  assert.equal(r.metrics.bestEpoch, best + 1);
+  assert.ok(Math.abs(r.metrics.val_loss! - valLoss[best]!) < 1e-5, `val_loss ${r.metrics.val_loss} vs best epoch's ${valLoss[best]}`);
   assert.ok(r.metrics.test_acc! >= 0 && r.metrics.test_acc! <= 1);
   const meta = JSON.parse(readFileSync(join(out, 'convkit.json'), 'utf8'));
   assert.equal(meta.recipe.name, 'features');

@@ -119,7 +119,7 @@ export async function runStep(ctx: StepRunContext): Promise<StepRecord> {
       base: ctx.base, data, out: dir, seed, epochs: s.epochs ?? p.epochs, batchSize: s.batchSize ?? p.batchSize,
       learningRate: s.learningRate ?? p.learningRate, optimizer: s.optimizer ?? p.optimizer,
       inputSize: [size, size], variants: s.variants ?? (p.model?.variants as number | undefined),
-      augmentation: p.augmentation, schedule: p.schedule,
+      augmentation: p.augmentation, schedule: p.schedule, monitor: p.monitor,
       unfreezeBlocks: p.model?.unfreezeBlocks as number | 'all' | undefined, prefixCache: p.model?.prefixCache as boolean | undefined,
       cacheDir: ctx.featureCacheDir,
       from: name === 'finetune' ? ctx.featuresAugmentDir : name === 'features-augment' && s.headFromFeatures ? ctx.featuresDir : undefined,

@@ -239,6 +239,45 @@ export class EarlyStopping implements Callback {
   }
 }
 
+/**
+ * Keeps the weights of the epoch with the best `monitor` in memory and puts
+ * them back when training ends: ModelCheckpoint(save_best_only) without
+ * the files, for recipes that save their model themselves.
+ */
+export class KeepBestWeights implements Callback {
+  readonly monitor: string;
+  readonly mode: 'min' | 'max';
+  best = NaN;
+  bestEpoch = -1;
+  private weights?: tf.Tensor[];
+
+  constructor(options: { monitor?: string; mode?: MonitorMode } = {}) {
+    this.monitor = options.monitor ?? 'val_loss';
+    this.mode = resolveMode(this.monitor, options.mode);
+  }
+
+  onTrainBegin(): void {
+    this.best = this.mode === 'min' ? Infinity : -Infinity;
+    this.bestEpoch = -1;
+  }
+
+  onEpochEnd(epoch: number, logs: Logs, state: TrainingState): void {
+    const value = logs[this.monitor];
+    if (value === undefined || !better(this.mode, value, this.best, 0)) return;
+    this.best = value;
+    this.bestEpoch = epoch;
+    this.weights?.forEach((t) => t.dispose());
+    this.weights = state.model.getWeights().map((w) => w.clone());
+  }
+
+  onTrainEnd(_logs: Logs, state: TrainingState): void {
+    if (!this.weights) return;
+    state.model.setWeights(this.weights);
+    this.weights.forEach((t) => t.dispose());
+    this.weights = undefined;
+  }
+}
+
 export interface ReduceLROnPlateauOptions {
   monitor?: string;
   /** Multiplier applied on a plateau (default 0.1). */

@@ -2,7 +2,7 @@
 export { fit, evaluateLossAcc, type FitOptions, type FitResult, type StopReason } from './fit.js';
 export { batchStream, isTensorData, isBatchIterator, sampleCount, stepsPerPass, filePath, type BatchData, type BatchIteratorLike, type LabeledBatch, type TensorData } from './batches.js';
 export {
-  ProgressLogger, CSVLogger, JSONHistoryLogger, ModelCheckpoint, EarlyStopping, ReduceLROnPlateau, historyToCsv, resolveMode,
+  ProgressLogger, CSVLogger, JSONHistoryLogger, ModelCheckpoint, KeepBestWeights, EarlyStopping, ReduceLROnPlateau, historyToCsv, resolveMode,
   type Callback, type History, type Logs, type TrainingState, type MonitorMode,
   type ModelCheckpointOptions, type EarlyStoppingOptions, type ReduceLROnPlateauOptions, type ProgressLoggerOptions,
 } from './callbacks.js';

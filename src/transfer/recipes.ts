@@ -20,6 +20,7 @@ import { ConvkitError } from '../util/errors.js';
 import { createRng } from '../util/rng.js';
 import { DirectoryIterator, scanImageFolder, type BatchTransform } from '../data/index.js';
 import { fit, evaluateLossAcc, type FitResult } from '../train/fit.js';
+import { KeepBestWeights } from '../train/callbacks.js';
 import type { BatchData } from '../train/batches.js';
 import type { OptimizerName, ScheduleName } from '../train/optimizers.js';
 import { BOOK_AUGMENTATION, type AugmentationSettings } from '../train/recipes.js';
@@ -70,6 +71,8 @@ export interface TransferOptions {
   unfreezeBlocks?: number | 'all';
   /** Learning-rate schedule over the run (default constant). */
   schedule?: ScheduleName;
+  /** The epoch whose weights are kept, by this validation metric (default val_loss). */
+  monitor?: string;
   /** No progress output. */
   silent?: boolean;
   log?: (line: string) => void;
@@ -173,15 +176,16 @@ async function runFeatures(o: TransferOptions): Promise<TransferResult> {
 
   const head = buildHead(train.shape, { numClasses: p.splits.classNames.length, pooling: o.pooling, rng: createRng(seed) });
   const trainData = asData(train, batchSize, true), valData = asData(val, batchSize, false);
+  const keep = new KeepBestWeights({ monitor: o.monitor });
   const t1 = performance.now();
   let history: FitResult;
   try {
-    history = await fit(head, trainData.data, { epochs, optimizer: o.optimizer ?? 'rmsprop', learningRate, schedule: o.schedule, batchSize, seed, validationData: valData.data, verbose: !o.silent, classMode: p.splits.classMode });
+    history = await fit(head, trainData.data, { epochs, optimizer: o.optimizer ?? 'rmsprop', learningRate, schedule: o.schedule, batchSize, seed, validationData: valData.data, verbose: !o.silent, classMode: p.splits.classMode, callbacks: [keep] });
   } finally {
     trainData.dispose();
   }
   const tTrain = (performance.now() - t1) / 1000;
-  const metrics: Record<string, number> = {};
+  const metrics: Record<string, number> = { bestEpoch: keep.bestEpoch + 1 };
   const v = await evaluateLossAcc(head, valData.data, { batchSize });
   valData.dispose();
   metrics.val_loss = v.loss;
@@ -214,7 +218,8 @@ async function trainAugmented(model: tf.LayersModel, p: Prepared, o: TransferOpt
   const aug = augmentation(o.augmentation);
   const metrics: Record<string, number> = {};
   const timings: Record<string, number> = {};
-  const fitOpts = { epochs, optimizer: o.optimizer ?? 'rmsprop', learningRate, schedule: o.schedule, batchSize, seed, verbose: !o.silent, classMode: p.splits.classMode };
+  const keep = new KeepBestWeights({ monitor: o.monitor });
+  const fitOpts = { epochs, optimizer: o.optimizer ?? 'rmsprop', learningRate, schedule: o.schedule, batchSize, seed, verbose: !o.silent, classMode: p.splits.classMode, callbacks: [keep] };
   let history: FitResult;
   if (o.prefixCache !== false) {
     const at = frozenPrefixEnd(model);
@@ -247,6 +252,7 @@ async function trainAugmented(model: tf.LayersModel, p: Prepared, o: TransferOpt
       Object.assign(metrics, { test_loss: t.loss, test_acc: t.acc });
     }
   }
+  metrics.bestEpoch = keep.bestEpoch + 1;
   return { history, metrics, timings };
 }
 

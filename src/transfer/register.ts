@@ -18,10 +18,10 @@ export function transferProfiles(r: TransferRecipe): Recipe['profiles'] {
   // whole base (photos far from ImageNet's, faces, need more than the top block) at a low rate decayed
   // by a cosine, on freshly augmented images each epoch; the lighter augmentation suits aligned photos.
   const best: TrainSettings = r.name === 'finetune'
-    ? { ...book, epochs: 10, optimizer: 'adam', learningRate: 5e-5, schedule: 'cosine', augmentation: LIGHT_AUGMENTATION, model: { unfreezeBlocks: 'all', prefixCache: false } }
+    ? { ...book, epochs: 10, optimizer: 'adam', learningRate: 5e-5, schedule: 'cosine', augmentation: LIGHT_AUGMENTATION, monitor: 'val_acc', model: { unfreezeBlocks: 'all', prefixCache: false } }
     : r.name === 'features-augment'
-      ? { ...book, epochs: 10, batchSize: 32, optimizer: 'adam', learningRate: 1e-3, augmentation: LIGHT_AUGMENTATION }
-      : { ...book, epochs: 15, batchSize: 32, optimizer: 'adam', learningRate: 1e-3 };
+      ? { ...book, epochs: 10, batchSize: 32, optimizer: 'adam', learningRate: 1e-3, augmentation: LIGHT_AUGMENTATION, monitor: 'val_acc' }
+      : { ...book, epochs: 15, batchSize: 32, optimizer: 'adam', learningRate: 1e-3, monitor: 'val_acc' };
   return { book, best };
 }
 
@@ -49,6 +49,7 @@ function asRegistryRecipe(r: TransferRecipe): Recipe {
         from: m.from as string | undefined,
         unfreezeBlocks: m.unfreezeBlocks as number | 'all' | undefined,
         schedule: o.settings.schedule,
+        monitor: o.settings.monitor,
         augmentation: o.settings.augmentation,
         silent: !o.verbose,
         log: o.log,
