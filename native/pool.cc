@@ -1,5 +1,7 @@
 // Max and average pooling on NHWC, forward and backward.
 #include "pool.h"
+#include <cmath>
+#include <omp.h>
 
 namespace ck {
 namespace {
@@ -51,12 +53,79 @@ PoolEntry* build(int kind, const PoolDims& d) {
   return e.release();
 }
 
+// Max-pool gradient for windows that do not overlap and no padding (2×2
+// stride 2, as in VGG and the book's convnet): one pass that writes every
+// element of dx once (dy at each window's first maximum, as TF.js's kernel
+// picks it, 0 elsewhere), where oneDNN reruns the forward pass for its
+// workspace, zero-fills dx and scatters.
+void max_pool_grad_tiled(const PoolDims& d, const float* dy, const float* x, float* dx) {
+  const int64_t C = d.C, rowIn = int64_t(d.IW) * C, imgIn = int64_t(d.IH) * rowIn, imgOut = int64_t(d.OH) * d.OW * C;
+  const int64_t bands = int64_t(d.N) * d.OH;
+  // Band = the SH input rows of one output row (the first KH in its windows);
+  // bands are disjoint, so threads never write the same row.
+#pragma omp parallel for schedule(static) if (double(bands) * d.SH * rowIn > 4e5)
+  for (int64_t band = 0; band < bands; ++band) {
+    const int64_t n = band / d.OH, oh = band % d.OH;
+    const int64_t top = oh * d.SH, height = oh + 1 < d.OH ? d.SH : d.IH - top;  // the last band takes the rows left over
+    float* out = dx + n * imgIn + top * rowIn;
+    std::memset(out, 0, sizeof(float) * rowIn * height);
+    const float* xw = x + n * imgIn + top * rowIn;
+    const float* g = dy + n * imgOut + oh * int64_t(d.OW) * C;
+    for (int64_t ow = 0; ow < d.OW; ++ow) {
+      const int64_t left = ow * d.SW * C;
+      for (int64_t c = 0; c < C; ++c) {
+        float best = -INFINITY;
+        int64_t at = -1;
+        for (int64_t i = 0; i < d.KH; ++i)
+          for (int64_t j = 0; j < d.KW; ++j) {
+            const int64_t k = i * rowIn + left + j * C + c;
+            if (xw[k] > best) { best = xw[k]; at = k; }
+          }
+        if (at >= 0) out[at] = g[ow * C + c];
+      }
+    }
+  }
+}
+
+// Max pool forward for the same windows: a max over each window, vectorised across channels.
+// NaN is passed on as TF.js's kernel does (a NaN in a window gives NaN).
+void max_pool_tiled(const PoolDims& d, const float* x, float* y) {
+  const int64_t C = d.C, rowIn = int64_t(d.IW) * C, imgIn = int64_t(d.IH) * rowIn, rowOut = int64_t(d.OW) * C;
+  const int64_t rows = int64_t(d.N) * d.OH;
+#pragma omp parallel for schedule(static) if (double(rows) * d.KH * rowIn > 4e5)
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t n = r / d.OH, oh = r % d.OH;
+    const float* xw = x + n * imgIn + oh * d.SH * rowIn;
+    float* out = y + r * rowOut;
+    for (int64_t ow = 0; ow < d.OW; ++ow) {
+      float* o = out + ow * C;
+      const float* first = xw + ow * d.SW * C;
+      for (int64_t c = 0; c < C; ++c) o[c] = first[c];
+      for (int64_t i = 0; i < d.KH; ++i)
+        for (int64_t j = 0; j < d.KW; ++j) {
+          if (i == 0 && j == 0) continue;
+          const float* v = first + i * rowIn + j * C;
+          for (int64_t c = 0; c < C; ++c) o[c] = (v[c] > o[c] || v[c] != v[c]) ? v[c] : o[c];
+        }
+    }
+  }
+}
+
 }  // namespace
 
 bool pool(int kind, const int32_t* p, size_t np, void* a, void* b, void* out) {
   if (np < 14) return false;
   PoolDims d;
   std::memcpy(&d, p, sizeof(PoolDims));
+  const bool tiled = d.SH >= d.KH && d.SW >= d.KW && d.PT == 0 && d.PL == 0 && d.PB == 0 && d.PR == 0;
+  if (tiled && kind == 0) {
+    max_pool_tiled(d, static_cast<const float*>(a), static_cast<float*>(out));
+    return true;
+  }
+  if (tiled && kind == 2) {
+    max_pool_grad_tiled(d, static_cast<const float*>(a), static_cast<const float*>(b), static_cast<float*>(out));
+    return true;
+  }
   auto key = key_of(kind, p, 14);
   auto it = cache.find(key);
   PoolEntry* e;

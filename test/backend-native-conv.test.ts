@@ -77,6 +77,9 @@ const poolCases: { x: number[]; k: number | Pair; s: number | Pair; pad: Pad }[]
   { x: [2, 6, 6, 1], k: 3, s: 1, pad: 'same' },
   { x: [1, 10, 9, 16], k: [2, 3], s: [2, 1], pad: 'valid' },
   { x: [3, 15, 15, 8], k: 2, s: 2, pad: 'same' },
+  // Non-overlapping windows without padding take the addon's one-pass gradient: threaded, and stride past the window.
+  { x: [8, 48, 48, 32], k: 2, s: 2, pad: 'valid' },
+  { x: [1, 11, 10, 4], k: 2, s: 3, pad: 'valid' },
 ];
 
 test('MaxPool, AvgPool and their gradients match', { skip: skipReason }, async () => {
@@ -94,6 +97,16 @@ test('MaxPool, AvgPool and their gradients match', { skip: skipReason }, async (
     await parity(`max ${name} grad`, [x, r], (xt, rt) => tf.grad((a: tf.Tensor) => tf.sum(tf.mul(maxPool(a), rt)))(xt), ['MaxPoolGrad']);
     await parity(`avg ${name} grad`, [x, r], (xt, rt) => tf.grad((a: tf.Tensor) => tf.sum(tf.mul(avgPool(a), rt)))(xt), ['AvgPoolGrad']);
   }
+});
+
+test('max-pool gradient with tied maxima goes to the first one, as the JS kernel', { skip: skipReason }, async () => {
+  await setup();
+  const x = randomInput(rng, [2, 9, 8, 3]);
+  for (let i = 0; i < x.data.length; i++) x.data[i] = Math.round(x.data[i]! * 1.5) / 2; // few distinct values: many ties
+  x.data[5] = -Infinity;
+  const r = randomInput(rng, [2, 4, 4, 3]);
+  const maxPool = (t: tf.Tensor) => tf.maxPool(t as tf.Tensor4D, 2, 2, 'valid');
+  await parity('max pool grad with ties', [x, r], (xt, rt) => tf.grad((a: tf.Tensor) => tf.sum(tf.mul(maxPool(a), rt)))(xt), ['MaxPoolGrad'], 0);
 });
 
 test('cases the addon does not take (PReLU, NCHW) still match through the JS kernels', { skip: skipReason }, async () => {
