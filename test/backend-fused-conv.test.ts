@@ -1,0 +1,73 @@
+/**
+ * Conv2D layers with relu train through FusedConv2D after initBackend():
+ * the same values and gradients as tfjs's unfused conv2d + add + relu (the
+ * reference, on the JS cpu kernels), and the same saved model.
+ */
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../src/backend/index.js';
+import { convBiasRelu } from '../src/backend/fused-conv.js';
+import { createRng } from '../src/util/rng.js';
+
+before(async () => {
+  await initBackend('cpu', () => undefined);
+});
+
+function random(shape: number[], seed: number): tf.Tensor {
+  const r = createRng(seed);
+  const n = shape.reduce((a, b) => a * b, 1);
+  return tf.tensor(Float32Array.from({ length: n }, () => r.uniform(-1, 1)), shape);
+}
+
+function maxRelError(a: tf.Tensor, b: tf.Tensor): number {
+  const x = a.dataSync(), y = b.dataSync();
+  let scale = 0, worst = 0;
+  for (let i = 0; i < y.length; i++) scale = Math.max(scale, Math.abs(y[i]));
+  for (let i = 0; i < y.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]));
+  return worst / (scale || 1);
+}
+
+for (const [strides, pad, inShape] of [
+  [[1, 1], 'valid', [2, 9, 7, 3]],
+  [[2, 2], 'same', [1, 8, 11, 1]],
+  [[1, 2], 'same', [3, 5, 6, 4]],
+] as const) {
+  test(`convBiasRelu: values and gradients equal conv2d + add + relu (strides ${strides}, ${pad}, input ${inShape})`, () => {
+    const x = random([...inShape], 1) as tf.Tensor4D;
+    const f = random([3, 3, inShape[3], 5], 2) as tf.Tensor4D;
+    const b = random([5], 3) as tf.Tensor1D;
+    const reference = (xs: tf.Tensor4D, fs: tf.Tensor4D, bs: tf.Tensor1D) => tf.relu(tf.add(tf.conv2d(xs, fs, [...strides], pad), bs));
+    const fused = (xs: tf.Tensor4D, fs: tf.Tensor4D, bs: tf.Tensor1D) => convBiasRelu(xs, fs, bs, [...strides], pad);
+    const yRef = reference(x, f, b);
+    const y = fused(x, f, b);
+    assert.deepEqual(y.shape, yRef.shape);
+    assert.ok(maxRelError(y, yRef) < 1e-6, `forward ${maxRelError(y, yRef)}`);
+    // A weighted sum makes every output position's gradient different.
+    const w = random(yRef.shape, 4);
+    const loss = (fn: typeof reference) => (xs: tf.Tensor, fs: tf.Tensor, bs: tf.Tensor) =>
+      tf.sum(tf.mul(fn(xs as tf.Tensor4D, fs as tf.Tensor4D, bs as tf.Tensor1D), w)) as tf.Scalar;
+    const gRef = tf.grads(loss(reference))([x, f, b]);
+    const g = tf.grads(loss(fused))([x, f, b]);
+    ['x', 'filter', 'bias'].forEach((name, i) => {
+      assert.deepEqual(g[i].shape, gRef[i].shape, name);
+      assert.ok(maxRelError(g[i], gRef[i]) < 1e-5, `${name} gradient ${maxRelError(g[i], gRef[i])}`);
+    });
+    tf.dispose([x, f, b, yRef, y, w, ...gRef, ...g]);
+  });
+}
+
+test('a relu Conv2D layer trains through FusedConv2D and still saves as a plain Conv2D', async () => {
+  const layer = tf.layers.conv2d({ inputShape: [6, 6, 2], filters: 3, kernelSize: 3, activation: 'relu' });
+  const model = tf.sequential({ layers: [layer, tf.layers.flatten(), tf.layers.dense({ units: 1 })] });
+  const x = random([2, 6, 6, 2], 5);
+  const profile = await tf.profile(() => tf.grads((t: tf.Tensor) => tf.sum(model.apply(t) as tf.Tensor) as tf.Scalar)([x])[0]);
+  const kernels = profile.kernels.map((k) => k.name);
+  assert.ok(kernels.includes('FusedConv2D'), kernels.join(', '));
+  assert.ok(!kernels.includes('Relu') && !kernels.includes('Conv2D'), kernels.join(', '));
+  const json = model.toJSON(null, false) as unknown as { config: { layers: { class_name: string; config: { activation?: string } }[] } };
+  assert.equal(json.config.layers[0].class_name, 'Conv2D');
+  assert.equal(json.config.layers[0].config.activation, 'relu');
+  tf.dispose(x);
+  model.dispose();
+});
