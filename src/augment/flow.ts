@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ConvkitError, check } from '../util/errors.js';
 import { createRng, type Rng } from '../util/rng.js';
 import type { BatchTransform } from '../data/index.js';
+import { epochDataset } from '../data/epoch-dataset.js';
 
 export type { BatchTransform };
 
@@ -115,13 +116,14 @@ export class ArrayIterator implements AsyncIterable<ArrayBatch> {
     this.pos = this.order.length;
   }
 
+  /** Whether batches of the current epoch have been taken. */
+  get epochStarted(): boolean {
+    return this.pos > 0;
+  }
+
   /** A tf.data.Dataset of `{xs, ys}` for `model.fitDataset`; each iteration is one epoch. */
   toDataset(): tf.data.Dataset<{ xs: tf.Tensor4D; ys?: tf.Tensor }> {
-    const self = this;
-    return tf.data.generator(async function* () {
-      if (self.pos > 0) self.reset();
-      for await (const b of self.epoch()) yield b.y ? { xs: b.x, ys: b.y } : { xs: b.x };
-    } as () => AsyncGenerator<{ xs: tf.Tensor4D; ys?: tf.Tensor }>);
+    return epochDataset(this);
   }
 
   private startEpoch(): void {

@@ -11,6 +11,7 @@ import { Progress } from '../util/progress.js';
 import { ImageCache, type ResolvedDecodeOptions } from './cache.js';
 import type { ColorMode, DecodedImage, Interpolation } from './decode.js';
 import { scanImageFolder, type ImageFile, type ImageFolder, type SkippedFile } from './scan.js';
+import { epochDataset } from './epoch-dataset.js';
 
 export type ClassMode = 'binary' | 'categorical' | 'sparse' | 'none';
 
@@ -172,16 +173,17 @@ export class DirectoryIterator implements AsyncIterable<Batch> {
     this.pos = this.order.length;
   }
 
+  /** Whether batches of the current epoch have been taken. */
+  get epochStarted(): boolean {
+    return this.pos > 0;
+  }
+
   /**
    * A tf.data.Dataset of `{xs, ys}` for `model.fitDataset`: each iteration
    * (each training epoch) is one full, reshuffled pass over the files.
    */
   toDataset(): tf.data.Dataset<{ xs: tf.Tensor4D; ys?: tf.Tensor }> {
-    const self = this;
-    return tf.data.generator(async function* () {
-      if (self.pos > 0) self.startEpoch();
-      for await (const b of self.epoch()) yield b.y ? { xs: b.x, ys: b.y } : { xs: b.x };
-    } as () => AsyncGenerator<{ xs: tf.Tensor4D; ys?: tf.Tensor }>);
+    return epochDataset(this);
   }
 
   /** The whole set in `files` order as two tensors (no transform applied); `y` follows classMode. */
