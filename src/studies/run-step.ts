@@ -108,7 +108,8 @@ export async function runStep(ctx: StepRunContext): Promise<StepRecord> {
     valAccuracy = typeof metrics.val_acc === 'number' ? metrics.val_acc : undefined;
     trainSeconds = r.history.seconds;
     const n = (r.meta.data as { train?: number } | undefined)?.train ?? 0;
-    const perEpoch = resolved.stepsPerEpoch ? Math.min(n, resolved.stepsPerEpoch * resolved.batchSize) : n;
+    // With stepsPerEpoch the batches loop over the data (Keras's generators), so an epoch may be more than one pass.
+    const perEpoch = resolved.stepsPerEpoch ? resolved.stepsPerEpoch * resolved.batchSize : n;
     trainImages = perEpoch * r.history.epoch.length;
   } else {
     const s = ctx.settings;

@@ -19,6 +19,7 @@ import { checkData, type DataCheckResult } from './data-check.js';
 import { writeStudyReport } from './report.js';
 import { convnetSettings, runStep, type StepRecord } from './run-step.js';
 import { COST_PER_IMAGE, getStudy, profileSettings, type StepName, type StepSettings, type StudyDefinition, type StudyProfile } from './steps.js';
+import type { Profile } from '../train/recipes.js';
 
 export interface StudyOptions {
   /** A study name (cats-vs-dogs, gender) or a definition. */
@@ -78,10 +79,15 @@ export function stepSettings(study: StudyDefinition, profile: StudyProfile, over
 }
 
 /** Seconds a step should take by a crude cost model (image-passes × size), scaled by what finished steps measured. */
-function estimate(name: StepName, s: StepSettings, trainImages: number): number {
-  const size = s.imageSize ?? (name === 'scratch' || name === 'augment' ? 150 : 224);
+function estimate(name: StepName, s: StepSettings, trainImages: number, recipeProfile: Profile): number {
+  if (name === 'scratch' || name === 'augment') {
+    const r = convnetSettings(name, recipeProfile, s);
+    const passes = r.epochs * (r.stepsPerEpoch ? (r.stepsPerEpoch * r.batchSize) / trainImages : 1);
+    return COST_PER_IMAGE[name] * passes * trainImages * (r.imageSize / 150) ** 2;
+  }
+  const size = s.imageSize ?? 224;
   const epochs = s.epochs ?? 30;
-  const passes = name === 'features' ? 1.5 : name === 'features-augment' || name === 'finetune' ? (s.variants ?? 5) + 1 : epochs;
+  const passes = name === 'features' ? 1.5 : (s.variants ?? 5) + 1;
   return COST_PER_IMAGE[name] * passes * trainImages * (size / 150) ** 2 + (name === 'features' ? epochs * 0.2 : 0);
 }
 
@@ -119,7 +125,7 @@ export async function runStudy(options: StudyOptions): Promise<StudyResult> {
   }
 
   const total = study.steps.length;
-  const estimates = new Map(study.steps.map((s) => [s.name, estimate(s.name, settings[s.name], trainImages)]));
+  const estimates = new Map(study.steps.map((s) => [s.name, estimate(s.name, settings[s.name], trainImages, recipeProfile)]));
   let scale = 1; // measured / estimated, from the steps trained in this run
   let measuredSec = 0, estimatedSec = 0;
   const outcomes: StudyStepOutcome[] = [];
