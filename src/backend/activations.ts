@@ -40,23 +40,20 @@ export function installActivations(): void {
     }
   }
   tf.serialization.registerClass(Relu6 as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
-  tf.registerGradient({
-    kernelName: 'Relu6',
-    inputsToSave: ['x'],
-    gradFunc: (dy, saved) => {
-      const [x] = saved as [tf.Tensor];
-      if (tf.getKernel(RELU6_GRAD, tf.getBackend())) return { x: () => tf.engine().runKernel(RELU6_GRAD, { dy: dy as tf.Tensor, x }) as tf.Tensor };
-      return { x: () => tf.mul(dy as tf.Tensor, tf.mul(tf.step(x), tf.step(tf.sub(6, x)))) };
-    },
-  });
-  tf.registerGradient({
-    kernelName: 'Relu',
-    inputsToSave: ['x'],
-    gradFunc: (dy, saved) => {
-      const [x] = saved as [tf.Tensor];
-      if (tf.getKernel(RELU_GRAD, tf.getBackend())) return { x: () => tf.engine().runKernel(RELU_GRAD, { dy: dy as tf.Tensor, x }) as tf.Tensor };
-      return { x: () => tf.mul(dy as tf.Tensor, tf.cast(tf.step(x), 'float32')) };
-    },
-  });
+  for (const [kernelName, grad] of [['Relu6', relu6Grad], ['Relu', reluGrad]] as const) {
+    tf.registerGradient({ kernelName, inputsToSave: ['x'], gradFunc: (dy, [x]) => ({ x: () => grad(dy as tf.Tensor, x) }) });
+  }
   installed = true;
+}
+
+/** relu's gradient, dy · step(x): one pass of the native kernel where the backend has it. */
+export function reluGrad(dy: tf.Tensor, x: tf.Tensor): tf.Tensor {
+  if (tf.getKernel(RELU_GRAD, tf.getBackend())) return tf.engine().runKernel(RELU_GRAD, { dy, x }) as tf.Tensor;
+  return tf.mul(dy, tf.cast(tf.step(x), 'float32'));
+}
+
+/** relu6's gradient, dy · (0 < x < 6), TensorFlow's. */
+function relu6Grad(dy: tf.Tensor, x: tf.Tensor): tf.Tensor {
+  if (tf.getKernel(RELU6_GRAD, tf.getBackend())) return tf.engine().runKernel(RELU6_GRAD, { dy, x }) as tf.Tensor;
+  return tf.mul(dy, tf.mul(tf.step(x), tf.step(tf.sub(6, x))));
 }

@@ -12,7 +12,7 @@
  * exactly as before. CONVKIT_FUSED_CONV=0 keeps tfjs's unfused path.
  */
 import * as tf from '@tensorflow/tfjs';
-import { RELU_GRAD } from './native-kernels.js';
+import { reluGrad } from './activations.js';
 
 interface ConvLayerLike {
   rank: number;
@@ -59,9 +59,7 @@ export function convBiasRelu(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tenso
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
         const [sx, sf, sy] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
         const g = dy as tf.Tensor4D;
-        const dz = tf.getKernel(RELU_GRAD, tf.getBackend())
-          ? tf.engine().runKernel(RELU_GRAD, { dy: g, x: sy }) as tf.Tensor4D
-          : tf.mul(g, tf.step(sy));
+        const dz = reluGrad(g, sy) as tf.Tensor4D;
         const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy: dz, filter: sf },
           { ...convAttrs, inputShape: sx.shape } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
         const df = tf.engine().runKernel('Conv2DBackpropFilter', { x: sx, dy: dz },
