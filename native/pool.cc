@@ -57,8 +57,10 @@ PoolEntry* build(int kind, const PoolDims& d) {
 // stride 2, as in VGG and the book's convnet): one pass that writes every
 // element of dx once (dy at each window's first maximum, as TF.js's kernel
 // picks it, 0 elsewhere), where oneDNN reruns the forward pass for its
-// workspace, zero-fills dx and scatters.
-void max_pool_grad_tiled(const PoolDims& d, const float* dy, const float* x, float* dx) {
+// workspace, zero-fills dx and scatters. With relu, the gradient is also
+// multiplied by step(x), relu's gradient when x is a relu output: a window
+// whose maximum is 0 passes nothing back.
+void max_pool_grad_tiled(const PoolDims& d, const float* dy, const float* x, float* dx, bool relu) {
   const int64_t C = d.C, rowIn = int64_t(d.IW) * C, imgIn = int64_t(d.IH) * rowIn, imgOut = int64_t(d.OH) * d.OW * C;
   const int64_t bands = int64_t(d.N) * d.OH;
   // Band = the SH input rows of one output row (the first KH in its windows);
@@ -81,7 +83,7 @@ void max_pool_grad_tiled(const PoolDims& d, const float* dy, const float* x, flo
             const int64_t k = i * rowIn + left + j * C + c;
             if (xw[k] > best) { best = xw[k]; at = k; }
           }
-        if (at >= 0) out[at] = g[ow * C + c];
+        if (at >= 0 && (!relu || best > 0.f)) out[at] = g[ow * C + c];
       }
     }
   }
@@ -122,10 +124,11 @@ bool pool(int kind, const int32_t* p, size_t np, void* a, void* b, void* out) {
     max_pool_tiled(d, static_cast<const float*>(a), static_cast<float*>(out));
     return true;
   }
-  if (tiled && kind == 2) {
-    max_pool_grad_tiled(d, static_cast<const float*>(a), static_cast<const float*>(b), static_cast<float*>(out));
+  if (tiled && (kind == 2 || kind == 4)) {
+    max_pool_grad_tiled(d, static_cast<const float*>(a), static_cast<const float*>(b), static_cast<float*>(out), kind == 4);
     return true;
   }
+  if (kind == 4) return false;  // the caller composes MaxPoolGrad and the relu gradient
   auto key = key_of(kind, p, 14);
   auto it = cache.find(key);
   PoolEntry* e;

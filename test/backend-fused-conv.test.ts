@@ -71,3 +71,22 @@ test('a relu Conv2D layer trains through FusedConv2D and still saves as a plain 
   tf.dispose(x);
   model.dispose();
 });
+
+test('training the first relu Conv2D layer skips the gradient of the images it reads', async () => {
+  const model = tf.sequential({ layers: [
+    tf.layers.conv2d({ inputShape: [8, 8, 3], filters: 4, kernelSize: 3, activation: 'relu' }),
+    tf.layers.conv2d({ filters: 2, kernelSize: 3, activation: 'relu' }),
+    tf.layers.flatten(), tf.layers.dense({ units: 1 })] });
+  const x = random([2, 8, 8, 3], 6);
+  const weights = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const profile = await tf.profile(() => {
+    const { grads } = tf.variableGrads(() => tf.sum(model.apply(x) as tf.Tensor) as tf.Scalar, weights);
+    tf.dispose(Object.values(grads));
+  });
+  const inputGrads = profile.kernels.filter((k) => k.name === 'Conv2DBackpropInput').map((k) => JSON.stringify(k.inputShapes));
+  // Only the second layer passes a gradient back, to the first layer's output (2×6×6×4).
+  assert.deepEqual(inputGrads, [JSON.stringify([[2, 4, 4, 2], [3, 3, 4, 2]])]);
+  assert.equal(profile.kernels.filter((k) => k.name === 'Conv2DBackpropFilter').length, 2);
+  tf.dispose(x);
+  model.dispose();
+});

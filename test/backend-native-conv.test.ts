@@ -1,7 +1,7 @@
 /** Native convolution and pooling kernels against TF.js's JS cpu kernels. */
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { createRng, parity, randomInput, setup, skipReason } from './backend-native-util.js';
+import { assertClose, createRng, parity, randomInput, setup, skipReason } from './backend-native-util.js';
 
 const rng = createRng(20240501);
 type Pad = 'same' | 'valid';
@@ -80,6 +80,8 @@ const poolCases: { x: number[]; k: number | Pair; s: number | Pair; pad: Pad }[]
   // Non-overlapping windows without padding take the addon's one-pass gradient: threaded, and stride past the window.
   { x: [8, 48, 48, 32], k: 2, s: 2, pad: 'valid' },
   { x: [1, 11, 10, 4], k: 2, s: 3, pad: 'valid' },
+  // Channels in two blocks of the gradient's inner loop (64 + 6), and 3×3 windows with rows and columns left over.
+  { x: [2, 9, 7, 70], k: 3, s: 3, pad: 'valid' },
 ];
 
 test('MaxPool, AvgPool and their gradients match', { skip: skipReason }, async () => {
@@ -107,6 +109,28 @@ test('max-pool gradient with tied maxima goes to the first one, as the JS kernel
   const r = randomInput(rng, [2, 4, 4, 3]);
   const maxPool = (t: tf.Tensor) => tf.maxPool(t as tf.Tensor4D, 2, 2, 'valid');
   await parity('max pool grad with ties', [x, r], (xt, rt) => tf.grad((a: tf.Tensor) => tf.sum(tf.mul(maxPool(a), rt)))(xt), ['MaxPoolGrad'], 0);
+});
+
+test('the max-pool gradient with the relu step folded in equals MaxPoolGrad · step(x) on the cpu kernels', { skip: skipReason }, async () => {
+  await setup();
+  for (const c of [{ x: [2, 9, 9, 3], k: 2, s: 2, pad: 'valid' }, { x: [1, 7, 8, 5], k: 3, s: 2, pad: 'same' }] as const) {
+    // Relu outputs: many exact zeros, and whole windows of them.
+    const x = randomInput(rng, [...c.x]);
+    for (let i = 0; i < x.data.length; i++) x.data[i] = Math.max(0, x.data[i]! - 0.5);
+    const attrs = { filterSize: c.k, strides: c.s, pad: c.pad } as unknown as tf.NamedAttrMap;
+    const run = async (backend: string, f: (inputs: { dy: tf.Tensor; input: tf.Tensor; output: tf.Tensor }) => tf.Tensor) => {
+      await tf.setBackend(backend);
+      return tf.tidy(() => {
+        const input = tf.tensor(x.data, x.shape);
+        const output = tf.maxPool(input as tf.Tensor4D, c.k, c.s, c.pad);
+        const dy = tf.tensor(randomInput(createRng(3), output.shape).data, output.shape);
+        return new Float32Array(f({ dy, input, output }).dataSync());
+      });
+    };
+    const got = await run('native', (inputs) => tf.engine().runKernel('ConvkitMaxPoolReluGrad', inputs, attrs) as tf.Tensor);
+    const want = await run('cpu', (inputs) => tf.mul(tf.engine().runKernel('MaxPoolGrad', inputs, attrs) as tf.Tensor, tf.step(inputs.input)));
+    assertClose(got, want, 0, `x${c.x} k${c.k} s${c.s} ${c.pad}`);
+  }
 });
 
 test('cases the addon does not take (PReLU, NCHW) still match through the JS kernels', { skip: skipReason }, async () => {

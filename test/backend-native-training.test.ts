@@ -45,6 +45,22 @@ async function gradients(backend: string): Promise<Float32Array[]> {
   return out;
 }
 
+/** The same gradients taken the way training takes them, through an optimizer (see src/backend/fused-conv.ts). */
+async function optimizerGradients(backend: string): Promise<{ grads: Float32Array[]; kernels: string[] }> {
+  await tf.setBackend(backend);
+  const m = model();
+  const x = tf.tensor(xIn.data, xIn.shape), y = tf.tensor(yIn.data, yIn.shape);
+  let grads: Float32Array[] = [];
+  const profile = await tf.profile(() => {
+    const r = tf.train.sgd(0.1).computeGradients(() => tf.losses.sigmoidCrossEntropy(y, m.apply(x) as tf.Tensor) as tf.Scalar);
+    grads = m.trainableWeights.map((w) => new Float32Array(r.grads[w.originalName ?? w.name]!.dataSync()));
+    tf.dispose([r.value, ...Object.values(r.grads)]);
+  });
+  tf.dispose([x, y]);
+  m.dispose();
+  return { grads, kernels: profile.kernels.map((k) => k.name) };
+}
+
 async function lossCurve(backend: string, steps: number): Promise<number[]> {
   await tf.setBackend(backend);
   const m = model();
@@ -65,6 +81,19 @@ test('gradients of a small CNN equal the cpu backend\'s', { skip: skipReason }, 
   const want = await gradients('cpu');
   assert.equal(got.length, 8);
   got.forEach((g, i) => assertClose(g, want[i], 1e-4, `gradient ${i}`));
+});
+
+test('through an optimizer, the pools fold in the convolutions\' relu gradient, and the gradients still equal the cpu backend\'s', { skip: skipReason }, async () => {
+  await setup();
+  const got = await optimizerGradients('native');
+  assert.equal(got.kernels.filter((k) => k === 'ConvkitMaxPoolReluGrad').length, 2, got.kernels.join(', '));
+  // No relu-gradient pass between a pool's gradient and its convolution's.
+  got.kernels.forEach((k, i) => {
+    if (k === 'ConvkitMaxPoolReluGrad') assert.match(got.kernels[i + 1]!, /^Conv2DBackprop/, got.kernels.join(', '));
+  });
+  const want = await optimizerGradients('cpu');
+  assert.ok(want.kernels.includes('MaxPoolGrad'));
+  got.grads.forEach((g, i) => assertClose(g, want.grads[i]!, 1e-4, `gradient ${i}`));
 });
 
 test('20 RMSprop steps follow the cpu backend\'s loss curve', { skip: skipReason }, async () => {

@@ -5,14 +5,15 @@
  * (`shouldFuse`), so under `fit` every such layer runs Conv2D, a broadcast
  * Add and a Relu: two extra passes over its output, which for the small
  * CNN's first block (20×148×148×32 floats) cost as much as a convolution.
- * This runs FusedConv2D in training too, with the gradient tfjs-core itself
- * defines for its fused op (dy · step(y), then the two convolution
- * gradients and the bias sum); step(y) equals step(x) since y = relu(x).
+ * This runs FusedConv2D in training too, with the gradient tfjs-core gives
+ * its fused op (dy · step(y), then the two convolution gradients and the
+ * bias sum) registered for the kernel, so only the gradients in use run.
  * The layer keeps its class, config and weights, so models save and load
  * exactly as before. CONVKIT_FUSED_CONV=0 keeps tfjs's unfused path.
  */
 import * as tf from '@tensorflow/tfjs';
 import { reluGrad } from './activations.js';
+import { MAX_POOL_RELU_GRAD } from './native-kernels.js';
 
 interface ConvLayerLike {
   rank: number;
@@ -48,25 +49,104 @@ export function installFusedConv(): void {
 
 /** relu(conv2d(x, filter) + bias) in one kernel, differentiable in x, filter and bias. */
 export function convBiasRelu(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D, strides: [number, number], pad: 'valid' | 'same'): tf.Tensor4D {
-  const convAttrs = { strides, pad, dataFormat: 'NHWC', dimRoundingMode: undefined };
-  const op = tf.customGrad((...args: unknown[]) => {
-    const [xs, f, b, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.Tensor1D, (t: tf.Tensor[]) => void];
-    const y = tf.engine().runKernel('FusedConv2D', { x: xs, filter: f, bias: b },
-      { ...convAttrs, dilations: [1, 1], activation: 'relu' } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
-    save([xs, f, y]);
-    return {
-      value: y,
-      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-        const [sx, sf, sy] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
-        const g = dy as tf.Tensor4D;
-        const dz = reluGrad(g, sy) as tf.Tensor4D;
-        const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy: dz, filter: sf },
-          { ...convAttrs, inputShape: sx.shape } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
-        const df = tf.engine().runKernel('Conv2DBackpropFilter', { x: sx, dy: dz },
-          { ...convAttrs, filterShape: sf.shape } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
-        return [dx, df, tf.sum(dz, [0, 1, 2])];
-      },
-    };
+  registerGradients();
+  const y = tf.engine().runKernel('FusedConv2D', { x, filter, bias },
+    { strides, pad, dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: undefined, activation: 'relu' } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+  reluOutputs.add(y.dataId);
+  return y;
+}
+
+/*
+ * Max pooling right after a relu convolution (every block of VGG16 and of
+ * the book's convnet) trains with one pass less. Its gradient is nonzero
+ * only at each window's maximum, and the convolution's gradient then
+ * multiplies by step(y): the pool's gradient kernel can apply that step
+ * while it scatters (the maximum is right there), and the convolution skips
+ * its own pass over the largest activation of the net. The pool's input
+ * gradient then is no longer the true one (a window of zeros passes
+ * nothing back), so this is done only while an optimizer takes gradients:
+ * then only the weights' gradients leave the tape, and each is exact.
+ * Tensors are known by their data, which clones and reshapes share.
+ */
+const reluOutputs = new WeakSet<object>();
+const stepApplied = new WeakSet<object>();
+let weightGradientsOnly = 0;
+
+let gradientsRegistered = false;
+
+function registerGradients(): void {
+  if (gradientsRegistered) return;
+  registerFusedConvGradient();
+  registerMaxPoolGradient();
+  const proto = tf.Optimizer.prototype as unknown as { computeGradients: (...args: unknown[]) => unknown };
+  const shipped = proto.computeGradients;
+  proto.computeGradients = function (this: unknown, ...args: unknown[]) {
+    weightGradientsOnly++;
+    try {
+      return shipped.apply(this, args);
+    } finally {
+      weightGradientsOnly--;
+    }
+  };
+  gradientsRegistered = true;
+}
+
+/** tfjs-core's MaxPool gradient, with the relu step folded in where that is exact (see above). */
+function registerMaxPoolGradient(): void {
+  tf.registerGradient({
+    kernelName: 'MaxPool',
+    inputsToSave: ['x'],
+    outputsToSave: [true],
+    gradFunc: (dy, saved, attrs) => {
+      const [x, y] = saved as [tf.Tensor4D, tf.Tensor4D];
+      const a = attrs as unknown as { filterSize: number | [number, number]; strides: number | [number, number]; pad: string; dimRoundingMode?: string };
+      const poolAttrs = { filterSize: a.filterSize, strides: a.strides, pad: a.pad, dimRoundingMode: a.dimRoundingMode } as unknown as tf.NamedAttrMap;
+      return {
+        x: () => {
+          const inputs = { dy: dy as tf.Tensor4D, input: x, output: y };
+          if (weightGradientsOnly > 0 && reluOutputs.has(x.dataId) && tf.getKernel(MAX_POOL_RELU_GRAD, tf.getBackend())) {
+            const g = tf.engine().runKernel(MAX_POOL_RELU_GRAD, inputs, poolAttrs) as tf.Tensor4D;
+            stepApplied.add(g.dataId);
+            return g;
+          }
+          return tf.engine().runKernel('MaxPoolGrad', inputs, poolAttrs) as tf.Tensor4D;
+        },
+      };
+    },
   });
-  return op(x, filter, bias) as tf.Tensor4D;
+}
+
+/**
+ * FusedConv2D's gradient as a registered kernel gradient rather than a
+ * customGrad: the engine then asks only for the gradients it needs, so the
+ * first layer skips its input gradient (on the small CNN, the costliest
+ * single kernel of a step: a 3-channel Conv2DBackpropInput over
+ * 20×150×150). tfjs-core registers none for this kernel; its own fused ops
+ * wrap it in customGrad, which never consults this one.
+ */
+function registerFusedConvGradient(): void {
+  tf.registerGradient({
+    kernelName: 'FusedConv2D',
+    inputsToSave: ['x', 'filter'],
+    outputsToSave: [true],
+    gradFunc: (dy, saved, attrs) => {
+      const [x, filter, y] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+      const a = attrs as unknown as { strides: [number, number]; pad: 'valid' | 'same'; activation: string; dilations: number[] | number };
+      const dilations = typeof a.dilations === 'number' ? [a.dilations, a.dilations] : a.dilations;
+      if (!['relu', 'linear'].includes(a.activation) || dilations.some((d) => d !== 1)) {
+        throw new Error(`FusedConv2D gradient: activation ${a.activation} with dilations ${dilations} is not supported; use tf.fused.conv2d`);
+      }
+      // step(y) equals step(x·w + b) since y = relu(x·w + b). dz serves all three gradients, so it is made
+      // here, outside the per-input scopes the engine disposes after each one.
+      const dz = (a.activation === 'relu' && !stepApplied.has((dy as tf.Tensor).dataId) ? reluGrad(dy as tf.Tensor, y) : dy) as tf.Tensor4D;
+      const convAttrs = { strides: a.strides, pad: a.pad, dataFormat: 'NHWC', dimRoundingMode: undefined };
+      return {
+        x: () => tf.engine().runKernel('Conv2DBackpropInput', { dy: dz, filter },
+          { ...convAttrs, inputShape: x.shape } as unknown as tf.NamedAttrMap) as tf.Tensor4D,
+        filter: () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: dz },
+          { ...convAttrs, filterShape: filter.shape } as unknown as tf.NamedAttrMap) as tf.Tensor4D,
+        bias: () => tf.sum(dz, [0, 1, 2]),
+      };
+    },
+  });
 }

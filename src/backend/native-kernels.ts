@@ -3,7 +3,7 @@
  * NHWC cases the addon supports and hands everything else to the JS `cpu`
  * kernel of the same name, which stays the reference.
  */
-import { backend_util, util } from '@tensorflow/tfjs';
+import { backend_util, getKernel, util } from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { NativeAddon } from './native-addon.js';
@@ -45,6 +45,17 @@ function alloc(n: number): Float32Array {
 
 function output(backend: MathBackendCPU, shape: number[], out: Float32Array): TensorInfo {
   return backend.makeTensorInfo(shape, 'float32', out);
+}
+
+function poolParams(ci: backend_util.Conv2DInfo): Int32Array {
+  const p = ci.padInfo;
+  return Int32Array.of(ci.batchSize, ci.inHeight, ci.inWidth, ci.inChannels, ci.outHeight, ci.outWidth,
+    ci.filterHeight, ci.filterWidth, ci.strideHeight, ci.strideWidth, p.top, p.left, p.bottom, p.right);
+}
+
+function poolInfo(shape: number[], attrs: NamedAttrMap): backend_util.Conv2DInfo {
+  return backend_util.computePool2DInfo(shape as [number, number, number, number], attrs.filterSize as [number, number],
+    attrs.strides as [number, number], 1, attrs.pad as 'same', attrs.dimRoundingMode as 'floor');
 }
 
 function convParams(ci: backend_util.Conv2DInfo, groups: number, act: number): Int32Array {
@@ -109,15 +120,6 @@ function makeKernels(addon: NativeAddon): Record<string, NativeKernel> {
     if (!ok) return fallback({ inputs, backend, attrs } as never);
     return output(backend, filterShape, out);
   };
-
-  const poolParams = (ci: backend_util.Conv2DInfo) => {
-    const p = ci.padInfo;
-    return Int32Array.of(ci.batchSize, ci.inHeight, ci.inWidth, ci.inChannels, ci.outHeight, ci.outWidth,
-      ci.filterHeight, ci.filterWidth, ci.strideHeight, ci.strideWidth, p.top, p.left, p.bottom, p.right);
-  };
-  const poolInfo = (shape: number[], attrs: NamedAttrMap) =>
-    backend_util.computePool2DInfo(shape as [number, number, number, number], attrs.filterSize as [number, number],
-      attrs.strides as [number, number], 1, attrs.pad as 'same', attrs.dimRoundingMode as 'floor');
 
   const poolForward = (kind: 0 | 1): NativeKernel => ({ inputs, backend, attrs = {} }, fallback) => {
     const { x } = inputs;
@@ -306,6 +308,13 @@ export const RELU_GRAD = 'ConvkitReluGrad';
 export const RELU6_GRAD = 'ConvkitRelu6Grad';
 
 /**
+ * The max-pool gradient times step(x): MaxPoolGrad and relu's gradient in
+ * one pass, for a pool whose input is a relu output (see ./fused-conv.ts).
+ * Inputs and attributes are MaxPoolGrad's.
+ */
+export const MAX_POOL_RELU_GRAD = 'ConvkitMaxPoolReluGrad';
+
+/**
  * Fused optimizer steps (see src/train/fused-optimizers.ts): inputs
  * {value, a, b, grad}, the two slot variables being RMSprop's mean square
  * and momentum or Adam's first and second moments; three new arrays out.
@@ -339,7 +348,22 @@ export function extraNativeKernelConfigs(addon: NativeAddon, backendName: string
     addon.optimizerStep(kind, [value, a, b, grad].map((t) => f32(backend, t)), outs, scalars);
     return outs.map((o) => output(backend, value.shape, o));
   };
+  const maxPoolReluGrad = (args: Args): TensorInfo => {
+    const { inputs, backend, attrs = {} } = args;
+    const { dy, input } = inputs;
+    if (!dy || !input || !allFloat(backend, dy, input) || input.shape.length !== 4) {
+      throw new Error(`${MAX_POOL_RELU_GRAD} needs float32 4-D dy and input`);
+    }
+    const ci = poolInfo(input.shape, attrs);
+    const out = alloc(util.sizeFromShape(input.shape));
+    if (addon.pool(4, poolParams(ci), values(backend, dy), values(backend, input), out)) return output(backend, input.shape, out);
+    // Overlapping or padded windows: this backend's MaxPoolGrad, then step(x) in place.
+    const g = getKernel('MaxPoolGrad', backendName)!.kernelFunc(args as never) as TensorInfo;
+    addon.binary(8, values(backend, g), values(backend, input), values(backend, g));
+    return g;
+  };
   return [
+    { kernelName: MAX_POOL_RELU_GRAD, backendName, kernelFunc: maxPoolReluGrad as unknown as KernelFunc },
     { kernelName: RMSPROP_STEP, backendName, kernelFunc: optimizerStep(0) as unknown as KernelFunc },
     { kernelName: ADAM_STEP, backendName, kernelFunc: optimizerStep(1) as unknown as KernelFunc },
     { kernelName: RELU_GRAD, backendName, kernelFunc: activationGrad(RELU_GRAD, 8) as unknown as KernelFunc },
