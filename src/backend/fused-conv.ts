@@ -99,8 +99,7 @@ function registerMaxPoolGradient(): void {
     outputsToSave: [true],
     gradFunc: (dy, saved, attrs) => {
       const [x, y] = saved as [tf.Tensor4D, tf.Tensor4D];
-      const a = attrs as unknown as { filterSize: number | [number, number]; strides: number | [number, number]; pad: string; dimRoundingMode?: string };
-      const poolAttrs = { filterSize: a.filterSize, strides: a.strides, pad: a.pad, dimRoundingMode: a.dimRoundingMode } as unknown as tf.NamedAttrMap;
+      const poolAttrs = attrs as tf.NamedAttrMap; // MaxPool's attributes are MaxPoolGrad's
       return {
         x: () => {
           const inputs = { dy: dy as tf.Tensor4D, input: x, output: y };
@@ -133,12 +132,13 @@ function registerFusedConvGradient(): void {
       const [x, filter, y] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
       const a = attrs as unknown as { strides: [number, number]; pad: 'valid' | 'same'; activation: string; dilations: number[] | number };
       const dilations = typeof a.dilations === 'number' ? [a.dilations, a.dilations] : a.dilations;
-      if (!['relu', 'linear'].includes(a.activation) || dilations.some((d) => d !== 1)) {
+      // Only convBiasRelu records this kernel on a tape (tfjs's fused ops use customGrad).
+      if (a.activation !== 'relu' || dilations.some((d) => d !== 1)) {
         throw new Error(`FusedConv2D gradient: activation ${a.activation} with dilations ${dilations} is not supported; use tf.fused.conv2d`);
       }
       // step(y) equals step(x·w + b) since y = relu(x·w + b). dz serves all three gradients, so it is made
       // here, outside the per-input scopes the engine disposes after each one.
-      const dz = (a.activation === 'relu' && !stepApplied.has((dy as tf.Tensor).dataId) ? reluGrad(dy as tf.Tensor, y) : dy) as tf.Tensor4D;
+      const dz = (stepApplied.has((dy as tf.Tensor).dataId) ? dy : reluGrad(dy as tf.Tensor, y)) as tf.Tensor4D;
       const convAttrs = { strides: a.strides, pad: a.pad, dataFormat: 'NHWC', dimRoundingMode: undefined };
       return {
         x: () => tf.engine().runKernel('Conv2DBackpropInput', { dy: dz, filter },
