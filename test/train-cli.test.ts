@@ -108,6 +108,13 @@ test('augment recipe, best profile: augmentation, schedule, label smoothing and 
   assert.ok(meta.history.history.lr.every((lr: number) => lr > 0 && lr < 3e-3));
   assert.equal(meta.metrics.testTta.ttaViews, 4);
   assert.equal(meta.metrics.testTta.n, 24);
+  // TTA's worth is judged on validation: the plain score there is the kept epoch's val_acc.
+  const choice = meta.metrics.ttaChoice;
+  assert.equal(choice.views, 4);
+  assert.ok(Math.abs(choice.validation.plain.accuracy - meta.metrics.val_acc) <= 1 / 24 + 1e-9, JSON.stringify(choice));
+  assert.equal(choice.use, choice.validation.tta.accuracy > choice.validation.plain.accuracy
+    || (choice.validation.tta.accuracy === choice.validation.plain.accuracy && choice.validation.tta.loss < choice.validation.plain.loss));
+  assert.equal(typeof JSON.parse(r.out.at(-1)!).ttaOnValidation.use, 'boolean');
   assert.ok(!existsSync(join(model, 'learning-curves.png')));
 });
 

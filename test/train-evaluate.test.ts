@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { confusionMatrix, perClassMetrics, rocAuc, accuracyOf, crossEntropy } from '../src/train/metrics.js';
 import { evaluate } from '../src/train/evaluate.js';
+import { chooseTta } from '../src/train/tta.js';
 
 before(async () => {
   await tf.setBackend('cpu');
@@ -45,6 +46,16 @@ test('evaluate on a hand-made binary case: loss, accuracy, confusion, precision/
   assert.equal(tf.memory().numTensors, tensors, 'evaluate with TTA leaks no tensors');
   tf.dispose([x, y]);
   model.dispose();
+});
+
+test('TTA is kept only when it helps on validation: higher accuracy, or equal accuracy and lower loss', () => {
+  const plain = { accuracy: 0.92, loss: 0.22 };
+  assert.equal(chooseTta(4, plain, { accuracy: 0.93, loss: 0.30 }).use, true);
+  assert.equal(chooseTta(4, plain, { accuracy: 0.90, loss: 0.10 }).use, false);
+  assert.equal(chooseTta(4, plain, { accuracy: 0.92, loss: 0.21 }).use, true);
+  assert.equal(chooseTta(4, plain, { accuracy: 0.92, loss: 0.22 }).use, false);
+  const c = chooseTta(8, plain, { accuracy: 0.95, loss: 0.2 });
+  assert.deepEqual(c, { views: 8, validation: { plain, tta: { accuracy: 0.95, loss: 0.2 } }, use: true });
 });
 
 test('metrics: three classes, zero-division, ties in ROC AUC', () => {

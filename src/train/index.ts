@@ -11,7 +11,7 @@ export { makeOptimizer, makeSchedule, getLearningRate, setLearningRate, OPTIMIZE
 export { confusionMatrix, perClassMetrics, accuracyOf, rocAuc, crossEntropy, type ClassMetrics } from './metrics.js';
 export { evaluate, checkClassNames, type EvaluateOptions, type EvaluationResult, type ImagePrediction } from './evaluate.js';
 export { predict, expandImagePaths, type Prediction, type PredictOptions } from './predict.js';
-export { predictProbabilities, ttaTransform, DEFAULT_TTA_AUGMENTATION, type TtaOptions } from './tta.js';
+export { predictProbabilities, ttaTransform, DEFAULT_TTA_AUGMENTATION, type TtaOptions, type TtaChoice } from './tta.js';
 export {
   saveModel, loadModel, readModelMeta, updateModelMeta, fileSystem, checkWeightBytes, checkMeta, makeMeta,
   MODEL_FILE, META_FILE, META_FORMAT, META_VERSION, type ConvkitModelMeta, type ModelMetaInput, type LoadedModel,

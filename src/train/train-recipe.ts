@@ -16,6 +16,7 @@ import { CSVLogger, EarlyStopping, JSONHistoryLogger, ModelCheckpoint, ReduceLRO
 import { evaluate, checkClassNames, type EvaluationResult } from './evaluate.js';
 import { fit, type FitResult } from './fit.js';
 import { getRecipe, resolveSettings, type Profile, type Recipe, type TrainSettings } from './recipes.js';
+import { chooseTta, type TtaChoice } from './tta.js';
 import { loadModel, saveModel, updateModelMeta, type ConvkitModelMeta, type ModelMetaInput } from './saved-model.js';
 
 export interface TrainRecipeOptions {
@@ -43,6 +44,8 @@ export interface TrainRecipeResult {
   settings: TrainSettings;
   test?: EvaluationResult;
   testTta?: EvaluationResult;
+  /** With `ttaViews`: validation with and without TTA, and whether TTA is worth using. */
+  ttaChoice?: TtaChoice;
 }
 
 async function isDir(path: string): Promise<boolean> {
@@ -55,20 +58,30 @@ function summarize(e: EvaluationResult): Record<string, unknown> {
   return rest;
 }
 
-/** The saved model in `out` scored on data/test when there is one (plain, and with TTA when asked). */
-async function scoreTest(out: string, data: string, o: { classNames: string[]; batchSize: number; interpolation: 'nearest' | 'bilinear' | 'bicubic' | 'area'; seed: number; verbose: boolean; ttaViews?: number }): Promise<{ test?: EvaluationResult; testTta?: EvaluationResult; metrics?: Record<string, unknown> }> {
+type Scored = { test?: EvaluationResult; testTta?: EvaluationResult; ttaChoice?: TtaChoice; metrics?: Record<string, unknown> };
+
+/**
+ * The saved model in `out` scored on data/test when there is one: plainly, and
+ * with TTA when asked, TTA's worth being judged on data/validation first.
+ */
+async function scoreTest(out: string, data: string, o: { classNames: string[]; batchSize: number; interpolation: 'nearest' | 'bilinear' | 'bicubic' | 'area'; seed: number; verbose: boolean; ttaViews?: number }): Promise<Scored> {
   if (!(await isDir(join(data, 'test')))) return {};
   const saved = await loadModel(out);
   try {
     const evalOpts = { classNames: o.classNames, batchSize: o.batchSize, interpolation: o.interpolation, seed: o.seed, progress: o.verbose };
     const test = await evaluate(saved.model, join(data, 'test'), evalOpts);
-    const metrics: Record<string, unknown> = { test: summarize(test) };
-    let testTta: EvaluationResult | undefined;
-    if ((o.ttaViews ?? 1) > 1) {
-      testTta = await evaluate(saved.model, join(data, 'test'), { ...evalOpts, tta: { views: o.ttaViews! } });
-      metrics.testTta = summarize(testTta);
+    const scored: Scored = { test, metrics: { test: summarize(test) } };
+    const views = o.ttaViews ?? 1;
+    if (views > 1) {
+      if (await isDir(join(data, 'validation'))) {
+        const plain = await evaluate(saved.model, join(data, 'validation'), evalOpts);
+        const tta = await evaluate(saved.model, join(data, 'validation'), { ...evalOpts, tta: { views } });
+        scored.ttaChoice = scored.metrics!.ttaChoice = chooseTta(views, plain, tta);
+      }
+      scored.testTta = await evaluate(saved.model, join(data, 'test'), { ...evalOpts, tta: { views } });
+      scored.metrics!.testTta = summarize(scored.testTta);
     }
-    return { test, testTta, metrics };
+    return scored;
   } finally {
     saved.model.dispose();
   }
@@ -85,7 +98,7 @@ export async function trainRecipe(options: TrainRecipeOptions): Promise<TrainRec
     const interpolation = (r.meta.preprocessing as { interpolation?: 'nearest' | 'bilinear' } | undefined)?.interpolation ?? settings.interpolation ?? 'bilinear';
     const scored = await scoreTest(out, data, { classNames: r.meta.classNames, batchSize: settings.batchSize, interpolation, seed, verbose, ttaViews: settings.ttaViews });
     const meta = scored.test ? await updateModelMeta(out, { metrics: { ...(r.meta.metrics ?? {}), ...scored.metrics } }) : r.meta;
-    return { out, meta, history: r.history, settings, test: scored.test, testTta: scored.testTta };
+    return { out, meta, history: r.history, settings, test: scored.test, testTta: scored.testTta, ttaChoice: scored.ttaChoice };
   }
   const buildModel = recipe.buildModel!;
   for (const split of ['train', 'validation']) {
@@ -148,13 +161,13 @@ export async function trainRecipe(options: TrainRecipeOptions): Promise<TrainRec
     const metrics: Record<string, unknown> = { bestEpoch: bestEpoch + 1, monitor, ...epochLogs, stopReason: history.stopReason, epochsRun: history.epoch.length, trainSeconds: history.seconds };
 
     // Score the kept checkpoint (not the last epoch's weights) on the test set.
-    const scored = history.stopReason === 'interrupted' ? {} : await scoreTest(out, data, { classNames, batchSize: settings.batchSize, interpolation, seed, verbose, ttaViews: settings.ttaViews });
-    const { test, testTta } = scored;
+    const scored: Scored = history.stopReason === 'interrupted' ? {} : await scoreTest(out, data, { classNames, batchSize: settings.batchSize, interpolation, seed, verbose, ttaViews: settings.ttaViews });
+    const { test, testTta, ttaChoice } = scored;
     Object.assign(metrics, scored.metrics ?? {});
     const meta = await updateModelMeta(out, { history: { epoch: history.epoch, history: history.history }, metrics });
     await writeFileAtomic(join(out, 'history.csv'), historyToCsv(history));
     await writeFileAtomic(join(out, 'history.json'), JSON.stringify({ epoch: history.epoch, history: history.history }, null, 2) + '\n');
-    return { out, meta, history, settings, test, testTta };
+    return { out, meta, history, settings, test, testTta, ttaChoice };
   } finally {
     model?.dispose();
     for (const it of iterators) it.dispose();

@@ -26,6 +26,24 @@ export function ttaTransform(augmentation: AugmentationSettings = DEFAULT_TTA_AU
   return new ImageDataGenerator({ ...augmentation, rescale: null }).batchTransform();
 }
 
+/** Validation scores of a model without and with test-time augmentation. */
+export interface TtaChoice {
+  views: number;
+  validation: { plain: { accuracy: number; loss: number }; tta: { accuracy: number; loss: number } };
+  /** Whether TTA is worth using for this model: it scored better on validation. */
+  use: boolean;
+}
+
+/**
+ * Decides TTA on validation, never on test: views that a model did not see in
+ * training (a convnet trained on aligned faces, say) can cost accuracy. TTA is
+ * kept when it raises validation accuracy, or keeps it and lowers the log-loss.
+ */
+export function chooseTta(views: number, plain: { accuracy: number; loss: number }, tta: { accuracy: number; loss: number }): TtaChoice {
+  const use = tta.accuracy > plain.accuracy || (tta.accuracy === plain.accuracy && tta.loss < plain.loss);
+  return { views, validation: { plain: { accuracy: plain.accuracy, loss: plain.loss }, tta: { accuracy: tta.accuracy, loss: tta.loss } }, use };
+}
+
 /** Class probabilities [b, n] of `x`: the mean over `views` views when > 1. */
 export function predictProbabilities(model: tf.LayersModel, x: tf.Tensor4D, views = 1, transform?: ViewTransform, rng?: Rng): tf.Tensor2D {
   check(Number.isInteger(views) && views >= 1, 'tta views', views, 'an integer ≥ 1');

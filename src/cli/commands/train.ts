@@ -100,13 +100,17 @@ const train: Command = {
     const summary = {
       out: result.out, recipe: recipe.name, profile, stopReason: result.history.stopReason, epochs: result.history.epoch.length,
       bestEpoch: m.bestEpoch, val_acc: m.val_acc, val_loss: m.val_loss,
-      testAccuracy: result.test?.accuracy, testLoss: result.test?.loss, testAccuracyTta: result.testTta?.accuracy, figures,
+      testAccuracy: result.test?.accuracy, testLoss: result.test?.loss, testAccuracyTta: result.testTta?.accuracy,
+      ttaOnValidation: result.ttaChoice && { plain: result.ttaChoice.validation.plain.accuracy, tta: result.ttaChoice.validation.tta.accuracy, use: result.ttaChoice.use },
+      figures,
     };
     if (v.json) console.log(JSON.stringify(summary));
     else {
       const kept = [summary.bestEpoch !== undefined ? `best epoch ${summary.bestEpoch}` : `${summary.epochs} epochs`, typeof summary.val_acc === 'number' ? `val_acc ${summary.val_acc.toFixed(4)}` : undefined];
       console.log(`saved ${result.out} (${kept.filter(Boolean).join(', ')})`);
       if (result.test) console.log(`test: accuracy ${result.test.accuracy.toFixed(4)}, loss ${result.test.loss.toFixed(4)}, n ${result.test.n}${result.testTta ? `; with ${result.testTta.ttaViews}-view TTA: accuracy ${result.testTta.accuracy.toFixed(4)}` : ''}`);
+      const c = result.ttaChoice;
+      if (c) console.log(`validation: accuracy ${c.validation.plain.accuracy.toFixed(4)} plain, ${c.validation.tta.accuracy.toFixed(4)} with ${c.views}-view TTA: ${c.use ? `use --tta ${c.views} with this model` : 'TTA does not help this model'}`);
       for (const f of figures) console.log(`wrote ${f}`);
     }
     return result.history.stopReason === 'interrupted' ? 130 : 0;
