@@ -114,7 +114,7 @@ test('augment recipe, best profile: augmentation, schedule, label smoothing and 
   assert.ok(Math.abs(choice.validation.plain.accuracy - meta.metrics.val_acc) <= 1 / 24 + 1e-9, JSON.stringify(choice));
   assert.equal(choice.use, choice.validation.tta.accuracy > choice.validation.plain.accuracy
     || (choice.validation.tta.accuracy === choice.validation.plain.accuracy && choice.validation.tta.loss < choice.validation.plain.loss));
-  assert.equal(typeof JSON.parse(r.out.at(-1)!).ttaOnValidation.use, 'boolean');
+  assert.deepEqual(JSON.parse(r.out.at(-1)!).ttaChoice, choice);
   assert.ok(!existsSync(join(model, 'learning-curves.png')));
 });
 

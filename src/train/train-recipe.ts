@@ -58,11 +58,22 @@ function summarize(e: EvaluationResult): Record<string, unknown> {
   return rest;
 }
 
-type Scored = { test?: EvaluationResult; testTta?: EvaluationResult; ttaChoice?: TtaChoice; metrics?: Record<string, unknown> };
+type Scored = { test?: EvaluationResult; testTta?: EvaluationResult; ttaChoice?: TtaChoice };
+
+/** What convkit.json's metrics keep of the scores. */
+function scoredMetrics(s: Scored): Record<string, unknown> {
+  return {
+    ...(s.test && { test: summarize(s.test) }),
+    ...(s.testTta && { testTta: summarize(s.testTta) }),
+    ...(s.ttaChoice && { ttaChoice: s.ttaChoice }),
+  };
+}
 
 /**
  * The saved model in `out` scored on data/test when there is one: plainly, and
- * with TTA when asked, TTA's worth being judged on data/validation first.
+ * with TTA when asked, TTA's worth being judged on data/validation first. The
+ * plain validation pass is run again rather than taken from fit, whose loss
+ * carries label smoothing and whose pass may be a sample (validationSteps).
  */
 async function scoreTest(out: string, data: string, o: { classNames: string[]; batchSize: number; interpolation: 'nearest' | 'bilinear' | 'bicubic' | 'area'; seed: number; verbose: boolean; ttaViews?: number }): Promise<Scored> {
   if (!(await isDir(join(data, 'test')))) return {};
@@ -70,18 +81,15 @@ async function scoreTest(out: string, data: string, o: { classNames: string[]; b
   try {
     const evalOpts = { classNames: o.classNames, batchSize: o.batchSize, interpolation: o.interpolation, seed: o.seed, progress: o.verbose };
     const test = await evaluate(saved.model, join(data, 'test'), evalOpts);
-    const scored: Scored = { test, metrics: { test: summarize(test) } };
     const views = o.ttaViews ?? 1;
-    if (views > 1) {
-      if (await isDir(join(data, 'validation'))) {
-        const plain = await evaluate(saved.model, join(data, 'validation'), evalOpts);
-        const tta = await evaluate(saved.model, join(data, 'validation'), { ...evalOpts, tta: { views } });
-        scored.ttaChoice = scored.metrics!.ttaChoice = chooseTta(views, plain, tta);
-      }
-      scored.testTta = await evaluate(saved.model, join(data, 'test'), { ...evalOpts, tta: { views } });
-      scored.metrics!.testTta = summarize(scored.testTta);
+    if (views === 1) return { test };
+    const withTta = { ...evalOpts, tta: { views } };
+    let ttaChoice: TtaChoice | undefined;
+    if (await isDir(join(data, 'validation'))) {
+      const validation = join(data, 'validation');
+      ttaChoice = chooseTta(views, await evaluate(saved.model, validation, evalOpts), await evaluate(saved.model, validation, withTta));
     }
-    return scored;
+    return { test, testTta: await evaluate(saved.model, join(data, 'test'), withTta), ttaChoice };
   } finally {
     saved.model.dispose();
   }
@@ -97,7 +105,7 @@ export async function trainRecipe(options: TrainRecipeOptions): Promise<TrainRec
     if (r.history.stopReason === 'interrupted') return { out, meta: r.meta, history: r.history, settings };
     const interpolation = (r.meta.preprocessing as { interpolation?: 'nearest' | 'bilinear' } | undefined)?.interpolation ?? settings.interpolation ?? 'bilinear';
     const scored = await scoreTest(out, data, { classNames: r.meta.classNames, batchSize: settings.batchSize, interpolation, seed, verbose, ttaViews: settings.ttaViews });
-    const meta = scored.test ? await updateModelMeta(out, { metrics: { ...(r.meta.metrics ?? {}), ...scored.metrics } }) : r.meta;
+    const meta = scored.test ? await updateModelMeta(out, { metrics: { ...(r.meta.metrics ?? {}), ...scoredMetrics(scored) } }) : r.meta;
     return { out, meta, history: r.history, settings, test: scored.test, testTta: scored.testTta, ttaChoice: scored.ttaChoice };
   }
   const buildModel = recipe.buildModel!;
@@ -163,7 +171,7 @@ export async function trainRecipe(options: TrainRecipeOptions): Promise<TrainRec
     // Score the kept checkpoint (not the last epoch's weights) on the test set.
     const scored: Scored = history.stopReason === 'interrupted' ? {} : await scoreTest(out, data, { classNames, batchSize: settings.batchSize, interpolation, seed, verbose, ttaViews: settings.ttaViews });
     const { test, testTta, ttaChoice } = scored;
-    Object.assign(metrics, scored.metrics ?? {});
+    Object.assign(metrics, scoredMetrics(scored));
     const meta = await updateModelMeta(out, { history: { epoch: history.epoch, history: history.history }, metrics });
     await writeFileAtomic(join(out, 'history.csv'), historyToCsv(history));
     await writeFileAtomic(join(out, 'history.json'), JSON.stringify({ epoch: history.epoch, history: history.history }, null, 2) + '\n');

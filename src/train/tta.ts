@@ -41,7 +41,8 @@ export interface TtaChoice {
  */
 export function chooseTta(views: number, plain: { accuracy: number; loss: number }, tta: { accuracy: number; loss: number }): TtaChoice {
   const use = tta.accuracy > plain.accuracy || (tta.accuracy === plain.accuracy && tta.loss < plain.loss);
-  return { views, validation: { plain: { accuracy: plain.accuracy, loss: plain.loss }, tta: { accuracy: tta.accuracy, loss: tta.loss } }, use };
+  const score = ({ accuracy, loss }: { accuracy: number; loss: number }) => ({ accuracy, loss }); // not the whole EvaluationResult
+  return { views, validation: { plain: score(plain), tta: score(tta) }, use };
 }
 
 /** Class probabilities [b, n] of `x`: the mean over `views` views when > 1. */

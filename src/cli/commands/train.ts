@@ -101,8 +101,7 @@ const train: Command = {
       out: result.out, recipe: recipe.name, profile, stopReason: result.history.stopReason, epochs: result.history.epoch.length,
       bestEpoch: m.bestEpoch, val_acc: m.val_acc, val_loss: m.val_loss,
       testAccuracy: result.test?.accuracy, testLoss: result.test?.loss, testAccuracyTta: result.testTta?.accuracy,
-      ttaOnValidation: result.ttaChoice && { plain: result.ttaChoice.validation.plain.accuracy, tta: result.ttaChoice.validation.tta.accuracy, use: result.ttaChoice.use },
-      figures,
+      ttaChoice: result.ttaChoice, figures,
     };
     if (v.json) console.log(JSON.stringify(summary));
     else {
