@@ -1,6 +1,7 @@
 /**
- * Forward speed of the pretrained bases (no top) on the wasm backend:
- * images/s at batch 20, 224×224. Run: node --import tsx bench/models-forward.ts [base...]
+ * Forward speed of the pretrained bases (no top) on the backend convkit
+ * picks (native when it loads; CONVKIT_BACKEND chooses another): images/s
+ * at batch 20, 224×224. Run: node --import tsx bench/models-forward.ts [base...]
  * VGG16 uses random weights (same cost as ImageNet's).
  */
 import * as tf from '@tensorflow/tfjs';
@@ -8,7 +9,7 @@ import { initBackend } from '../src/backend/index.js';
 import { BASE_NAMES, loadBase } from '../src/models/bases.js';
 
 const BATCH = 20;
-const info = await initBackend((process.env.CONVKIT_BACKEND as 'wasm' | undefined) ?? 'wasm');
+const info = await initBackend();
 console.log(`backend ${info.name} (${tf.getBackend()}), threads ${info.threads}`);
 const names = process.argv.slice(2).length ? process.argv.slice(2) : [...BASE_NAMES];
 for (const name of names) {

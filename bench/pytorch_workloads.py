@@ -1,6 +1,6 @@
 """PyTorch reference timings for `convkit bench`.
 
-Reads the request JSON of src/backend/bench-child.ts from argv[1] (the same
+Reads the request JSON of src/bench/child.ts from argv[1] (the same
 layer lists the TF.js backends run), builds each network with random
 weights, warms up, times the repetitions and prints one JSON line:
 {"backend": "pytorch", "threads": N, "results": {name: {...}}}.

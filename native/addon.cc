@@ -90,15 +90,15 @@ dnnl::primitive_attr base_attr() {
   return a;
 }
 
-// act: 1 relu, 2 relu6, 3 leaky relu (alpha), 4 sigmoid, 5 elu
-dnnl::post_ops act_post_ops(int act, float alpha) {
+// alpha: kLeakyRelu's slope.
+dnnl::post_ops act_post_ops(Activation act, float alpha) {
   dnnl::post_ops po;
   switch (act) {
-    case 1: po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f); break;
-    case 2: po.append_eltwise(1.f, dnnl::algorithm::eltwise_clip, 0.f, 6.f); break;
-    case 3: po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, alpha, 0.f); break;
-    case 4: po.append_eltwise(1.f, dnnl::algorithm::eltwise_logistic, 0.f, 0.f); break;
-    case 5: po.append_eltwise(1.f, dnnl::algorithm::eltwise_elu, 1.f, 0.f); break;
+    case Activation::kRelu: po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f); break;
+    case Activation::kRelu6: po.append_eltwise(1.f, dnnl::algorithm::eltwise_clip, 0.f, 6.f); break;
+    case Activation::kLeakyRelu: po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, alpha, 0.f); break;
+    case Activation::kSigmoid: po.append_eltwise(1.f, dnnl::algorithm::eltwise_logistic, 0.f, 0.f); break;
+    case Activation::kElu: po.append_eltwise(1.f, dnnl::algorithm::eltwise_elu, 1.f, 0.f); break;
     default: break;
   }
   return po;
@@ -116,6 +116,12 @@ void* f32(const Napi::Value& v) {
   auto t = v.As<Napi::TypedArray>();
   if (t.TypedArrayType() != napi_float32_array) throw Napi::TypeError::New(v.Env(), "expected a Float32Array");
   return static_cast<uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset();
+}
+
+// An op code or kind argument (see opcodes.h).
+template <typename Code>
+Code code(const Napi::Value& v) {
+  return static_cast<Code>(v.As<Napi::Number>().Int32Value());
 }
 
 struct Params {
@@ -153,7 +159,7 @@ Napi::Value guarded(const Napi::CallbackInfo& info, F f) {
 Napi::Value Conv(const Napi::CallbackInfo& info) {
   return guarded(info, [&] {
     auto p = ints(info[1]);
-    return ck::conv(info[0].As<Napi::Number>().Int32Value(), p.p, p.n, info[2].As<Napi::Number>().FloatValue(),
+    return ck::conv(code<ck::ConvKind>(info[0]), p.p, p.n, info[2].As<Napi::Number>().FloatValue(),
                     f32(info[3]), f32(info[4]), f32(info[5]), f32(info[6]));
   });
 }
@@ -162,7 +168,7 @@ Napi::Value Conv(const Napi::CallbackInfo& info) {
 Napi::Value Pool(const Napi::CallbackInfo& info) {
   return guarded(info, [&] {
     auto p = ints(info[1]);
-    return ck::pool(info[0].As<Napi::Number>().Int32Value(), p.p, p.n, f32(info[2]), f32(info[3]), f32(info[4]));
+    return ck::pool(code<ck::PoolKind>(info[0]), p.p, p.n, f32(info[2]), f32(info[3]), f32(info[4]));
   });
 }
 
@@ -182,7 +188,7 @@ Napi::Value Unary(const Napi::CallbackInfo& info) {
   ck::FlushDenormals ftz;
   auto x = f32(info[1]), y = f32(info[2]);
   if (!x || !y || f32_len(info[1]) != f32_len(info[2])) throw Napi::TypeError::New(info.Env(), "unary: bad arrays");
-  ck::unary(info[0].As<Napi::Number>().Int32Value(), static_cast<float*>(x), static_cast<float*>(y), f32_len(info[1]),
+  ck::unary(code<ck::UnaryOp>(info[0]), static_cast<float*>(x), static_cast<float*>(y), f32_len(info[1]),
             info[3].As<Napi::Number>().FloatValue());
   return info.Env().Undefined();
 }
@@ -195,19 +201,19 @@ Napi::Value Binary(const Napi::CallbackInfo& info) {
   const size_t na = f32_len(info[1]), nb = f32_len(info[2]), n = f32_len(info[3]);
   if ((na != n && nb != n) || na == 0 || nb == 0 || n % na || n % nb)
     throw Napi::RangeError::New(info.Env(), "binary: sizes do not broadcast");
-  ck::binary(info[0].As<Napi::Number>().Int32Value(), static_cast<float*>(a), na, static_cast<float*>(b), nb,
+  ck::binary(code<ck::BinaryOp>(info[0]), static_cast<float*>(a), na, static_cast<float*>(b), nb,
              static_cast<float*>(o), n);
   return info.Env().Undefined();
 }
 
-// optimizerStep(kind, [v, a, b, g], [vOut, aOut, bOut], scalars): kind 0 RMSprop [lr, rho, 1−rho, momentum, eps],
-// kind 1 Adam [−lr, b1, 1−b1, b2, 1−b2, 1−b1^t, 1−b2^t, eps]; see optimizer.h.
+// optimizerStep(kind, [v, a, b, g], [vOut, aOut, bOut], scalars): kRMSProp [lr, rho, 1−rho, momentum, eps],
+// kAdam [−lr, b1, 1−b1, b2, 1−b2, 1−b1^t, 1−b2^t, eps]; see optimizer.h.
 Napi::Value OptimizerStep(const Napi::CallbackInfo& info) {
   ck::FlushDenormals ftz;
-  const int kind = info[0].As<Napi::Number>().Int32Value();
+  const bool rmsprop = code<ck::OptimizerKind>(info[0]) == ck::OptimizerKind::kRMSProp;
   auto ins = info[1].As<Napi::Array>(), outs = info[2].As<Napi::Array>();
   auto k = info[3].As<Napi::Float32Array>();
-  if (ins.Length() != 4 || outs.Length() != 3 || k.ElementLength() != (kind == 0 ? 5u : 8u))
+  if (ins.Length() != 4 || outs.Length() != 3 || k.ElementLength() != (rmsprop ? 5u : 8u))
     throw Napi::TypeError::New(info.Env(), "optimizerStep: bad arguments");
   float* p[7];
   const size_t n = f32_len(ins.Get(0u));
@@ -220,7 +226,7 @@ Napi::Value OptimizerStep(const Napi::CallbackInfo& info) {
     if (!p[4 + i] || f32_len(outs.Get(i)) != n) throw Napi::RangeError::New(info.Env(), "optimizerStep: arrays of different sizes");
   }
   const float* c = k.Data();
-  if (kind == 0)
+  if (rmsprop)
     ck::rmsprop_step(p[0], p[1], p[2], p[3], p[4], p[5], p[6], n, c[0], c[1], c[2], c[3], c[4]);
   else
     ck::adam_step(p[0], p[1], p[2], p[3], p[4], p[5], p[6], n, c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]);
@@ -236,7 +242,7 @@ Napi::Value BinaryMid(const Napi::CallbackInfo& info) {
   if (!g || !sm || !o || outer < 1 || mid < 1 || inner < 1 || f32_len(info[1]) != size_t(outer * mid * inner) ||
       f32_len(info[3]) != size_t(outer * mid * inner) || f32_len(info[2]) != size_t(outer * inner))
     throw Napi::RangeError::New(info.Env(), "binaryMid: sizes do not match");
-  ck::binary_mid(info[0].As<Napi::Number>().Int32Value(), static_cast<float*>(g), static_cast<float*>(sm),
+  ck::binary_mid(code<ck::BinaryOp>(info[0]), static_cast<float*>(g), static_cast<float*>(sm),
                  static_cast<float*>(o), outer, mid, inner, info[7].As<Napi::Boolean>().Value());
   return info.Env().Undefined();
 }
@@ -254,6 +260,7 @@ Napi::Value Sum(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// resample(params [n, h, w, c, fill, order], matrices, cval, src, out)
 Napi::Value Resample(const Napi::CallbackInfo& info) {
   ck::FlushDenormals ftz;
   auto p = ints(info[0]);
@@ -267,10 +274,13 @@ Napi::Value Resample(const Napi::CallbackInfo& info) {
   const int n = p.p[0], h = p.p[1], w = p.p[2], c = p.p[3];
   const size_t size = size_t(n) * h * w * c;
   if (n < 1 || h < 1 || w < 1 || c < 1 || f32_len(info[3]) != size || f32_len(info[4]) != size ||
-      mats.ElementLength() != size_t(n) * 8 || p.p[4] < 0 || p.p[4] > 3 || p.p[5] < 0 || p.p[5] > 1)
+      mats.ElementLength() != size_t(n) * 8 || p.p[4] < int(ck::ResampleFill::kConstant) ||
+      p.p[4] > int(ck::ResampleFill::kWrap) || p.p[5] < int(ck::ResampleOrder::kNearest) ||
+      p.p[5] > int(ck::ResampleOrder::kBilinear))
     throw Napi::RangeError::New(info.Env(), "resample: sizes or modes out of range");
-  ck::resample_affine(static_cast<float*>(x), n, h, w, c, mats.Data(), p.p[4],
-                      info[2].As<Napi::Number>().FloatValue(), p.p[5], static_cast<float*>(y));
+  ck::resample_affine(static_cast<float*>(x), n, h, w, c, mats.Data(), static_cast<ck::ResampleFill>(p.p[4]),
+                      info[2].As<Napi::Number>().FloatValue(), static_cast<ck::ResampleOrder>(p.p[5]),
+                      static_cast<float*>(y));
   return info.Env().Undefined();
 }
 

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include "opcodes.h"
 
 namespace ck {
 
@@ -94,7 +95,7 @@ void flush_workers();
 const char* cpu_isa_name();
 
 dnnl::primitive_attr base_attr();
-dnnl::post_ops act_post_ops(int act, float alpha);
+dnnl::post_ops act_post_ops(Activation act, float alpha);
 memory scratchpad(const memory::desc& d);
 
 }  // namespace ck

@@ -8,7 +8,8 @@ namespace ck {
 namespace {
 
 struct ConvDims {
-  int N, IH, IW, IC, OH, OW, OC, KH, KW, SH, SW, DH, DW, PT, PL, PB, PR, G, act;
+  int N, IH, IW, IC, OH, OW, OC, KH, KW, SH, SW, DH, DW, PT, PL, PB, PR, G;
+  Activation act;
 };
 
 memory::desc nhwc(int n, int c, int h, int w) {
@@ -70,13 +71,13 @@ struct ConvEntry {
 
 std::unordered_map<std::string, std::unique_ptr<ConvEntry>> cache;
 
-ConvEntry* build(int kind, const ConvDims& d, bool bias, float alpha) {
+ConvEntry* build(ConvKind kind, const ConvDims& d, bool bias, float alpha) {
   auto e = std::make_unique<ConvEntry>();
   auto attr = base_attr();
   auto src_u = nhwc(d.N, d.IC, d.IH, d.IW), dst_u = nhwc(d.N, d.OC, d.OH, d.OW);
   auto w_u = user_weights(d);
-  if (kind == 0) {
-    if (d.act) attr.set_post_ops(act_post_ops(d.act, alpha));
+  if (kind == ConvKind::kForward) {
+    if (d.act != Activation::kLinear) attr.set_post_ops(act_post_ops(d.act, alpha));
     dnnl::convolution_forward::primitive_desc pd(fwd_desc(d, dnnl::prop_kind::forward_inference, bias), attr, eng());
     e->a.init(src_u, pd.src_desc(), true);
     e->b.init(w_u, pd.weights_desc(), true);
@@ -87,7 +88,7 @@ ConvEntry* build(int kind, const ConvDims& d, bool bias, float alpha) {
     e->a_arg = DNNL_ARG_SRC; e->b_arg = DNNL_ARG_WEIGHTS; e->out_arg = DNNL_ARG_DST;
   } else {
     dnnl::convolution_forward::primitive_desc hint(fwd_desc(d, dnnl::prop_kind::forward_training, false), eng());
-    if (kind == 1) {
+    if (kind == ConvKind::kBackwardData) {
       dnnl::convolution_backward_data::desc bd(dnnl::algorithm::convolution_direct, any_data(d.N, d.IC, d.IH, d.IW),
                                                any_weights(d), any_data(d.N, d.OC, d.OH, d.OW), {d.SH, d.SW},
                                                {d.DH, d.DW}, {d.PT, d.PL}, {d.PB, d.PR});
@@ -116,15 +117,15 @@ ConvEntry* build(int kind, const ConvDims& d, bool bias, float alpha) {
 
 }  // namespace
 
-bool conv(int kind, const int32_t* p, size_t np, float alpha, void* a, void* b, void* bias, void* out) {
+bool conv(ConvKind kind, const int32_t* p, size_t np, float alpha, void* a, void* b, void* bias, void* out) {
   if (np < 19) return false;
   ConvDims d;
   std::memcpy(&d, p, sizeof(ConvDims));
-  const bool has_bias = kind == 0 && bias != nullptr;
+  const bool has_bias = kind == ConvKind::kForward && bias != nullptr;
   int32_t kp[20];
   std::memcpy(kp, p, 19 * sizeof(int32_t));
   kp[19] = has_bias;
-  auto key = key_of(kind, kp, 20, alpha);
+  auto key = key_of(int(kind), kp, 20, alpha);
   auto it = cache.find(key);
   ConvEntry* e;
   const double macs = double(d.N) * d.OH * d.OW * d.OC * d.KH * d.KW * (d.IC / d.G);
@@ -157,7 +158,7 @@ size_t conv_cache_size() { return cache.size(); }
 
 std::string conv_impl_name() {
   try {
-    ConvDims d{1, 16, 16, 64, 16, 16, 64, 3, 3, 1, 1, 0, 0, 1, 1, 1, 1, 1, 0};
+    ConvDims d{1, 16, 16, 64, 16, 16, 64, 3, 3, 1, 1, 0, 0, 1, 1, 1, 1, 1, Activation::kLinear};
     dnnl::convolution_forward::primitive_desc pd(fwd_desc(d, dnnl::prop_kind::forward_inference, false), eng());
     return pd.impl_info_str();
   } catch (const dnnl::error&) {

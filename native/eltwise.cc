@@ -72,46 +72,46 @@ void un(const float* x, float* y, size_t n, Op op) {
 }
 }  // namespace
 
-void unary(int op, const float* x, float* y, size_t n, float alpha) {
+void unary(UnaryOp op, const float* x, float* y, size_t n, float alpha) {
   switch (op) {
-    case 0: un(x, y, n, [](float v) { return v > 0.f ? v : (v == v ? 0.f : v); }); break;
-    case 1: un(x, y, n, [](float v) { return v != v ? v : (v < 0.f ? 0.f : (v > 6.f ? 6.f : v)); }); break;
+    case UnaryOp::kRelu: un(x, y, n, [](float v) { return v > 0.f ? v : (v == v ? 0.f : v); }); break;
+    case UnaryOp::kRelu6: un(x, y, n, [](float v) { return v != v ? v : (v < 0.f ? 0.f : (v > 6.f ? 6.f : v)); }); break;
     // Written as arithmetic on the comparison rather than branches: on mixed-sign data a branch per element mispredicts half the time (5× slower).
-    case 2: un(x, y, n, [alpha](float v) { const float m = float(v > 0.f); const float s = m + (1.f - m) * alpha; return v == v ? s : v; }); break;
-    case 3: un(x, y, n, [](float v) { return v * v; }); break;
-    case 4: un(x, y, n, [](float v) { return std::sqrt(v); }); break;
-    case 5: un(x, y, n, [](float v) { return -v; }); break;
-    case 6: un(x, y, n, [](float v) { return 1.f / v; }); break;
+    case UnaryOp::kStep: un(x, y, n, [alpha](float v) { const float m = float(v > 0.f); const float s = m + (1.f - m) * alpha; return v == v ? s : v; }); break;
+    case UnaryOp::kSquare: un(x, y, n, [](float v) { return v * v; }); break;
+    case UnaryOp::kSqrt: un(x, y, n, [](float v) { return std::sqrt(v); }); break;
+    case UnaryOp::kNeg: un(x, y, n, [](float v) { return -v; }); break;
+    case UnaryOp::kReciprocal: un(x, y, n, [](float v) { return 1.f / v; }); break;
     default: break;
   }
 }
 
 // Calls run(f) with the scalar function of binary op `op`.
 template <typename Run>
-void with_op(int op, Run run) {
+void with_op(BinaryOp op, Run run) {
   switch (op) {
-    case 0: run([](float x, float y) { return x + y; }); break;
-    case 1: run([](float x, float y) { return x - y; }); break;
-    case 2: run([](float x, float y) { return x * y; }); break;
-    case 3: run([](float x, float y) { return x / y; }); break;
+    case BinaryOp::kAdd: run([](float x, float y) { return x + y; }); break;
+    case BinaryOp::kSub: run([](float x, float y) { return x - y; }); break;
+    case BinaryOp::kMul: run([](float x, float y) { return x * y; }); break;
+    case BinaryOp::kDiv: run([](float x, float y) { return x / y; }); break;
     // in double, as JS does, so results are bit-identical
-    case 4: run([](float x, float y) { const double d = double(x) - double(y); return float(d * d); }); break;
+    case BinaryOp::kSquaredDifference: run([](float x, float y) { const double d = double(x) - double(y); return float(d * d); }); break;
     // Math.min / Math.max: NaN wins, and -0 is below 0
-    case 5: run([](float x, float y) { return x != x || y != y ? NAN : x < y ? x : y < x ? y : std::signbit(x) ? x : y; }); break;
-    case 6: run([](float x, float y) { return x != x || y != y ? NAN : x > y ? x : y > x ? y : std::signbit(x) ? y : x; }); break;
+    case BinaryOp::kMinimum: run([](float x, float y) { return x != x || y != y ? NAN : x < y ? x : y < x ? y : std::signbit(x) ? x : y; }); break;
+    case BinaryOp::kMaximum: run([](float x, float y) { return x != x || y != y ? NAN : x > y ? x : y > x ? y : std::signbit(x) ? y : x; }); break;
     // relu6's gradient, as TensorFlow's Relu6Grad (NaN where x is NaN, as the other backends): a = dy, b = x
-    case 7: run([](float g, float x) { const float s = float(x > 0.f) * float(x < 6.f); return g * (x == x ? s : x); }); break;
+    case BinaryOp::kRelu6Grad: run([](float g, float x) { const float s = float(x > 0.f) * float(x < 6.f); return g * (x == x ? s : x); }); break;
     // relu's gradient, as tfjs's dy · step(x) (NaN where x is NaN): a = dy, b = x
-    case 8: run([](float g, float x) { const float s = float(x > 0.f); return g * (x == x ? s : x); }); break;
+    case BinaryOp::kReluGrad: run([](float g, float x) { const float s = float(x > 0.f); return g * (x == x ? s : x); }); break;
     default: break;
   }
 }
 
-void binary(int op, const float* a, size_t na, const float* b, size_t nb, float* o, size_t n) {
+void binary(BinaryOp op, const float* a, size_t na, const float* b, size_t nb, float* o, size_t n) {
   with_op(op, [&](auto f) { bin(a, na, b, nb, o, n, f); });
 }
 
-void binary_mid(int op, const float* big, const float* small, float* o, int64_t outer, int64_t mid, int64_t inner,
+void binary_mid(BinaryOp op, const float* big, const float* small, float* o, int64_t outer, int64_t mid, int64_t inner,
                 bool small_first) {
   with_op(op, [&](auto f) {
 #pragma omp parallel for schedule(static) if (size_t(outer) * mid * inner >= kParallelMin)

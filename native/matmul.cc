@@ -23,7 +23,7 @@ bool matmul(const int32_t* p, size_t np, float alpha, void* a, void* b, void* bi
   if (it == cache.end()) {
     const memory::dim BA = p[0], BB = p[1], M = p[2], K = p[3], N = p[4];
     const bool ta = p[5], tb = p[6];
-    const int act = p[7];
+    const auto act = static_cast<Activation>(p[7]);
     const bool has_bias = p[8];
     const memory::dim B = BA > BB ? BA : BB;
     auto ue = std::make_unique<MMEntry>();
@@ -32,7 +32,7 @@ bool matmul(const int32_t* p, size_t np, float alpha, void* a, void* b, void* bi
     e->b = tb ? memory::desc({BB, K, N}, dt::f32, {K * N, 1, K}) : memory::desc({BB, K, N}, dt::f32, {K * N, N, 1});
     e->c = memory::desc({B, M, N}, dt::f32, {M * N, N, 1});
     auto attr = base_attr();
-    if (act) attr.set_post_ops(act_post_ops(act, alpha));
+    if (act != Activation::kLinear) attr.set_post_ops(act_post_ops(act, alpha));
     std::unique_ptr<dnnl::matmul::desc> md;
     if (has_bias) {
       e->bias = memory::desc({1, 1, N}, dt::f32, {N, N, 1});

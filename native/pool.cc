@@ -10,8 +10,11 @@ struct PoolDims {
   int N, IH, IW, C, OH, OW, KH, KW, SH, SW, PT, PL, PB, PR;
 };
 
+// kMax and kAvg run forward; the other kinds are gradients.
+bool is_forward(PoolKind kind) { return kind == PoolKind::kMax || kind == PoolKind::kAvg; }
+
 struct PoolEntry {
-  dnnl::pooling_forward fwd;        // inference forward (kinds 0, 1) or training forward (kind 2)
+  dnnl::pooling_forward fwd;        // inference forward (kMax, kAvg) or training forward (kMaxGrad)
   dnnl::pooling_backward bwd;
   memory::desc src, dst, ws, pad_f, pad_b;
 };
@@ -23,18 +26,18 @@ dnnl::pooling_forward::desc fdesc(const PoolDims& d, dnnl::prop_kind pk, dnnl::a
   return dnnl::pooling_forward::desc(pk, alg, src, dst, {d.SH, d.SW}, {d.KH, d.KW}, {d.PT, d.PL}, {d.PB, d.PR});
 }
 
-PoolEntry* build(int kind, const PoolDims& d) {
+PoolEntry* build(PoolKind kind, const PoolDims& d) {
   auto e = std::make_unique<PoolEntry>();
   e->src = memory::desc({d.N, d.C, d.IH, d.IW}, dt::f32, tag::nhwc);
   e->dst = memory::desc({d.N, d.C, d.OH, d.OW}, dt::f32, tag::nhwc);
-  const bool is_max = kind == 0 || kind == 2;
+  const bool is_max = kind == PoolKind::kMax || kind == PoolKind::kMaxGrad;
   // TF.js's forward average excludes padding but its gradient divides by the
   // full window size; both are kept so results match its other backends.
   auto alg = is_max ? dnnl::algorithm::pooling_max
-                    : (kind == 3 ? dnnl::algorithm::pooling_avg_include_padding
+                    : (kind == PoolKind::kAvgGrad ? dnnl::algorithm::pooling_avg_include_padding
                                  : dnnl::algorithm::pooling_avg_exclude_padding);
   auto attr = base_attr();
-  if (kind < 2) {
+  if (is_forward(kind)) {
     dnnl::pooling_forward::primitive_desc pd(fdesc(d, dnnl::prop_kind::forward_inference, alg, e->src, e->dst), attr, eng());
     e->fwd = dnnl::pooling_forward(pd);
     e->pad_f = pd.scratchpad_desc();
@@ -115,21 +118,22 @@ void max_pool_tiled(const PoolDims& d, const float* x, float* y) {
 
 }  // namespace
 
-bool pool(int kind, const int32_t* p, size_t np, void* a, void* b, void* out) {
+bool pool(PoolKind kind, const int32_t* p, size_t np, void* a, void* b, void* out) {
   if (np < 14) return false;
   PoolDims d;
   std::memcpy(&d, p, sizeof(PoolDims));
   const bool tiled = d.SH >= d.KH && d.SW >= d.KW && d.PT == 0 && d.PL == 0 && d.PB == 0 && d.PR == 0;
-  if (tiled && kind == 0) {
+  if (tiled && kind == PoolKind::kMax) {
     max_pool_tiled(d, static_cast<const float*>(a), static_cast<float*>(out));
     return true;
   }
-  if (tiled && (kind == 2 || kind == 4)) {
-    max_pool_grad_tiled(d, static_cast<const float*>(a), static_cast<const float*>(b), static_cast<float*>(out), kind == 4);
+  const bool relu_grad = kind == PoolKind::kMaxReluGrad;
+  if (tiled && (kind == PoolKind::kMaxGrad || relu_grad)) {
+    max_pool_grad_tiled(d, static_cast<const float*>(a), static_cast<const float*>(b), static_cast<float*>(out), relu_grad);
     return true;
   }
-  if (kind == 4) return false;  // the caller composes MaxPoolGrad and the relu gradient
-  auto key = key_of(kind, p, 14);
+  if (relu_grad) return false;  // the caller composes MaxPoolGrad and the relu gradient
+  auto key = key_of(int(kind), p, 14);
   auto it = cache.find(key);
   PoolEntry* e;
   ThreadScope ts(threads_for(double(d.N) * d.IH * d.IW * d.C * 4));
@@ -145,11 +149,11 @@ bool pool(int kind, const int32_t* p, size_t np, void* a, void* b, void* out) {
     e = it->second.get();
   }
   if (!e) return false;
-  if (kind < 2) {
+  if (is_forward(kind)) {
     e->fwd.execute(strm(), {{DNNL_ARG_SRC, memory(e->src, eng(), a)},
                             {DNNL_ARG_DST, memory(e->dst, eng(), out)},
                             {DNNL_ARG_SCRATCHPAD, scratchpad(e->pad_f)}});
-  } else if (kind == 2) {
+  } else if (kind == PoolKind::kMaxGrad) {
     // Max pool backward needs the argmax workspace: recompute the forward.
     memory ws(e->ws, eng(), scratch(kWs, e->ws.get_size()));
     memory y(e->dst, eng(), scratch(kDst, e->dst.get_size()));

@@ -8,20 +8,20 @@ namespace ck {
 namespace {
 
 // Maps tap index i into 0..len-1 by the fill mode; -1 means "use cval".
-inline int64_t map_index(int64_t i, int64_t len, int fill) {
+inline int64_t map_index(int64_t i, int64_t len, ResampleFill fill) {
   if (i >= 0 && i < len) return i;
   switch (fill) {
-    case 0:
+    case ResampleFill::kConstant:
       return -1;
-    case 1:
+    case ResampleFill::kNearest:
       return i < 0 ? 0 : len - 1;
-    case 2: {
+    case ResampleFill::kReflect: {
       const int64_t period = 2 * len;
       int64_t k = i % period;
       if (k < 0) k += period;
       return k < len ? k : period - 1 - k;
     }
-    default: {
+    default: {  // kWrap
       int64_t k = i % len;
       return k < 0 ? k + len : k;
     }
@@ -30,8 +30,8 @@ inline int64_t map_index(int64_t i, int64_t len, int fill) {
 
 }  // namespace
 
-void resample_affine(const float* src, int n, int h, int w, int c, const double* mats, int fill, float cval, int order,
-                     float* dst) {
+void resample_affine(const float* src, int n, int h, int w, int c, const double* mats, ResampleFill fill, float cval,
+                     ResampleOrder order, float* dst) {
   const int64_t row_stride = int64_t(w) * c, img_stride = int64_t(h) * w * c;
   const int64_t rows = int64_t(n) * h;
   // A 150×150 RGB row is ~1,350 taps: enough rows per thread to pay for the wake-up.
@@ -45,7 +45,7 @@ void resample_affine(const float* src, int n, int h, int w, int c, const double*
     const double rx = a1 * double(y) + a2, ry = b1 * double(y) + b2;
     for (int64_t x = 0; x < w; ++x, o += c) {
       const double ix = a0 * double(x) + rx, iy = b0 * double(x) + ry;
-      if (order == 0) {
+      if (order == ResampleOrder::kNearest) {
         // Math.round: halves go up.
         const int64_t xi = map_index(int64_t(std::floor(ix + 0.5)), w, fill);
         const int64_t yi = map_index(int64_t(std::floor(iy + 0.5)), h, fill);

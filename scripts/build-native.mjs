@@ -8,6 +8,10 @@ import { dirname, join } from 'node:path';
 const headers = ['/usr/include/dnnl.hpp', '/usr/include/oneapi/dnnl/dnnl.hpp'];
 if (!existsSync('binding.gyp')) process.exit(0);
 if (!headers.some((h) => existsSync(h))) {
+  if (process.env.CONVKIT_REQUIRE_NATIVE === '1') {
+    console.error('convkit: CONVKIT_REQUIRE_NATIVE=1 but the oneDNN headers are missing: apt-get install -y libdnnl-dev');
+    process.exit(1);
+  }
   console.error('convkit: oneDNN headers not found; native backend off (wasm will be used). As root: apt-get install -y libdnnl-dev, then npm rebuild convkit');
   process.exit(0);
 }
@@ -27,5 +31,9 @@ const prefix = dirname(dirname(process.execPath));
 const args = [gyp, 'rebuild', '--jobs=max', '--loglevel=warn'];
 if (existsSync(join(prefix, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${prefix}`);
 const r = spawnSync(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
-if (r.status !== 0) console.error('convkit: building the native addon failed (see above); native backend off, wasm will be used');
+if (r.status !== 0) {
+  // oneDNN is there, so a failed build is a real fault: loud always, fatal where the native backend is required (CI).
+  console.error('convkit: ERROR building the native addon failed although oneDNN is installed (see above); native backend off, wasm will be used');
+  if (process.env.CONVKIT_REQUIRE_NATIVE === '1') process.exit(1);
+}
 process.exit(0);

@@ -69,6 +69,8 @@ async function selectBackend(preferred: BackendName | undefined, log: (line: str
       for (const n of notices) log(`convkit: ${n}`);
       return { ...info, notices };
     } catch (err) {
+      // Where the native backend must run (CI), falling back would hide a broken build.
+      if (name === 'native' && process.env.CONVKIT_REQUIRE_NATIVE === '1') throw new ConvkitError(`CONVKIT_REQUIRE_NATIVE=1 but the native backend cannot start: ${(err as Error).message.split('\n')[0]}`, 'install libdnnl-dev and run node scripts/build-native.mjs');
       notices.push(`${name} backend unavailable (${(err as Error).message.split('\n')[0]}); falling back`);
     }
   }

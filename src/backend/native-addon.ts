@@ -6,39 +6,51 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { ConvkitError } from '../util/errors.js';
 import { packageRoot } from '../util/paths.js';
+import { elfShortfall } from './elf-check.js';
+import type { BinaryOp, ConvKind, OptimizerKind, PoolKind, UnaryOp } from './opcodes.js';
 
+/** The addon's entry points; the op codes and kinds are in ./opcodes.ts. */
 export interface NativeAddon {
-  /** kind 0 forward, 1 backward data, 2 backward filter; see native/conv.h for params. */
-  conv(kind: number, params: Int32Array, alpha: number, a: Float32Array, b: Float32Array, bias: Float32Array | null, out: Float32Array): boolean;
-  /** kind 0 max, 1 avg, 2 max backward, 3 avg backward; see native/pool.h. */
-  pool(kind: number, params: Int32Array, a: Float32Array, b: Float32Array | null, out: Float32Array): boolean;
-  /** params: batchA batchB M K N transA transB act hasBias. */
+  /** params as native/conv.h lists them (act an Activation). */
+  conv(kind: ConvKind, params: Int32Array, alpha: number, a: Float32Array, b: Float32Array, bias: Float32Array | null, out: Float32Array): boolean;
+  /** See native/pool.h. */
+  pool(kind: PoolKind, params: Int32Array, a: Float32Array, b: Float32Array | null, out: Float32Array): boolean;
+  /** params: batchA batchB M K N transA transB act hasBias (act an Activation). */
   matmul(params: Int32Array, alpha: number, a: Float32Array, b: Float32Array, bias: Float32Array | null, out: Float32Array): boolean;
-  unary(op: number, x: Float32Array, out: Float32Array, alpha: number): void;
-  binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array): void;
+  unary(op: UnaryOp, x: Float32Array, out: Float32Array, alpha: number): void;
+  binary(op: BinaryOp, a: Float32Array, b: Float32Array, out: Float32Array): void;
   /** `small` [outer, 1, inner] repeated along the middle axis of `big` [outer, mid, inner]; smallFirst: small is the left operand. */
-  binaryMid(op: number, big: Float32Array, small: Float32Array, out: Float32Array, outer: number, mid: number, inner: number, smallFirst: boolean): void;
+  binaryMid(op: BinaryOp, big: Float32Array, small: Float32Array, out: Float32Array, outer: number, mid: number, inner: number, smallFirst: boolean): void;
   /** x viewed as [outer, mid, inner], summed over mid into [outer, inner], times scale. */
   sum(x: Float32Array, out: Float32Array, outer: number, mid: number, inner: number, scale: number): void;
-  /** params [n, h, w, c, fill (0 constant, 1 nearest, 2 reflect, 3 wrap), order (0 nearest, 1 bilinear)]; see native/resample.h. */
+  /** params [n, h, w, c, fill (a ResampleFill), order (a ResampleOrder)]; see native/resample.h. */
   resample(params: Int32Array, matrices: Float64Array, cval: number, src: Float32Array, out: Float32Array): void;
-  /** One fused optimizer step over [value, slot a, slot b, gradient] into 3 new arrays; see native/optimizer.h. kind 0 RMSprop, 1 Adam. */
-  optimizerStep(kind: 0 | 1, inputs: Float32Array[], outputs: Float32Array[], scalars: Float32Array): void;
+  /** One fused optimizer step over [value, slot a, slot b, gradient] into 3 new arrays; see native/optimizer.h. */
+  optimizerStep(kind: OptimizerKind, inputs: Float32Array[], outputs: Float32Array[], scalars: Float32Array): void;
   info(): { onednn: string; isa: string; threads: number; cached: number; convImpl: string };
   setThreads(n: number): number;
 }
 
-export const addonPath = join(packageRoot(), 'build', 'Release', 'convkit_native.node');
+/** The addon file: CONVKIT_NATIVE_ADDON (another build of it) or the package's own build. */
+export const addonPath = process.env.CONVKIT_NATIVE_ADDON || join(packageRoot(), 'build', 'Release', 'convkit_native.node');
 
 let addon: NativeAddon | undefined;
 
+/** A file cut short (an interrupted build or copy) would kill the process with SIGBUS when loaded. */
+function checkWhole(path: string): void {
+  const short = elfShortfall(path);
+  if (short) throw new ConvkitError(`${path} is cut short (${short.size} of ${short.needed} bytes); rebuild it with "node scripts/build-native.mjs"`);
+}
+
 /** The addon, loaded once; throws with the reason when it is missing or broken. */
-export function loadAddon(): NativeAddon {
+export function loadAddon(path = addonPath): NativeAddon {
   if (addon) return addon;
-  if (!existsSync(addonPath)) {
-    throw new Error(`native addon not built (${addonPath} missing; install libdnnl-dev and run "npm install")`);
+  if (!existsSync(path)) {
+    throw new ConvkitError(`native addon not built (${path} missing; install libdnnl-dev and run "npm install")`);
   }
+  checkWhole(path);
   const require = createRequire(import.meta.url);
   // OpenMP threads that spin between kernels take a core from the JS thread
   // (and from anything else on the machine); sleeping costs microseconds.
@@ -47,7 +59,7 @@ export function loadAddon(): NativeAddon {
   const own = process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined;
   if (own) process.env.OMP_WAIT_POLICY = 'passive';
   try {
-    addon = require(addonPath) as NativeAddon;
+    addon = require(path) as NativeAddon;
   } finally {
     if (own) delete process.env.OMP_WAIT_POLICY;
   }

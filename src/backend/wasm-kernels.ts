@@ -105,21 +105,22 @@ export function conv2DBackpropFilter(args: { inputs: { x: TensorInfo; dy: Tensor
   return s.finish(s.run('Transpose', { x: out }, { perm: [1, 2, 0, 3] }));
 }
 
+/** [n, h, w, c] → [n, h·sh, w·sw, c]: sh-1 / sw-1 zeros after every row / column of t. */
+function spreadStrides(s: Scratch, t: TensorInfo, sh: number, sw: number): TensorInfo {
+  const [n, h, w, c] = t.shape;
+  const r = s.run('Reshape', { x: t }, { shape: [n, h, 1, w, 1, c] });
+  const p = s.run('PadV2', { x: r }, { paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0 });
+  return s.run('Reshape', { x: p }, { shape: [n, h * sh, w * sw, c] });
+}
+
 export function conv2DBackpropInput(args: { inputs: { dy: TensorInfo; filter: TensorInfo }; backend: Backend; attrs: BackpropAttrs & { inputShape: [number, number, number, number] } }): TensorInfo {
   const { inputs: { dy, filter }, backend, attrs } = args;
   checkFormat('Conv2DBackpropInput', attrs);
   const info = tf.backend_util.computeConv2DInfo(attrs.inputShape, filter.shape as [number, number, number, number], attrs.strides, 1,
     attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, inHeight: h, inWidth: w } = info;
-  const [n, ho, wo, co] = dy.shape;
   const s = new Scratch(backend);
-  let spread = dy;
-  if (sh > 1 || sw > 1) {
-    // Put sh-1 / sw-1 zeros after every row / column of dy.
-    const r = s.run('Reshape', { x: dy }, { shape: [n, ho, 1, wo, 1, co] });
-    const p = s.run('PadV2', { x: r }, { paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0 });
-    spread = s.run('Reshape', { x: p }, { shape: [n, ho * sh, wo * sw, co] });
-  }
+  const spread = sh > 1 || sw > 1 ? spreadStrides(s, dy, sh, sw) : dy;
   const top = kh - 1 - info.padInfo.top, left = kw - 1 - info.padInfo.left;
   const bottom = h + kh - 1 - spread.shape[1] - top;
   const right = w + kw - 1 - spread.shape[2] - left;
@@ -129,16 +130,23 @@ export function conv2DBackpropInput(args: { inputs: { dy: TensorInfo; filter: Te
   return s.finish(conv(s, c.x, swapped, c.padH, c.padW, [1, 1]));
 }
 
-export function maxPoolGrad(args: { inputs: { dy: TensorInfo; input: TensorInfo; output: TensorInfo }; backend: Backend; attrs: { filterSize: number | Pair; strides: number | Pair; pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding; dimRoundingMode?: 'floor' | 'round' | 'ceil' } }): TensorInfo {
-  const { inputs: { dy, input: x, output: y }, backend, attrs } = args;
-  const info = tf.backend_util.computePool2DInfo(x.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
-  const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outHeight: ho, outWidth: wo, strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
+type PoolInfo = tf.backend_util.Conv2DInfo;
+
+/** The input padded with -∞ so every tap of every window is in range and padding never wins. */
+function padForWindows(s: Scratch, x: TensorInfo, info: PoolInfo): TensorInfo {
+  const { inHeight: h, inWidth: w, outHeight: ho, outWidth: wo, strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
   const { top, left } = info.padInfo;
-  const s = new Scratch(backend);
-  // Input padded with -∞ so every tap of every window is in range and padding never wins.
   const hp = Math.max(h + top, (ho - 1) * sh + kh), wp = Math.max(w + left, (wo - 1) * sw + kw);
   const needsPad = top > 0 || left > 0 || hp > h || wp > w;
-  const xp = needsPad ? s.run('PadV2', { x }, { paddings: [[0, 0], [top, hp - h - top], [left, wp - w - left], [0, 0]], constantValue: -Infinity }) : x;
+  return needsPad ? s.run('PadV2', { x }, { paddings: [[0, 0], [top, hp - h - top], [left, wp - w - left], [0, 0]], constantValue: -Infinity }) : x;
+}
+
+/**
+ * taps[a][b]: dy where window tap (a, b) of the padded input `xp` is the
+ * first in its window to equal the pooled output `y`, 0 elsewhere.
+ */
+function windowTaps(s: Scratch, xp: TensorInfo, y: TensorInfo, dy: TensorInfo, info: PoolInfo): TensorInfo[][] {
+  const { batchSize: n, inChannels: c, outHeight: ho, outWidth: wo, strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
   const zeros = s.run('ZerosLike', { x: dy });
   const taps: TensorInfo[][] = [];
   let taken: TensorInfo | undefined;
@@ -160,39 +168,56 @@ export function maxPoolGrad(args: { inputs: { dy: TensorInfo; input: TensorInfo;
       taps[a].push(s.run('Select', { condition: first, t: dy, e: zeros }));
     }
   }
-  let full: TensorInfo; // gradient w.r.t. the padded input, rows/cols from -top/-left
-  if (kh === sh && kw === sw) {
-    // Non-overlapping windows: interleave the taps.
-    const rows = taps.map((row) => {
-      const cols = row.map((t) => s.run('Reshape', { x: t }, { shape: [n, ho, wo, 1, c] }));
-      const joined = cols.length > 1 ? s.run('Concat', cols as unknown as Record<string, TensorInfo>, { axis: 3 }) : cols[0];
-      return s.run('Reshape', { x: joined }, { shape: [n, ho, 1, wo * kw, c] });
-    });
-    const joined = rows.length > 1 ? s.run('Concat', rows as unknown as Record<string, TensorInfo>, { axis: 2 }) : rows[0];
-    full = s.run('Reshape', { x: joined }, { shape: [n, ho * kh, wo * kw, c] });
-  } else {
-    // Overlapping windows: spread each tap with stride zeros, shift it, and add.
-    const fh = (ho - 1) * sh + kh, fw = (wo - 1) * sw + kw;
-    let acc: TensorInfo | undefined;
-    for (let a = 0; a < kh; a++) {
-      for (let b = 0; b < kw; b++) {
-        const r = s.run('Reshape', { x: taps[a][b] }, { shape: [n, ho, 1, wo, 1, c] });
-        const p = s.run('PadV2', { x: r }, { paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0 });
-        const spread = s.run('Reshape', { x: p }, { shape: [n, ho * sh, wo * sw, c] });
-        const cut = s.run('Slice', { x: spread }, { begin: [0, 0, 0, 0], size: [n, (ho - 1) * sh + 1, (wo - 1) * sw + 1, c] });
-        const placed = s.run('PadV2', { x: cut }, { paddings: [[0, 0], [a, fh - a - cut.shape[1]], [b, fw - b - cut.shape[2]], [0, 0]], constantValue: 0 });
-        acc = acc ? s.run('Add', { a: acc, b: placed }) : placed;
-      }
+  return taps;
+}
+
+/** Non-overlapping windows: the taps interleaved into the gradient of the padded input. */
+function interleaveTaps(s: Scratch, taps: TensorInfo[][], info: PoolInfo): TensorInfo {
+  const { batchSize: n, inChannels: c, outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw } = info;
+  const rows = taps.map((row) => {
+    const cols = row.map((t) => s.run('Reshape', { x: t }, { shape: [n, ho, wo, 1, c] }));
+    const joined = cols.length > 1 ? s.run('Concat', cols as unknown as Record<string, TensorInfo>, { axis: 3 }) : cols[0];
+    return s.run('Reshape', { x: joined }, { shape: [n, ho, 1, wo * kw, c] });
+  });
+  const joined = rows.length > 1 ? s.run('Concat', rows as unknown as Record<string, TensorInfo>, { axis: 2 }) : rows[0];
+  return s.run('Reshape', { x: joined }, { shape: [n, ho * kh, wo * kw, c] });
+}
+
+/** Overlapping windows: each tap spread with stride zeros, shifted to its place in the padded input, and added. */
+function addShiftedTaps(s: Scratch, taps: TensorInfo[][], info: PoolInfo): TensorInfo {
+  const { batchSize: n, inChannels: c, outHeight: ho, outWidth: wo, strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
+  const fh = (ho - 1) * sh + kh, fw = (wo - 1) * sw + kw;
+  let acc: TensorInfo | undefined;
+  for (let a = 0; a < kh; a++) {
+    for (let b = 0; b < kw; b++) {
+      const spread = spreadStrides(s, taps[a][b], sh, sw);
+      const cut = s.run('Slice', { x: spread }, { begin: [0, 0, 0, 0], size: [n, (ho - 1) * sh + 1, (wo - 1) * sw + 1, c] });
+      const placed = s.run('PadV2', { x: cut }, { paddings: [[0, 0], [a, fh - a - cut.shape[1]], [b, fw - b - cut.shape[2]], [0, 0]], constantValue: 0 });
+      acc = acc ? s.run('Add', { a: acc, b: placed }) : placed;
     }
-    full = acc!;
   }
-  // Back to the input's rows/columns: drop the padding, add zero rows the windows never reached.
+  return acc!;
+}
+
+/** From the padded input's rows/columns back to the input's: drop the padding, add zero rows the windows never reached. */
+function cropToInput(s: Scratch, full: TensorInfo, info: PoolInfo): TensorInfo {
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: c } = info;
+  const { top, left } = info.padInfo;
   const keepH = Math.min(h, full.shape[1] - top), keepW = Math.min(w, full.shape[2] - left);
-  let dx = s.run('Slice', { x: full }, { begin: [0, top, left, 0], size: [n, keepH, keepW, c] });
-  if (keepH < h || keepW < w) {
-    dx = s.run('PadV2', { x: dx }, { paddings: [[0, 0], [0, h - keepH], [0, w - keepW], [0, 0]], constantValue: 0 });
-  }
-  return s.finish(dx);
+  const dx = s.run('Slice', { x: full }, { begin: [0, top, left, 0], size: [n, keepH, keepW, c] });
+  if (keepH === h && keepW === w) return dx;
+  return s.run('PadV2', { x: dx }, { paddings: [[0, 0], [0, h - keepH], [0, w - keepW], [0, 0]], constantValue: 0 });
+}
+
+export function maxPoolGrad(args: { inputs: { dy: TensorInfo; input: TensorInfo; output: TensorInfo }; backend: Backend; attrs: { filterSize: number | Pair; strides: number | Pair; pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding; dimRoundingMode?: 'floor' | 'round' | 'ceil' } }): TensorInfo {
+  const { inputs: { dy, input: x, output: y }, backend, attrs } = args;
+  const info = tf.backend_util.computePool2DInfo(x.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+  const s = new Scratch(backend);
+  const taps = windowTaps(s, padForWindows(s, x, info), y, dy, info);
+  const tiled = info.filterHeight === info.strideHeight && info.filterWidth === info.strideWidth;
+  // The gradient w.r.t. the padded input, rows/cols from -top/-left.
+  const full = tiled ? interleaveTaps(s, taps, info) : addShiftedTaps(s, taps, info);
+  return s.finish(cropToInput(s, full, info));
 }
 
 export const wasmTrainingKernels: KernelConfig[] = [

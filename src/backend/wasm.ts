@@ -18,7 +18,7 @@ import os from 'node:os';
 import { ConvkitError } from '../util/errors.js';
 import type { BackendInfo } from './index.js';
 import { registerWasmTrainingKernels } from './wasm-kernels.js';
-import { MAX_THREADS, registerThreadedWasm } from './wasm-threads.js';
+import { MAX_THREADS, registerThreadedWasm, restoreShippedWasm } from './wasm-threads.js';
 
 const require = createRequire(import.meta.url);
 
@@ -60,7 +60,6 @@ export async function initWasm(opts: WasmOptions = {}, log: (line: string) => vo
   let ok = await tf.setBackend('wasm');
   if (!ok && mode === 'threaded-simd') {
     notices.push('wasm threaded module failed to start; running single-threaded');
-    const { restoreShippedWasm } = await import('./wasm-threads.js');
     restoreShippedWasm();
     setWasmPaths(dirname(require.resolve('@tensorflow/tfjs-backend-wasm')) + '/');
     setThreadsCount(1);

@@ -1,6 +1,6 @@
 import { ConvkitError } from '../../util/errors.js';
-import { BENCH_BACKENDS, type BenchBackend, formatBenchReport, runBench } from '../../backend/bench.js';
-import { WORKLOAD_NAMES, type WorkloadName } from '../../backend/bench-workloads.js';
+import { BENCH_BACKENDS, type BenchBackend, formatBenchReport, runBench } from '../../bench/index.js';
+import { WORKLOAD_NAMES, type WorkloadName } from '../../bench/workloads.js';
 import type { ResampleEngine } from '../../augment/apply.js';
 import { parseCommandArgs } from '../args.js';
 import type { Command } from '../main.js';
@@ -61,7 +61,7 @@ async function benchDataCommand(dirFlag: string | undefined, json: boolean): Pro
   if (!existsSync(dir)) throw new ConvkitError(`--dir not found: ${dir}`, 'pass a folder with one sub-folder of images per class');
   const { initBackend } = await import('../../backend/index.js');
   await initBackend();
-  const { benchData } = await import('../../data/benchmark.js');
+  const { benchData } = await import('../../bench/data.js');
   const { ImageDataGenerator } = await import('../../augment/generator.js');
   const { BOOK_AUGMENTATION } = await import('../../train/recipes.js');
   const tf = await import('@tensorflow/tfjs');

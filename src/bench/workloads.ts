@@ -1,7 +1,7 @@
 /**
  * The `convkit bench` workloads as plain layer lists, and their FLOP counts
  * from layer shapes. The same JSON specs drive the TF.js runner
- * (./bench-run.js) and the PyTorch script (bench/pytorch_workloads.py), so
+ * (./run.js) and the PyTorch script (bench/pytorch_workloads.py), so
  * every backend times the same network.
  *
  * FLOPs count multiply-adds of Conv2D and Dense layers as 2 FLOPs each

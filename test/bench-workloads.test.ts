@@ -3,9 +3,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { layerCosts, vgg16ConvBase, workloadFlops, workloads, type LayerSpec } from '../src/backend/bench-workloads.js';
-import { median } from '../src/backend/bench-run.js';
-import { peakFlops } from '../src/backend/bench.js';
+import { layerCosts, vgg16ConvBase, workloadFlops, workloads, type LayerSpec } from '../src/bench/workloads.js';
+import { median } from '../src/bench/run.js';
+import { peakFlops } from '../src/bench/index.js';
 
 const byName = Object.fromEntries(workloads().map((w) => [w.name, w]));
 

@@ -5,8 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Progress } from '../util/progress.js';
-import { ImageCache } from './cache.js';
-import { flowFromDirectory, type BatchTransform, type DirectoryIterator } from './iterator.js';
+import { ImageCache } from '../data/cache.js';
+import { flowFromDirectory, type BatchTransform, type DirectoryIterator } from '../data/iterator.js';
 
 export interface BenchDataOptions {
   /** A class-folder tree, e.g. cats_and_dogs_small/train. */

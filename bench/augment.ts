@@ -1,7 +1,7 @@
 /**
  * Throughput of the augmentation step alone (sample + apply + standardize
  * with the book's settings) on batches of 32 images of 150×150×3.
- * Run: node --import tsx test/augment-bench.ts [wasm|cpu|native] [fillMode] [auto|tfjs|js]
+ * Run: node --import tsx bench/augment.ts [wasm|cpu|native] [fillMode] [auto|tfjs|js]
  */
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths, setThreadsCount } from '@tensorflow/tfjs-backend-wasm';

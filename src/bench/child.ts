@@ -2,26 +2,12 @@
  * Child process of `convkit bench`: starts the backend named by
  * CONVKIT_BACKEND, times the workloads passed as JSON in argv[2] and prints
  * one JSON line on stdout. Progress goes to stderr.
+ *
+ * An entry point only: importing it runs the bench and exits the process.
  */
-import { initBackend, type BackendName } from './index.js';
-import { runWorkload, type RunOptions, type WorkloadResult } from './bench-run.js';
-import type { Workload } from './bench-workloads.js';
+import { initBackend, type BackendName } from '../backend/index.js';
+import { runWorkload, type ChildReply, type ChildRequest } from './run.js';
 import { Progress } from '../util/progress.js';
-
-export interface ChildRequest {
-  workloads: Workload[];
-  forward: RunOptions;
-  train: RunOptions;
-  quiet?: boolean;
-}
-
-export interface ChildReply {
-  backend: string;
-  threads?: number;
-  details?: Record<string, string>;
-  unavailable?: string;
-  results: Record<string, WorkloadResult | { error: string }>;
-}
 
 async function main(): Promise<void> {
   const request = JSON.parse(process.argv[2] ?? '{}') as ChildRequest;

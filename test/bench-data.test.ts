@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { benchData, formatBenchTable } from '../src/data/benchmark.js';
+import { benchData, formatBenchTable } from '../src/bench/data.js';
 import { makeClassFolder, tempDir } from './data-fixtures.js';
 
 test('benchData times decode, cached and transformed epochs and leaks no tensors', async () => {

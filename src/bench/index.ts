@@ -2,7 +2,7 @@
  * `convkit bench`: the same four workloads on convkit-native, convkit-wasm
  * and PyTorch, each backend in its own child process so they cannot share
  * threads, memory or kernel caches. Results are images/s, GFLOPS (from layer
- * shapes, see ./bench-workloads.js) and native's speed-up over PyTorch.
+ * shapes, see ./workloads.js) and native's speed-up over PyTorch.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -10,9 +10,8 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packageRoot } from '../util/paths.js';
-import type { ChildReply, ChildRequest } from './bench-child.js';
-import type { RunOptions, WorkloadResult } from './bench-run.js';
-import { type Workload, type WorkloadName, WORKLOAD_NAMES, workloadFlops, workloads as allWorkloads } from './bench-workloads.js';
+import type { ChildReply, ChildRequest, RunOptions, WorkloadResult } from './run.js';
+import { type Workload, type WorkloadName, WORKLOAD_NAMES, workloadFlops, workloads as allWorkloads } from './workloads.js';
 
 export type BenchBackend = 'native' | 'wasm' | 'pytorch';
 export const BENCH_BACKENDS: readonly BenchBackend[] = ['native', 'wasm', 'pytorch'];
@@ -71,16 +70,16 @@ export function peakFlops(cpuinfo?: string): { cores: number; ghz: number; gflop
   return { cores, ghz, gflops: cores * flopsPerCycle * ghz, model: os.cpus()[0]?.model ?? 'unknown', flopsPerCycle, isa };
 }
 
+/** The same repetitions for the forward and the training workloads: one warm-up, then 2 (quick) or 5 timed. */
 function repOptions(quick: boolean): { forward: RunOptions; train: RunOptions } {
-  return quick
-    ? { forward: { warmup: 1, reps: 2 }, train: { warmup: 1, reps: 2 } }
-    : { forward: { warmup: 1, reps: 5 }, train: { warmup: 1, reps: 5 } };
+  const reps: RunOptions = { warmup: 1, reps: quick ? 2 : 5 };
+  return { forward: reps, train: reps };
 }
 
 /** The child entry next to this file: .js when built, .ts when run through tsx. */
 function childScript(): string {
   const here = fileURLToPath(import.meta.url);
-  return join(here, '..', here.endsWith('.ts') ? 'bench-child.ts' : 'bench-child.js');
+  return join(here, '..', here.endsWith('.ts') ? 'child.ts' : 'child.js');
 }
 
 /** Runs a command that prints one JSON line last on stdout; stderr passes through (progress). */

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { makeOptimizer } from '../train/optimizers.js';
-import { type LayerSpec, type Workload, workloadFlops } from './bench-workloads.js';
+import { type LayerSpec, type Workload, workloadFlops } from './workloads.js';
 
 export interface RunOptions {
   /** Untimed repetitions first (weight packing, allocation). */
@@ -22,6 +22,23 @@ export interface WorkloadResult {
   reps: number;
   /** Epoch workload: seconds for the whole epoch, extrapolated from the timed steps. */
   epoch_seconds?: number;
+}
+
+/** What `convkit bench` sends a child process (./child.ts): the workloads and their repetitions. */
+export interface ChildRequest {
+  workloads: Workload[];
+  forward: RunOptions;
+  train: RunOptions;
+  quiet?: boolean;
+}
+
+/** A child's answer, its last line on stdout; the PyTorch script answers in the same shape. */
+export interface ChildReply {
+  backend: string;
+  threads?: number;
+  details?: Record<string, string>;
+  unavailable?: string;
+  results: Record<string, WorkloadResult | { error: string }>;
 }
 
 export function median(xs: readonly number[]): number {
