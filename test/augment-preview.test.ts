@@ -128,3 +128,22 @@ test("the book's command on cats_and_dogs_small", async (t) => {
   const meta = await sharp(out).metadata();
   assert.equal(meta.width, 4 + 9 * (150 + 4));
 });
+
+test('an image whose first red value is 60 (the "<" of an SVG) previews like any other', async () => {
+  const file = join(dir, 'red60.png');
+  await sharp({ create: { width: 20, height: 20, channels: 3, background: { r: 60, g: 120, b: 200 } } }).png().toFile(file);
+  const r = await quiet(['preview', file, '--out', join(dir, 'red60-grid.png'), '--count', '2', '--image-size', '16']);
+  assert.equal(r.code, 0, r.err);
+  const tile = await sharp(join(dir, 'red60-grid.png')).extract({ left: 4, top: 4, width: 1, height: 1 }).removeAlpha().raw().toBuffer();
+  assert.deepEqual(Array.from(tile), [60, 120, 200]);
+});
+
+test('--image-size above 1024 and an --out that is a folder are refused before any work', async () => {
+  const big = await quiet(['preview', '--data', join(dir, 'train'), '--out', join(dir, 'big.png'), '--image-size', '20000']);
+  assert.equal(big.code, 2);
+  assert.match(big.err, /invalid --image-size: "20000"[\s\S]*from 2 to 1024/);
+  const folder = await quiet(['preview', '--data', join(dir, 'train'), '--image-size', '16', '--out', dir]);
+  assert.equal(folder.code, 2);
+  assert.match(folder.err, /--out .* is a folder/);
+  assert.equal(folder.err.split('\n').length, 2, 'message and fix only');
+});

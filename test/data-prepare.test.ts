@@ -15,7 +15,8 @@ async function flatFolder(root: string, n: number): Promise<void> {
 
 async function listing(root: string): Promise<Record<string, string[]>> {
   const out: Record<string, string[]> = {};
-  for (const part of (await fs.readdir(root)).sort()) {
+  // Dot files are convkit's marker of its own folder, not a part.
+  for (const part of (await fs.readdir(root)).filter((p) => !p.startsWith('.')).sort()) {
     for (const cls of (await fs.readdir(join(root, part))).sort()) {
       out[`${part}/${cls}`] = (await fs.readdir(join(root, part, cls))).sort((a, b) => fileNumber(a)! - fileNumber(b)!);
     }

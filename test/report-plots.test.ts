@@ -193,3 +193,18 @@ test('imageGrid rejects raw pixels of the wrong size and empty input', async () 
   await assert.rejects(imageGrid([{ data: new Uint8Array(10), width: 4, height: 4 }]), /do not make a 4×4 image/);
   await assert.rejects(imageGrid([]), ConvkitError);
 });
+
+test('imageGrid takes raw tiles as pixels whatever their first bytes look like', async () => {
+  // First pixels that read as '<' (SVG), a PNG and a JPEG signature.
+  const starts = [[60, 10, 20], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a], [0xff, 0xd8, 0xff]];
+  const tiles = starts.map((start) => {
+    const data = new Uint8Array(4 * 4 * 3).fill(60);
+    data.set(start);
+    return { data, width: 4, height: 4 };
+  });
+  const png = await imageGrid(tiles, { columns: 3, tileSize: 4, gap: 0 });
+  const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  assert.equal(info.width, 12);
+  // Each tile's first pixel comes out as given.
+  for (const [i, start] of starts.entries()) assert.deepEqual(Array.from(data.subarray(i * 12, i * 12 + 3)), start.slice(0, 3));
+});

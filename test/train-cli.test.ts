@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, mkdir, cp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../src/cli/main.js';
+import { runCli } from './cli-harness.js';
 import { writeSyntheticSet, type SyntheticSet } from './train-synthetic.js';
 
 // The plain JS kernels: deterministic, and independent of the native/wasm builds.
@@ -22,18 +22,7 @@ after(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-async function run(argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = [], err: string[] = [];
-  const log = console.log, error = console.error;
-  console.log = (...a: unknown[]) => { out.push(a.join(' ')); };
-  console.error = (...a: unknown[]) => { err.push(a.join(' ')); };
-  try {
-    return { code: await main(argv), out, err };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
+const run = runCli;
 
 const TINY = ['--image-size', '16', '--filters', '8,16', '--dense-units', '16', '--batch-size', '16', '--learning-rate', '3e-3', '--optimizer', 'adam'];
 

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { activeNativeAddon } from '../backend/native.js';
+import { ResampleFill } from '../backend/opcodes.js';
 import { ConvkitError, check } from '../util/errors.js';
 import { resolveFillOptions, type FillOptions } from './options.js';
 import { isIdentityMatrix, transformMatrix } from './matrix.js';
@@ -28,7 +29,8 @@ export interface ApplyOptions extends FillOptions {
 }
 
 const ENGINES: readonly ResampleEngine[] = ['auto', 'native', 'tfjs', 'js'];
-const FILL_CODES: Record<string, number> = { constant: 0, nearest: 1, reflect: 2, wrap: 3 };
+/** The native resampler's fill codes, by fill mode name. */
+const FILL_CODES: Record<string, ResampleFill> = { constant: ResampleFill.Constant, nearest: ResampleFill.Nearest, reflect: ResampleFill.Reflect, wrap: ResampleFill.Wrap };
 
 function pickEngine(engine: ResampleEngine, fillMode: string): Exclude<ResampleEngine, 'auto'> {
   if (engine !== 'auto') return engine;

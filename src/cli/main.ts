@@ -2,7 +2,8 @@
  * convkit's command line: a table of commands, each a thin module in
  * ./commands that parses its flags and calls the library.
  */
-import { ConvkitError } from '../util/errors.js';
+import { takeVerbose } from './args.js';
+import { reportError } from './report-error.js';
 
 export interface Command {
   /** Runs the command; resolves to the process exit code. */
@@ -30,16 +31,22 @@ const COMMANDS: Record<string, Entry> = {
 export function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
   const lines = Object.entries(COMMANDS).map(([name, e]) => `  ${name.padEnd(width)}  ${e.summary}`);
-  return ['Usage: convkit <command> [options]', '', 'Commands:', ...lines, '', 'Run "convkit <command> --help" for the options of one command.'].join('\n');
+  return [
+    'Usage: convkit <command> [options]', '', 'Commands:', ...lines, '',
+    'Run "convkit <command> --help" for the options of one command.',
+    'Any command takes --verbose (or CONVKIT_VERBOSE=1): errors then show their stack trace.',
+  ].join('\n');
 }
 
-export async function main(argv: string[]): Promise<number> {
+export async function main(args: string[]): Promise<number> {
+  const { argv, verbose } = takeVerbose(args);
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     console.log(usage());
     return name ? 0 : 1;
   }
-  const entry = COMMANDS[name];
+  // Own keys only: "constructor" is not a command.
+  const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!entry) {
     console.error(`convkit: unknown command "${name}"\n\n${usage()}`);
     return 2;
@@ -48,10 +55,6 @@ export async function main(argv: string[]): Promise<number> {
     const command = await entry.load();
     return await command.run(rest);
   } catch (err) {
-    if (err instanceof ConvkitError) {
-      console.error(`convkit ${name}: ${err.message}`);
-      return 2;
-    }
-    throw err;
+    return reportError(name, err, verbose);
   }
 }

@@ -10,7 +10,9 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { ConvkitError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { decodeImage, type ColorMode, type DecodedImage, type Interpolation } from './decode.js';
+import { ensureDir } from '../util/output-guard.js';
+import { decodeImage, readImageFile, type ColorMode, type DecodedImage, type Interpolation } from './decode.js';
+import type { SkippedFile } from './scan.js';
 
 export interface ResolvedDecodeOptions {
   targetSize: readonly [number, number];
@@ -34,6 +36,9 @@ export interface CacheStats {
 }
 
 const MAGIC = 0x58504b43; // "CKPX"
+// In the disk entries' names, raised when decoding changes what a file gives
+// (2: decoder warnings fail the file), so older entries are not served.
+const DECODE_VERSION = 2;
 const HEADER = 16;
 
 export function optionsKey(o: ResolvedDecodeOptions): string {
@@ -131,14 +136,9 @@ export class ImageCache {
       this.counts.decoded++;
       return decodeImage(path, options, path);
     }
-    let buf: Buffer;
-    try {
-      buf = await fs.readFile(path);
-    } catch (err) {
-      throw new ConvkitError(`cannot read image ${path}: ${(err as Error).message}`, 'check that the file exists and is readable, or pass skipBad / --skip-bad');
-    }
+    const buf = await readImageFile(path);
     const hash = createHash('sha256').update(buf).digest('hex').slice(0, 40);
-    const file = join(this.cacheDir, `${hash}-${buf.length}-${optionsKey(options)}.px`);
+    const file = join(this.cacheDir, `${hash}-${buf.length}-${optionsKey(options)}-v${DECODE_VERSION}.px`);
     const cached = await readCached(file, options);
     if (cached) {
       this.counts.diskHits++;
@@ -167,7 +167,7 @@ export class ImageCache {
   private async prepareDir(): Promise<void> {
     const dir = this.cacheDir!;
     try {
-      await fs.mkdir(dir, { recursive: true });
+      await ensureDir(dir);
     } catch (err) {
       throw new ConvkitError(`cannot create cache folder ${dir}: ${(err as Error).message}`, 'pass a writable cacheDir / --cache-dir, or none to cache in memory only');
     }
@@ -189,4 +189,25 @@ async function readCached(file: string, options: ResolvedDecodeOptions): Promise
   if (view.getUint32(0, true) !== MAGIC || channels !== expectChannels || height !== options.targetSize[0] || width !== options.targetSize[1]) return undefined;
   if (buf.length !== HEADER + height * width * channels) return undefined;
   return { data: new Uint8Array(buf.buffer, buf.byteOffset + HEADER, buf.length - HEADER), height, width, channels: channels as 1 | 3 };
+}
+
+/**
+ * Decodes `paths` (a few at a time, nothing kept) into one float32
+ * [n, h, w, c] buffer of the files that decode, in order; a file that fails
+ * goes to `onBad`, or throws its error when there is none.
+ */
+export async function decodeBatch(paths: readonly string[], options: ResolvedDecodeOptions, onBad?: (file: SkippedFile) => void): Promise<{ files: string[]; pixels: Float32Array }> {
+  const decoded = await new ImageCache().getMany(paths, options);
+  const files: string[] = [], images: DecodedImage[] = [];
+  decoded.forEach((r, i) => {
+    if (!(r instanceof ConvkitError)) {
+      files.push(paths[i]!);
+      images.push(r);
+    } else if (onBad) onBad({ path: paths[i]!, reason: r.message.split('\n')[0]! });
+    else throw r;
+  });
+  const size = options.targetSize[0] * options.targetSize[1] * (options.colorMode === 'grayscale' ? 1 : 3);
+  const pixels = new Float32Array(images.length * size);
+  images.forEach((im, i) => pixels.set(im.data, i * size));
+  return { files, pixels };
 }

@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ConvkitError, check } from '../util/errors.js';
+import { listNames } from '../util/list-names.js';
 import { createRng, type Rng } from '../util/rng.js';
 import { Progress } from '../util/progress.js';
 import { ImageCache, type ResolvedDecodeOptions } from './cache.js';
@@ -40,9 +41,8 @@ export interface DirectoryIteratorOptions {
   interpolation?: Interpolation;
   /** Disk cache of decoded pixels, reused across runs. */
   cacheDir?: string;
-  /** Skip (and list in `skipped`) non-image, unreadable or tiny files instead of failing. */
+  /** Skip (and list in `skipped`) non-image, unreadable, damaged or tiny files, dangling links and link loops instead of failing. */
   skipBad?: boolean;
-  followLinks?: boolean;
   transform?: BatchTransform;
   /** Share one cache between iterators (default: a new in-memory cache, with `cacheDir` if given). */
   cache?: ImageCache;
@@ -92,13 +92,14 @@ export class DirectoryIterator implements AsyncIterable<Batch> {
     check(Number.isInteger(seed), 'seed', seed, 'an integer');
     if (classMode === 'binary' && folder.classNames.length !== 2) {
       throw new ConvkitError(
-        `classMode "binary" needs exactly 2 classes, but ${folder.root} has ${folder.classNames.length} (${folder.classNames.join(', ')})`,
+        `classMode "binary" needs exactly 2 classes, but ${folder.root} has ${folder.classNames.length} (${listNames(folder.classNames)})`,
         'use classMode "categorical" or "sparse" for more than two classes',
       );
     }
     this.root = folder.root;
     this.classNames = [...folder.classNames];
-    this.classIndices = Object.fromEntries(this.classNames.map((name, i) => [name, i]));
+    // No prototype: a look-up of any folder name ("constructor", "__proto__") finds only classes.
+    this.classIndices = Object.assign(Object.create(null) as Record<string, number>, Object.fromEntries(this.classNames.map((name, i) => [name, i])));
     this.batchSize = batchSize;
     this.classMode = classMode;
     this.shuffle = shuffle;
@@ -301,7 +302,7 @@ export class DirectoryIterator implements AsyncIterable<Batch> {
 
 /** Scans `root` (one sub-folder per class) and returns a batch iterator over it. */
 export async function flowFromDirectory(root: string, options: DirectoryIteratorOptions = {}): Promise<DirectoryIterator> {
-  const folder = await scanImageFolder(root, { followLinks: options.followLinks, skipBad: options.skipBad });
+  const folder = await scanImageFolder(root, { skipBad: options.skipBad });
   return new DirectoryIterator(folder, options);
 }
 

@@ -6,12 +6,16 @@
  * file name. The result is built in a temp folder and renamed into place.
  */
 import { promises as fs } from 'node:fs';
-import { basename, extname, join, relative, resolve, isAbsolute } from 'node:path';
+import { basename, dirname, extname, join, relative, resolve, isAbsolute } from 'node:path';
 import { ConvkitError } from '../util/errors.js';
 import { createRng } from '../util/rng.js';
 import { writeDirAtomic } from '../util/atomic.js';
+import { checkWritable, ownedBy } from '../util/output-guard.js';
 import { Progress } from '../util/progress.js';
-import { isImagePath, scanImageFolder } from './scan.js';
+import { fileErrorReason } from './file-errors.js';
+import { decodeImage, MIN_IMAGE_SIDE } from './decode.js';
+import { isImagePath } from './formats.js';
+import { scanImageFolder, subFolderCount, type SkippedFile } from './scan.js';
 
 export type SplitSpec =
   | { kind: 'counts'; counts: number[] }
@@ -34,6 +38,8 @@ export interface PrepareOptions {
   link?: boolean;
   /** Replace a non-empty `dest`. */
   overwrite?: boolean;
+  /** Leave out (and list in `skipped`) files that do not decode instead of failing. */
+  skipBad?: boolean;
   progress?: boolean;
 }
 
@@ -45,10 +51,17 @@ export interface PrepareResult {
   counts: Record<string, Record<string, number>>;
   /** Source images placed in no part. */
   unused: number;
+  /** Source files left out because they do not decode (skipBad). */
+  skipped: SkippedFile[];
 }
 
 export const DEFAULT_PATTERN = '^([^.]+)\\.';
 export const DEFAULT_NAMES = ['train', 'validation', 'test'];
+
+/** Marks a destination as prepare's own, so --overwrite may replace it (and nothing else). */
+const PREPARED_MARKER = '.convkit-prepared';
+/** Folders made before the marker hold only the default part folders. */
+const PREPARED_FOLDER = { what: 'a folder prepare made', flag: 'destination', owns: ownedBy(PREPARED_MARKER, (entry) => DEFAULT_NAMES.includes(entry)) };
 
 /** Parses "1000,500,500" (counts per class) or "0.5,0.25,0.25" (fractions per class). */
 export function parseSplit(text: string, flag = '--split'): SplitSpec {
@@ -112,34 +125,36 @@ function within(child: string, parent: string): boolean {
 }
 
 /** Groups the source's images by class: from sub-folders if it has any, else from file names. */
-async function collect(source: string, pattern: string | RegExp): Promise<{ layout: 'flat' | 'folders'; byClass: Map<string, string[]> }> {
-  let entries;
+async function collect(source: string, pattern: string | RegExp, skipBad: boolean): Promise<{ layout: 'flat' | 'folders'; byClass: Map<string, string[]>; skipped: SkippedFile[] }> {
+  let folders;
   try {
-    entries = await fs.readdir(source, { withFileTypes: true });
+    folders = await subFolderCount(source);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new ConvkitError(`source folder ${source} does not exist`, 'pass a folder of images named by class (cat.1.jpg) or of class sub-folders');
     if (code === 'ENOTDIR') throw new ConvkitError(`source ${source} is not a folder`, 'pass a folder of images named by class (cat.1.jpg) or of class sub-folders');
-    throw err;
+    throw new ConvkitError(`cannot read source folder ${source}: ${fileErrorReason(err)}`, 'check the folder\'s permissions');
   }
   const byClass = new Map<string, string[]>();
-  if (entries.some((e) => e.isDirectory() && !e.name.startsWith('.'))) {
-    const folder = await scanImageFolder(source);
+  if (folders > 0) {
+    const folder = await scanImageFolder(source, { skipBad });
     for (const name of folder.classNames) byClass.set(name, []);
     for (const f of folder.files) byClass.get(f.className)!.push(f.path);
-    return { layout: 'folders', byClass };
+    return { layout: 'folders', byClass, skipped: folder.skipped };
   }
   const re = compilePattern(pattern);
-  for (const e of entries) {
-    if (!e.isFile() || e.name.startsWith('.') || !isImagePath(e.name)) continue;
-    const m = re.exec(e.name);
+  // Other files beside the photos (a README, a labels.csv) are not data; the images are checked by decoding.
+  const names = (await fs.readdir(source)).filter((n) => !n.startsWith('.') && isImagePath(n));
+  for (const name of names) {
+    const path = join(source, name);
+    const m = re.exec(name);
     const cls = m?.groups?.class ?? m?.[1];
     if (!cls) {
-      throw new ConvkitError(`file name ${join(source, e.name)} does not match --pattern ${JSON.stringify(re.source)}`, 'pass a --pattern whose first capture group picks the class out of every file name, or move the file out');
+      throw new ConvkitError(`file name ${path} does not match --pattern ${JSON.stringify(re.source)}`, 'pass a --pattern whose first capture group picks the class out of every file name, or move the file out');
     }
-    if (cls.includes('/') || cls === '.' || cls === '..') throw new ConvkitError(`class "${cls}" from ${e.name} is not a usable folder name`, 'adjust --pattern');
+    if (cls.includes('/') || cls === '.' || cls === '..') throw new ConvkitError(`class "${cls}" from ${name} is not a usable folder name`, 'adjust --pattern');
     if (!byClass.has(cls)) byClass.set(cls, []);
-    byClass.get(cls)!.push(join(source, e.name));
+    byClass.get(cls)!.push(path);
   }
   if (byClass.size < 2) {
     throw new ConvkitError(
@@ -147,7 +162,31 @@ async function collect(source: string, pattern: string | RegExp): Promise<{ layo
       'check --pattern (its first capture group is the class) or give class sub-folders',
     );
   }
-  return { layout: 'flat', byClass };
+  return { layout: 'flat', byClass, skipped: [] };
+}
+
+/**
+ * Decodes every file (as training will, strictly) before anything is
+ * written: the first that fails stops the run, or (skipBad) each one is
+ * taken out of `byClass` and listed.
+ */
+async function dropUndecodable(byClass: Map<string, string[]>, skipBad: boolean, progress: boolean): Promise<SkippedFile[]> {
+  const files = [...byClass.values()].flat().sort(natural);
+  const errors = new Map<string, ConvkitError>();
+  const bar = new Progress({ total: files.length, label: 'checking', unit: 'img', silent: !progress });
+  await pool(files, 3, async (file) => {
+    // The smallest size costs least; the decoder's checks run at any size.
+    await decodeImage(file, { targetSize: [MIN_IMAGE_SIDE, MIN_IMAGE_SIDE] }).catch((err: unknown) => {
+      if (!(err instanceof ConvkitError)) throw err;
+      errors.set(file, err);
+    });
+    bar.tick();
+  });
+  bar.finish();
+  const bad = files.filter((f) => errors.has(f));
+  if (bad.length > 0 && !skipBad) throw errors.get(bad[0]!)!;
+  for (const [cls, list] of byClass) byClass.set(cls, list.filter((f) => !errors.has(f)));
+  return bad.map((path) => ({ path, reason: errors.get(path)!.message.split('\n')[0]! }));
 }
 
 /** Assigns one class's files (naturally sorted) to the parts. */
@@ -203,7 +242,7 @@ async function pool<T>(items: readonly T[], limit: number, work: (item: T) => Pr
 /** Builds dest/<part>/<class>/ folders from `source`; returns how many files went where. */
 export async function prepareSplits(options: PrepareOptions): Promise<PrepareResult> {
   const source = resolve(options.source), dest = resolve(options.dest);
-  const { split, seed = 42, link = false, overwrite = false, pattern = DEFAULT_PATTERN } = options;
+  const { split, seed = 42, link = false, overwrite = false, skipBad = false, pattern = DEFAULT_PATTERN } = options;
   const nParts = split.kind === 'counts' ? split.counts.length : split.kind === 'fractions' ? split.fractions.length : split.ranges.length;
   const names = options.names ?? DEFAULT_NAMES.slice(0, nParts);
   if (names.length !== nParts || new Set(names).size !== names.length || names.some((n) => !n || n.includes('/') || n.startsWith('.'))) {
@@ -222,33 +261,42 @@ export async function prepareSplits(options: PrepareOptions): Promise<PrepareRes
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
+  // Before any image is read: an unwritable destination (a read-only mount, /proc) would otherwise fail at the end.
+  await checkWritable(dest, 'destination');
 
-  const { layout, byClass } = await collect(source, pattern);
+  const { layout, byClass, skipped } = await collect(source, pattern, skipBad);
+  skipped.push(...await dropUndecodable(byClass, skipBad, options.progress ?? false));
   const classNames = [...byClass.keys()].sort();
-  const counts: Record<string, Record<string, number>> = Object.fromEntries(names.map((n) => [n, {}]));
   const jobs: { from: string; to: string }[] = [];
+  const sizes = new Map<string, number[]>();
   let total = 0;
   for (const cls of classNames) {
     const files = byClass.get(cls)!.sort(natural);
     total += files.length;
-    splitClass(cls, files, split, seed).forEach((part, i) => {
-      counts[names[i]!]![cls] = part.length;
-      for (const f of part) jobs.push({ from: f, to: join(names[i]!, cls, basename(f)) });
+    const parts = splitClass(cls, files, split, seed);
+    sizes.set(cls, parts.map((part) => part.length));
+    parts.forEach((part, i) => {
+      // Images from nested folders of a class keep their sub-path, so equal file names do not collide.
+      for (const f of part) jobs.push({ from: f, to: join(names[i]!, cls, layout === 'folders' ? relative(join(source, cls), f) : basename(f)) });
     });
   }
-  for (const name of names) {
+  names.forEach((name, i) => {
     for (const cls of classNames) {
-      if (!counts[name]![cls]) throw new ConvkitError(`part "${name}" would get no images of class "${cls}"`, split.kind === 'ranges' ? 'check that --ranges covers the numbers in the file names' : 'raise the counts or fractions');
+      if (!sizes.get(cls)![i]) throw new ConvkitError(`part "${name}" would get no images of class "${cls}"`, split.kind === 'ranges' ? 'check that --ranges covers the numbers in the file names' : 'raise the counts or fractions');
     }
-  }
+  });
+  // Built from entries: assigning counts[part]["__proto__"] would set a prototype, not count a class.
+  const counts = Object.fromEntries(names.map((name, i) => [name, Object.fromEntries(classNames.map((cls) => [cls, sizes.get(cls)![i]!]))]));
 
   const progress = new Progress({ total: jobs.length, label: link ? 'linking' : 'copying', unit: 'files', silent: !options.progress });
   await writeDirAtomic(dest, async (tmp) => {
     for (const name of names) for (const cls of classNames) await fs.mkdir(join(tmp, name, cls), { recursive: true });
     await pool(jobs, 8, async ({ from, to }) => {
+      await fs.mkdir(dirname(join(tmp, to)), { recursive: true });
       if (link) {
         try {
-          await fs.link(from, join(tmp, to));
+          // link(2) would link a symbolic link itself, not the image it leads to.
+          await fs.link(await fs.realpath(from), join(tmp, to));
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code === 'EXDEV' || (err as NodeJS.ErrnoException).code === 'EPERM') {
             throw new ConvkitError(`cannot hard-link ${from} into ${dest}: ${(err as Error).message}`, 'hard links need source and destination on the same file system; drop --link to copy');
@@ -260,7 +308,8 @@ export async function prepareSplits(options: PrepareOptions): Promise<PrepareRes
       }
       progress.tick();
     });
-  });
+    await fs.writeFile(join(tmp, PREPARED_MARKER), 'made by convkit prepare\n');
+  }, PREPARED_FOLDER);
   progress.finish();
-  return { dest, layout, classNames, counts, unused: total - jobs.length };
+  return { dest, layout, classNames, counts, unused: total - jobs.length, skipped };
 }

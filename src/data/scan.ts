@@ -1,13 +1,15 @@
 /**
  * Scanning a class-folder tree (one sub-folder per class, Keras
- * `flow_from_directory` layout) into a sorted list of labelled files.
+ * `flow_from_directory` layout) into a sorted list of labelled files. As in
+ * Keras with follow_links and `find -L`, symbolic links are followed and
+ * images in nested folders of a class belong to it; a link back to a folder
+ * above it is a loop, reported instead of followed.
  */
 import { promises as fs, type Dirent } from 'node:fs';
-import { extname, join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { ConvkitError } from '../util/errors.js';
-
-/** Extensions of the formats sharp decodes here (BMP needs ImageMagick, which sharp lacks). */
-export const IMAGE_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.jpe', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif'];
+import { fileErrorReason, notRegularFileReason } from './file-errors.js';
+import { isImagePath, notImageReason } from './formats.js';
 
 export interface ImageFile {
   path: string;
@@ -29,14 +31,8 @@ export interface ImageFolder {
 }
 
 export interface ScanOptions {
-  /** Follow symbolic links to class folders and files (default false: links are skipped and listed). */
-  followLinks?: boolean;
-  /** List non-image files in `skipped` instead of failing on them. */
+  /** List bad entries (non-image files, dangling links, link loops, unreadable folders) in `skipped` instead of failing on them. */
   skipBad?: boolean;
-}
-
-export function isImagePath(path: string): boolean {
-  return IMAGE_EXTENSIONS.includes(extname(path).toLowerCase());
 }
 
 /** Code-point order, so the class indices do not depend on the locale. */
@@ -49,87 +45,162 @@ function ignorable(name: string): boolean {
   return name.startsWith('.') || name === 'Thumbs.db' || name === 'desktop.ini';
 }
 
-async function readDir(path: string, what: string): Promise<Dirent[]> {
-  let stat;
+const SKIP = 'or pass skipBad / --skip-bad to skip it';
+
+/** A folder's identity, so a link back to it is recognised whatever path leads there. */
+const folderId = (st: { dev: number; ino: number }) => `${st.dev}:${st.ino}`;
+
+type Resolved = { kind: 'dir'; id: string } | { kind: 'file' } | { kind: 'bad'; reason: string; hint: string };
+
+/** What a folder entry is, links followed. */
+async function resolveEntry(path: string, entry: Dirent): Promise<Resolved> {
+  if (entry.isFile()) return { kind: 'file' };
+  let st;
   try {
-    stat = await fs.stat(path);
+    st = await fs.stat(path);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new ConvkitError(`${what} ${path} does not exist`, 'check the path; it should hold one sub-folder per class (e.g. train/cats, train/dogs)');
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && entry.isSymbolicLink()) {
+      const target = await fs.readlink(path).catch(() => '?');
+      return { kind: 'bad', reason: `dangling symbolic link (its target ${target} does not exist)`, hint: `fix or remove the link, ${SKIP}` };
     }
-    throw new ConvkitError(`cannot read ${what} ${path}: ${(err as Error).message}`, 'check the permissions of the folder');
+    return { kind: 'bad', reason: code === 'ELOOP' ? 'symbolic link loop (the link leads to itself)' : fileErrorReason(err), hint: `fix or remove it, ${SKIP}` };
   }
-  if (!stat.isDirectory()) throw new ConvkitError(`${what} ${path} is not a folder`, 'pass a folder holding one sub-folder per class');
-  return fs.readdir(path, { withFileTypes: true });
+  if (st.isDirectory()) return { kind: 'dir', id: folderId(st) };
+  const why = notRegularFileReason(st);
+  return why ? { kind: 'bad', reason: `it ${why}`, hint: `move it out of the image folder, ${SKIP}` } : { kind: 'file' };
 }
 
-/** Resolves what a directory entry is, following a link only when asked. */
-async function kindOf(dir: string, entry: Dirent, followLinks: boolean): Promise<'dir' | 'file' | 'link' | 'other'> {
-  if (entry.isSymbolicLink()) {
-    if (!followLinks) return 'link';
-    try {
-      const st = await fs.stat(join(dir, entry.name));
-      return st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other';
-    } catch {
-      return 'other';
-    }
+/** Walks image folders, failing on the first bad entry or (skipBad) listing it. */
+class Walker {
+  readonly skipped: SkippedFile[] = [];
+  constructor(private readonly skipBad: boolean) {}
+
+  bad(path: string, reason: string, hint: string): void {
+    if (!this.skipBad) throw new ConvkitError(`${path}: ${reason}`, hint);
+    this.skipped.push({ path, reason });
   }
-  return entry.isDirectory() ? 'dir' : entry.isFile() ? 'file' : 'other';
+
+  /** The identity of folder `path` given by the user; a missing path or a file is an error. */
+  async root(path: string, what: string): Promise<string> {
+    let st;
+    try {
+      st = await fs.stat(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new ConvkitError(`${what} ${path} does not exist`, 'check the path; it should hold one sub-folder per class (e.g. train/cats, train/dogs)');
+      }
+      throw new ConvkitError(`cannot read ${what} ${path}: ${fileErrorReason(err)}`, 'check the path and its permissions');
+    }
+    if (!st.isDirectory()) throw new ConvkitError(`${what} ${path} is not a folder`, 'pass a folder holding one sub-folder per class');
+    return folderId(st);
+  }
+
+  /** The sub-folders (with their identities) and files of `dir`; bad entries are reported. */
+  async children(dir: string, ancestors: ReadonlyMap<string, string>): Promise<{ dirs: [string, string][]; files: string[] }> {
+    const dirs: [string, string][] = [], files: string[] = [];
+    let entries: Dirent[];
+    try {
+      entries = await fs.readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      this.bad(dir, `cannot read the folder: ${fileErrorReason(err)}`, `check its permissions, ${SKIP}`);
+      return { dirs, files };
+    }
+    entries.sort((a, b) => compareNames(a.name, b.name));
+    for (const entry of entries) {
+      if (ignorable(entry.name)) continue;
+      const path = join(dir, entry.name);
+      const r = await resolveEntry(path, entry);
+      if (r.kind === 'file') files.push(path);
+      else if (r.kind === 'bad') this.bad(path, r.reason, r.hint);
+      else if (ancestors.has(r.id)) this.bad(path, `symbolic link loop (it leads back to ${ancestors.get(r.id)})`, `remove the link, ${SKIP}`);
+      else dirs.push([path, r.id]);
+    }
+    return { dirs, files };
+  }
+
+  /**
+   * The image files under `dir`, nested folders included, in Keras's order:
+   * folders sorted by path, each one's files by name.
+   */
+  async images(dir: string, ancestors: ReadonlyMap<string, string>): Promise<string[]> {
+    const byFolder: [string, string[]][] = [];
+    const visit = async (folder: string, above: ReadonlyMap<string, string>): Promise<void> => {
+      const { dirs, files } = await this.children(folder, above);
+      const images: string[] = [];
+      for (const file of files) {
+        if (isImagePath(file)) images.push(file);
+        else this.bad(file, `not an image file: ${notImageReason(file)}`, `move it out of the image folder, ${SKIP}`);
+      }
+      byFolder.push([folder, images]);
+      for (const [sub, id] of dirs) await visit(sub, new Map(above).set(id, sub));
+    };
+    await visit(dir, ancestors);
+    return byFolder.sort((a, b) => compareNames(a[0], b[0])).flatMap(([, images]) => images);
+  }
+}
+
+/** How many sub-folders (links to folders included, hidden ones not) `dir` has: ≥ 2 makes it a class-folder root. */
+export async function subFolderCount(dir: string): Promise<number> {
+  let n = 0;
+  for (const e of await fs.readdir(dir, { withFileTypes: true })) {
+    if (ignorable(e.name)) continue;
+    if (e.isDirectory() || (e.isSymbolicLink() && await fs.stat(join(dir, e.name)).then((st) => st.isDirectory(), () => false))) n++;
+  }
+  return n;
 }
 
 /**
- * Lists `root`'s class folders (sorted by name → labels 0..n-1) and their
- * image files (sorted by name). Files directly in `root` are ignored, as in
- * Keras. Fails on a missing root, fewer than two classes, an empty class or
- * a non-image file (listed in `skipped` instead with `skipBad`).
+ * Lists `root`'s class folders (sorted by name → labels 0..n-1) and the
+ * image files in each, nested folders included. Files directly in `root`
+ * are ignored, as in Keras. Fails on a missing root, fewer than two classes,
+ * an empty class or a bad entry (listed in `skipped` instead with `skipBad`).
  */
 export async function scanImageFolder(root: string, options: ScanOptions = {}): Promise<ImageFolder> {
-  const { followLinks = false, skipBad = false } = options;
   const absRoot = resolve(root);
-  const skipped: SkippedFile[] = [];
-  const classDirs: string[] = [];
-  for (const entry of await readDir(absRoot, 'image folder')) {
-    if (ignorable(entry.name)) continue;
-    const kind = await kindOf(absRoot, entry, followLinks);
-    if (kind === 'dir') classDirs.push(entry.name);
-    else if (kind === 'link') skipped.push({ path: join(absRoot, entry.name), reason: 'symbolic link not followed (pass followLinks / --follow-links)' });
-  }
-  classDirs.sort(compareNames);
-  if (classDirs.length < 2) {
+  const walker = new Walker(options.skipBad ?? false);
+  const rootId = await walker.root(absRoot, 'image folder');
+  const { dirs } = await walker.children(absRoot, new Map([[rootId, absRoot]]));
+  if (dirs.length < 2) {
     throw new ConvkitError(
-      `image folder ${absRoot} has ${classDirs.length} class sub-folder${classDirs.length === 1 ? '' : 's'}${classDirs.length ? ` (${classDirs[0]})` : ''}; at least two are needed`,
+      `image folder ${absRoot} has ${dirs.length} class sub-folder${dirs.length === 1 ? '' : 's'}${dirs.length ? ` (${basename(dirs[0]![0])})` : ''}; at least two are needed`,
       'put each class\'s images in its own sub-folder, e.g. train/cats/*.jpg and train/dogs/*.jpg',
     );
   }
+  const classNames: string[] = [];
   const files: ImageFile[] = [];
-  for (const [label, className] of classDirs.entries()) {
-    const dir = join(absRoot, className);
-    const names: string[] = [];
-    for (const entry of await readDir(dir, 'class folder')) {
-      if (ignorable(entry.name)) continue;
-      const path = join(dir, entry.name);
-      const kind = await kindOf(dir, entry, followLinks);
-      if (kind === 'link') {
-        skipped.push({ path, reason: 'symbolic link not followed (pass followLinks / --follow-links)' });
-      } else if (kind === 'dir') {
-        skipped.push({ path, reason: 'nested folder ignored (classes are the first level of sub-folders)' });
-      } else if (kind !== 'file' || !isImagePath(entry.name)) {
-        if (!skipBad) {
-          throw new ConvkitError(
-            `${path} is not an image file (recognised: ${IMAGE_EXTENSIONS.join(' ')})`,
-            'move it out of the class folder, or pass skipBad / --skip-bad to skip such files',
-          );
-        }
-        skipped.push({ path, reason: 'not an image file' });
-      } else {
-        names.push(entry.name);
-      }
-    }
-    if (names.length === 0) {
+  for (const [dir, id] of dirs) {
+    const className = basename(dir);
+    const images = await walker.images(dir, new Map([[rootId, absRoot], [id, dir]]));
+    if (images.length === 0) {
       throw new ConvkitError(`class folder ${dir} holds no images`, `add images of class "${className}" or remove the empty folder`);
     }
-    names.sort(compareNames);
-    for (const name of names) files.push({ path: join(dir, name), label, className });
+    const label = classNames.push(className) - 1;
+    for (const path of images) files.push({ path, label, className });
   }
-  return { root: absRoot, classNames: classDirs, files, skipped };
+  return { root: absRoot, classNames, files, skipped: walker.skipped };
+}
+
+/**
+ * The image files of `paths`: each folder searched recursively (as a class
+ * folder is), each file taken if its name is a readable image's. Bad entries
+ * fail, or are listed in `skipped` with `skipBad`.
+ */
+export async function listImageFiles(paths: readonly string[], options: ScanOptions = {}): Promise<{ files: string[]; skipped: SkippedFile[] }> {
+  const walker = new Walker(options.skipBad ?? false);
+  const files: string[] = [];
+  for (const path of paths) {
+    let st;
+    try {
+      st = await fs.stat(path);
+    } catch (err) {
+      walker.bad(path, fileErrorReason(err), `pass image files or folders of images, ${SKIP}`);
+      continue;
+    }
+    if (st.isDirectory()) files.push(...await walker.images(path, new Map([[folderId(st), path]])));
+    else if (!st.isFile()) walker.bad(path, `it ${notRegularFileReason(st)}`, `pass image files or folders of images, ${SKIP}`);
+    else if (!isImagePath(path)) walker.bad(path, `not an image file: ${notImageReason(path)}`, `pass image files or folders of images, ${SKIP}`);
+    else files.push(path);
+  }
+  return { files, skipped: walker.skipped };
 }

@@ -5,12 +5,27 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ConvkitError } from '../util/errors.js';
-import { writeDirAtomic } from '../util/atomic.js';
+import { writeDirAtomic, type ReplacePolicy } from '../util/atomic.js';
+import { ownedBy } from '../util/output-guard.js';
+import { checkShardSizes, parseModelJson, readShard, shardFile, type Shard } from './manifest.js';
+import { checkFiniteWeights, checkShardHashes } from './weight-checks.js';
 
 /** Weights file written by `save()` (one shard; TF.js reads any shard layout). */
 export const WEIGHTS_FILE = 'weights.bin';
+/** convkit's description of a model folder (classes, input size, recipe, metrics). */
+export const META_FILE = 'convkit.json';
+
+/**
+ * The folders a model save may replace: a convkit model folder (it holds
+ * convkit.json) or a bare TF.js save of convkit's (model.json + weights.bin
+ * only). Anything else at the path is someone else's and is left alone.
+ */
+export const MODEL_FOLDER: ReplacePolicy = {
+  what: 'a model folder',
+  owns: ownedBy(META_FILE, (name) => name === 'model.json' || name === WEIGHTS_FILE),
+};
 
 /** Resolves a folder or a model.json path to the model.json path. */
 export async function modelJsonPath(path: string): Promise<string> {
@@ -23,39 +38,46 @@ export async function modelJsonPath(path: string): Promise<string> {
   return st.isDirectory() ? join(path, 'model.json') : path;
 }
 
-/** Reads model.json and its weight shards into ModelArtifacts. */
-export async function readModelArtifacts(path: string): Promise<tf.io.ModelArtifacts> {
+export interface ReadOptions {
+  /** sha256 of each weight file by its model.json path (convkit.json's weightsSha256): any other content is an error. */
+  sha256?: Readonly<Record<string, string>>;
+  /** Where `sha256` comes from, for errors. */
+  sha256Source?: string;
+}
+
+/**
+ * Reads model.json and its weight shards into ModelArtifacts, refusing
+ * shards outside the folder, of the wrong size or content, and
+ * non-finite weights, each named with its file.
+ */
+export async function readModelArtifacts(path: string, options: ReadOptions = {}): Promise<tf.io.ModelArtifacts> {
   const jsonPath = await modelJsonPath(path);
-  let json: tf.io.ModelJSON;
+  let text: string;
   try {
-    json = JSON.parse(await fs.readFile(jsonPath, 'utf8')) as tf.io.ModelJSON;
+    text = await fs.readFile(jsonPath, 'utf8');
   } catch (err) {
     throw new ConvkitError(`cannot read ${jsonPath}: ${(err as Error).message}`, 'point at a TensorFlow.js layers model.json (as written by model.save or tensorflowjs_converter)');
   }
-  if (!json.modelTopology) {
-    throw new ConvkitError(`${jsonPath} has no modelTopology`, 'it is not a TensorFlow.js layers model; graph models are not supported');
-  }
+  const json = parseModelJson(text, jsonPath);
   const dir = dirname(jsonPath);
-  const specs: tf.io.WeightsManifestEntry[] = [];
-  const parts: Uint8Array[] = [];
+  const shards: Shard[] = [];
   for (const group of json.weightsManifest ?? []) {
-    specs.push(...group.weights);
+    const start = shards.length;
     for (const p of group.paths) {
-      const file = join(dir, p);
-      try {
-        parts.push(new Uint8Array(await fs.readFile(file)));
-      } catch {
-        throw new ConvkitError(`weight shard missing: ${file} (listed in ${basename(jsonPath)})`, 'copy the whole model folder, with every shard file listed in model.json');
-      }
+      const file = await shardFile(dir, p, jsonPath);
+      shards.push({ path: p, file, bytes: await readShard(file, jsonPath) });
     }
+    checkShardSizes(group, shards.slice(start), jsonPath);
   }
-  const total = parts.reduce((s, p) => s + p.byteLength, 0);
-  const weightData = new Uint8Array(total);
+  if (options.sha256) checkShardHashes(shards, options.sha256, options.sha256Source ?? 'the model folder');
+  const weightData = new Uint8Array(shards.reduce((n, s) => n + s.bytes.byteLength, 0));
   let offset = 0;
-  for (const p of parts) {
-    weightData.set(p, offset);
-    offset += p.byteLength;
+  for (const s of shards) {
+    weightData.set(s.bytes, offset);
+    offset += s.bytes.byteLength;
   }
+  const specs = (json.weightsManifest ?? []).flatMap((g) => g.weights);
+  checkFiniteWeights(specs, weightData, (offset) => shardAt(shards, offset));
   return {
     modelTopology: json.modelTopology,
     format: json.format,
@@ -68,9 +90,21 @@ export async function readModelArtifacts(path: string): Promise<tf.io.ModelArtif
   };
 }
 
+/** The file holding byte `offset` of the concatenated shards. */
+function shardAt(shards: readonly Shard[], offset: number): string {
+  let end = 0;
+  for (const s of shards) {
+    end += s.bytes.byteLength;
+    if (offset < end) return s.file;
+  }
+  return shards.at(-1)?.file ?? 'model.json';
+}
+
 /** Writes ModelArtifacts as `dir`/model.json + `dir`/weights.bin (atomically). */
 export async function writeModelArtifacts(dir: string, artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
   const weights = artifacts.weightData === undefined ? new Uint8Array(0) : new Uint8Array(tf.io.concatenateArrayBuffers(Array.isArray(artifacts.weightData) ? artifacts.weightData : [artifacts.weightData]));
+  // A model that cannot be loaded back is not worth writing.
+  checkFiniteWeights(artifacts.weightSpecs ?? [], weights, () => `the model to save in ${dir}`, 'its training diverged: lower the learning rate and train again');
   const modelJson: tf.io.ModelJSON = {
     modelTopology: artifacts.modelTopology as object,
     format: artifacts.format ?? 'layers-model',
@@ -84,7 +118,7 @@ export async function writeModelArtifacts(dir: string, artifacts: tf.io.ModelArt
   await writeDirAtomic(dir, async (tmp) => {
     await fs.writeFile(join(tmp, 'model.json'), text);
     await fs.writeFile(join(tmp, WEIGHTS_FILE), weights);
-  });
+  }, MODEL_FOLDER);
   return {
     modelArtifactsInfo: {
       dateSaved: new Date(),
@@ -107,7 +141,23 @@ export function fileSystem(path: string): tf.io.IOHandler {
   };
 }
 
+/**
+ * tf.loadLayersModel, with what TF.js throws on a topology it cannot build
+ * (an unknown layer class, a damaged config) as one error naming model.json.
+ */
+export async function loadLayers(handler: tf.io.IOHandler, jsonPath: string, options: tf.io.LoadOptions = {}): Promise<tf.LayersModel> {
+  try {
+    return await tf.loadLayersModel(handler, options);
+  } catch (err) {
+    if (err instanceof ConvkitError) throw err;
+    const message = (err as Error).message ?? String(err);
+    const unknown = /Unknown layer: ([^\s.]+)/.exec(message)?.[1];
+    if (unknown) throw new ConvkitError(`${jsonPath} uses layer class ${unknown}, which TensorFlow.js does not have`, 'use a model made of TensorFlow.js layers (a custom layer must be registered with tf.serialization.registerClass before loading)');
+    throw new ConvkitError(`cannot build the model of ${jsonPath}: ${message.split('\n')[0]}`, 'its topology is damaged or from an incompatible tool; copy or save the model again');
+  }
+}
+
 /** Loads a TF.js layers model from a folder or model.json path. */
 export async function loadLayersModelFromFile(path: string, options: { strict?: boolean } = {}): Promise<tf.LayersModel> {
-  return tf.loadLayersModel(fileSystem(path), { strict: options.strict ?? true });
+  return loadLayers(fileSystem(path), await modelJsonPath(path), { strict: options.strict ?? true });
 }

@@ -9,6 +9,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import { ConvkitError } from '../util/errors.js';
+import { firstNonFinite } from '../util/finite.js';
 
 type H5 = typeof import('h5wasm');
 type H5Group = InstanceType<H5['Group']>;
@@ -111,6 +112,8 @@ export function setWeightsByName(model: tf.LayersModel, weights: H5Weights, opti
       if (w.shape.join() !== shape.join()) {
         throw new ConvkitError(`${source}: ${layer.name}/${w.name} has shape [${w.shape}], the model expects [${shape}]`, 'build the model with the same sizes (input size only matters for the classifier top)');
       }
+      const bad = firstNonFinite(w.values);
+      if (bad >= 0) throw new ConvkitError(`${source}: weight ${layer.name}/${w.name} holds ${w.values[bad]}`, 'the weight file is damaged: download or save it again');
       return tf.tensor(w.values, shape, 'float32');
     });
     layer.setWeights(tensors);

@@ -35,6 +35,7 @@ export interface ImageGridOptions {
 
 const MAX_DEFAULT_TILE = 256;
 
+/** Signatures of the encoded formats sharp reads from a buffer (SVG's '<' included). */
 function isEncoded(b: Uint8Array): boolean {
   const s = (i: number): number => b[i] ?? -1;
   return (s(0) === 0x89 && s(1) === 0x50 && s(2) === 0x4e && s(3) === 0x47) // PNG
@@ -44,18 +45,30 @@ function isEncoded(b: Uint8Array): boolean {
     || (s(0) === 0x3c); // '<' (SVG)
 }
 
-/** A sharp pipeline for any ImageSource (validated). */
-export function sharpFromSource(src: ImageSource, raw: { width?: number; height?: number; channels?: 1 | 3 | 4 } = {}, name = 'image'): Sharp {
+type RawSize = { width?: number; height?: number; channels?: 1 | 3 | 4 };
+
+/** Channels when `bytes` is exactly width × height × (1, 3 or 4), else undefined. */
+function rawChannels(bytes: number, raw: RawSize): 1 | 3 | 4 | undefined {
+  const { width, height } = raw;
+  if (!width || !height) return undefined;
+  const channels = raw.channels ?? bytes / (width * height);
+  return (channels === 1 || channels === 3 || channels === 4) && bytes === width * height * channels ? channels : undefined;
+}
+
+/**
+ * A sharp pipeline for any ImageSource (validated). A buffer whose size
+ * matches the given width × height is raw pixels, whatever its first bytes:
+ * a red value of 60 is not the '<' of an SVG.
+ */
+export function sharpFromSource(src: ImageSource, raw: RawSize = {}, name = 'image'): Sharp {
   if (typeof src === 'string') return sharp(src);
   if (!(src instanceof Uint8Array)) throw new ConvkitError(`${name}: data is not a Uint8Array, Buffer or path`, 'pass HWC uint8 pixels with width and height, an encoded PNG/JPEG, or a file path');
+  const channels = rawChannels(src.length, raw);
+  if (channels) return sharp(src, { raw: { width: raw.width!, height: raw.height!, channels } });
+  // Encoded images may come with a width and height, which are then ignored.
   if (isEncoded(src)) return sharp(src);
-  const { width, height } = raw;
-  if (!width || !height) throw new ConvkitError(`${name}: raw pixels need width and height`, 'pass {data, width, height} for HWC uint8 pixels');
-  const channels = raw.channels ?? (src.length / (width * height));
-  if (![1, 3, 4].includes(channels) || src.length !== width * height * channels) {
-    throw new ConvkitError(`${name}: ${src.length} bytes do not make a ${width}×${height} image with 1, 3 or 4 channels`, 'check width, height and channels of the HWC pixel array');
-  }
-  return sharp(src, { raw: { width, height, channels: channels as 1 | 3 | 4 } });
+  if (!raw.width || !raw.height) throw new ConvkitError(`${name}: raw pixels need width and height`, 'pass {data, width, height} for HWC uint8 pixels');
+  throw new ConvkitError(`${name}: ${src.length} bytes do not make a ${raw.width}×${raw.height} image with ${raw.channels ?? '1, 3 or 4'} channels`, 'check width, height and channels of the HWC pixel array');
 }
 
 function escapeXml(s: string): string {

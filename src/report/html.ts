@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { ConvkitError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { formatDuration } from '../util/progress.js';
+import { listNames } from '../util/list-names.js';
 import { packageRoot } from '../util/paths.js';
 import { historyRecord, normalizeHistory, type HistoryInput, type HistoryLike } from './history.js';
 import { sharpFromSource, type ImageSource } from './grid.js';
@@ -306,7 +307,7 @@ ${verdictCell(s)}
 
   const ds: DatasetInfo = typeof study.dataset === 'string' ? { name: study.dataset } : study.dataset;
   const dsBits = [
-    ds.classNames?.length ? `classes: ${ds.classNames.join(', ')}` : '',
+    ds.classNames?.length ? `${ds.classNames.length} classes: ${listNames(ds.classNames, 20)}` : '',
     ds.counts ? Object.entries(ds.counts).map(([k, v]) => `${k} ${int(v)}`).join(' · ') : '',
     ds.path ? `<code>${esc(ds.path)}</code>` : '',
   ].filter(Boolean);

@@ -7,6 +7,7 @@
 import type { TopLevelSpec } from 'vega-lite';
 import { extname } from 'node:path';
 import { ConvkitError } from '../util/errors.js';
+import { listNames } from '../util/list-names.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { normalizeHistory, type HistoryInput, type MetricSeries } from './history.js';
 import { PLOT_CONFIG, renderFigure, svgToPng, type Figure } from './render.js';
@@ -31,7 +32,8 @@ export interface LearningCurvesOptions {
 const PRETTY: Record<string, string> = { acc: 'accuracy', binaryAccuracy: 'accuracy', categoricalAccuracy: 'accuracy', sparseCategoricalAccuracy: 'accuracy', loss: 'loss' };
 
 function metricLabel(metric: string): string {
-  return PRETTY[metric] ?? metric.replace(/_/g, ' ');
+  // Own keys only: a metric named "constructor" is not Object's.
+  return (Object.hasOwn(PRETTY, metric) ? PRETTY[metric] : undefined) ?? metric.replace(/_/g, ' ');
 }
 
 /** The Vega-Lite spec of `learningCurves` (for embedding or further styling). */
@@ -100,7 +102,7 @@ export interface ConfusionMatrixOptions {
 export function validateConfusion(matrix: number[][], classNames: string[], what = 'confusion matrix'): void {
   const n = classNames.length;
   if (!Array.isArray(matrix) || matrix.length !== n || matrix.some((row) => !Array.isArray(row) || row.length !== n)) {
-    throw new ConvkitError(`${what} must be ${n}×${n} for classes ${JSON.stringify(classNames)}`, 'pass matrix[true][predicted] with one row and one column per class');
+    throw new ConvkitError(`${what} must be ${n}×${n} for classes ${listNames(classNames.map((c) => JSON.stringify(c)))}`, 'pass matrix[true][predicted] with one row and one column per class');
   }
   if (matrix.some((row) => row.some((v) => typeof v !== 'number' || !Number.isFinite(v) || v < 0))) {
     throw new ConvkitError(`${what} holds a negative or non-finite count`, 'pass counts of images (matrix[true][predicted])');
@@ -111,14 +113,16 @@ export function validateConfusion(matrix: number[][], classNames: string[], what
 export function confusionMatrixSpec(matrix: number[][], classNames: string[], options: ConfusionMatrixOptions = {}): TopLevelSpec {
   validateConfusion(matrix, classNames);
   const n = classNames.length;
-  const rows: { actual: string; predicted: string; count: number; share: number }[] = [];
+  const rows: { actual: string; predicted: string; t: number; p: number; count: number; share: number }[] = [];
   matrix.forEach((row, t) => {
     const total = row.reduce((a, b) => a + b, 0);
-    row.forEach((count, p) => rows.push({ actual: classNames[t]!, predicted: classNames[p]!, count, share: total > 0 ? count / total : 0 }));
+    row.forEach((count, p) => rows.push({ actual: classNames[t]!, predicted: classNames[p]!, t, p, count, share: total > 0 ? count / total : 0 }));
   });
   const cell = options.cellSize ?? (n <= 3 ? 96 : n <= 4 ? 72 : n <= 10 ? 44 : Math.max(8, Math.floor(520 / n)));
-  const x = { field: 'predicted', type: 'ordinal', sort: classNames, title: 'predicted class', axis: { labelAngle: n > 4 ? -45 : 0, orient: 'bottom' } };
-  const y = { field: 'actual', type: 'ordinal', sort: classNames, title: 'true class' };
+  // Sorted by class index, not by a list of names: Vega turns a name list into
+  // expressions, where "constructor" or "toString" breaks the chart.
+  const x = { field: 'predicted', type: 'ordinal', sort: { field: 'p', op: 'min' }, title: 'predicted class', axis: { labelAngle: n > 4 ? -45 : 0, orient: 'bottom' } };
+  const y = { field: 'actual', type: 'ordinal', sort: { field: 't', op: 'min' }, title: 'true class' };
   const layers: Record<string, unknown>[] = [
     {
       mark: { type: 'rect', stroke: 'white', strokeWidth: 1 },

@@ -19,7 +19,7 @@ import { machineInfo } from '../report/machine.js';
 import { writeTryPage } from '../report/try.js';
 import { loadModel } from '../train/saved-model.js';
 import { formatDuration } from '../util/progress.js';
-import type { DataCheckResult } from './data-check.js';
+import type { DataCheckResult } from '../data/check.js';
 import type { StudyStepOutcome } from './study.js';
 import { profileSettings, type StudyDefinition, type StudyProfile } from './steps.js';
 
@@ -47,6 +47,23 @@ export function overfittingGap(history: { history: Record<string, number[]> }): 
   if (!acc?.length || !val?.length) return undefined;
   const train = acc[acc.length - 1]!, v = val[val.length - 1]!;
   return { train, val: v, gap: train - v };
+}
+
+/** Where an accuracy falls against the book's [low, high], compared as the report prints them (0.1 %). */
+export function againstBook(accuracy: number, [low, high]: readonly [number, number]): 'above' | 'within' | 'below' {
+  const permille = (v: number) => Math.round(v * 1000);
+  return permille(accuracy) > permille(high) ? 'above' : permille(accuracy) < permille(low) ? 'below' : 'within';
+}
+
+/** One note placing each step's test accuracy against the book's range for that step, from the numbers of this run. */
+function bookComparison(input: StudyReportInput): string | undefined {
+  const range = ([low, high]: readonly [number, number]) => `${(low * 100).toFixed(1)}–${(high * 100).toFixed(1)} %`;
+  const parts = input.outcomes.flatMap((o) => {
+    const book = input.study.steps.find((s) => s.name === o.name)?.book;
+    const accuracy = o.record.testAccuracy;
+    return book && accuracy !== undefined ? [`${o.name} ${pct(accuracy)}, ${againstBook(accuracy, book)} the book's ${range(book)}`] : [];
+  });
+  return parts.length ? `Test accuracy against the book's: ${parts.join('; ')}.` : undefined;
 }
 
 /** Grad-CAM of the report's best model on the first few test images of each class, as captioned overlays. */
@@ -126,10 +143,12 @@ export async function writeStudyReport(input: StudyReportInput): Promise<Written
       : `The scratch convnet's training and validation accuracy stay within ${(Math.abs(gap.gap) * 100).toFixed(1)} points after ${scratch!.record.epochs} epochs (${pct(gap.train)} vs ${pct(gap.val)}); more epochs open the overfitting gap.`);
   }
   if (input.profile === 'quick') {
-    notes.push(`Profile quick: reduced settings so the whole study runs in minutes on a laptop-class CPU (${outcomes.map((o) => { const q = profileSettings('quick', o.name, study); return `${o.name}: ${q.epochs} epochs at ${q.imageSize} px`; }).join('; ')}). Accuracies are below the book's full runs; the ranking of the steps is the point. Use --profile book for the book's settings.`);
+    notes.push(`Profile quick: reduced settings so the whole study runs in minutes on a laptop-class CPU (${outcomes.map((o) => { const q = profileSettings('quick', o.name, study); return `${o.name}: ${q.epochs} epochs at ${q.imageSize} px`; }).join('; ')}); the ranking of the steps is the point. Use --profile book for the book's settings.`);
   } else {
-    notes.push(`Profile ${input.profile}: the recipes' ${input.profile} settings for every step (the transfer steps have one setting, the book's).`);
+    notes.push(`Profile ${input.profile}: every step runs its recipe's ${input.profile} settings.`);
   }
+  const comparison = bookComparison(input);
+  if (comparison) notes.push(comparison);
   if (input.base !== 'vgg16' && outcomes.some((o) => o.name !== 'scratch' && o.name !== 'augment')) {
     notes.push(`The transfer steps use ${input.base} as the pretrained base (the book uses VGG16), so their numbers differ from the book's.`);
   }
@@ -138,7 +157,7 @@ export async function writeStudyReport(input: StudyReportInput): Promise<Written
   if (input.checked.skipped.length) {
     notes.push(`Left out ${input.checked.skipped.length} bad file(s) (--skip-bad): ${input.checked.skipped.map((s) => `${s.path} (${s.reason})`).join('; ')}.`);
   }
-  if (input.best) notes.push(`The best model (${input.best}, by test accuracy) is in model/ (TF.js format); try.html runs it in the browser.`);
+  if (input.best) notes.push(`The best model (${input.best}, chosen by validation accuracy, ties by validation loss; the test set only scores the steps) is in model/ (TF.js format); try.html runs it in the browser.`);
   const stepsSeconds = outcomes.reduce((t, o) => t + o.record.wallSeconds, 0);
   notes.push(`Wall time of the steps: ${formatDuration(stepsSeconds)} in all (each step's own run, reused ones included); this run took ${formatDuration(input.wallSeconds)} with the image check and the report. Seed ${input.seed}.`);
 

@@ -3,7 +3,6 @@
  * names, then scores the kept model on the test split (confusion matrix,
  * most confidently wrong images) and returns the step's record.
  */
-import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { scanImageFolder } from '../data/scan.js';
@@ -11,8 +10,10 @@ import { trainRecipe } from '../train/train-recipe.js';
 import { evaluate } from '../train/evaluate.js';
 import { loadModel } from '../train/saved-model.js';
 import { getRecipe, resolveSettings, type Profile, type TrainSettings } from '../train/recipes.js';
-import { runTransferRecipe, TRANSFER_RECIPES, type TransferRecipeName } from '../transfer/recipes.js';
-import { transferProfiles } from '../transfer/register.js';
+import { paramCounts } from '../models/summary.js';
+import { lastValue } from '../report/history.js';
+import { runTransferRecipe } from '../transfer/recipes.js';
+import { transferOptions } from '../transfer/register.js';
 import type { PretrainedBase } from '../transfer/bases.js';
 import type { StepName, StepSettings } from './steps.js';
 
@@ -51,7 +52,9 @@ export interface StepRecord {
   recipe: string;
   settings: Record<string, unknown>;
   testAccuracy?: number;
+  /** The kept epoch's validation accuracy and loss: what picks the study's best model. */
   valAccuracy?: number;
+  valLoss?: number;
   trainAccuracy?: number;
   epochs: number;
   wallSeconds: number;
@@ -77,14 +80,14 @@ export function convnetSettings(name: StepName, recipeProfile: Profile, s: StepS
   return resolveSettings(getRecipe(name), s.recipeProfile ?? recipeProfile, overrides);
 }
 
-function countParams(model: tf.LayersModel): { trainable: number; total: number } {
-  const size = (ws: tf.LayerVariable[]) => ws.reduce((n, w) => n + w.shape.reduce<number>((a, b) => a * (b ?? 1), 1), 0);
-  return { trainable: size(model.trainableWeights), total: size(model.weights) };
-}
-
-function lastOf(history: Record<string, number[]>, key: string): number | undefined {
-  const v = history[key];
-  return v && v.length ? v[v.length - 1] : undefined;
+/**
+ * A transfer step's recipe settings (recipe profile + study settings, the
+ * knobs a recipe does not read left out); `from`: the model it starts from.
+ */
+function transferSettings(name: StepName, recipeProfile: Profile, s: StepSettings, from: string | undefined): TrainSettings {
+  const model = name === 'features' ? {} : { variants: s.variants, from };
+  const overrides: Partial<TrainSettings> = { imageSize: s.imageSize, epochs: s.epochs, batchSize: s.batchSize, learningRate: s.learningRate, optimizer: s.optimizer, model };
+  return resolveSettings(getRecipe(name), s.recipeProfile ?? recipeProfile, overrides);
 }
 
 export async function runStep(ctx: StepRunContext): Promise<StepRecord> {
@@ -92,7 +95,7 @@ export async function runStep(ctx: StepRunContext): Promise<StepRecord> {
   const { name, data, dir, seed, log } = ctx;
   let history: { epoch: number[]; history: Record<string, number[]> };
   let settings: Record<string, unknown>;
-  let valAccuracy: number | undefined;
+  let valAccuracy: number | undefined, valLoss: number | undefined;
   let trainSeconds: number;
   let trainImages: number;
   if (SMALL_CNN_STEPS.has(name)) {
@@ -106,6 +109,7 @@ export async function runStep(ctx: StepRunContext): Promise<StepRecord> {
     settings = { ...resolved };
     const metrics = (r.meta.metrics ?? {}) as Record<string, unknown>;
     valAccuracy = typeof metrics.val_acc === 'number' ? metrics.val_acc : undefined;
+    valLoss = typeof metrics.val_loss === 'number' ? metrics.val_loss : undefined;
     trainSeconds = r.history.seconds;
     const n = (r.meta.data as { train?: number } | undefined)?.train ?? 0;
     // With stepsPerEpoch the batches loop over the data (Keras's generators), so an epoch may be more than one pass.
@@ -113,24 +117,16 @@ export async function runStep(ctx: StepRunContext): Promise<StepRecord> {
     trainImages = perEpoch * r.history.epoch.length;
   } else {
     const s = ctx.settings;
-    // The recipe's book or best settings, under what the study's profile changes.
-    const p = transferProfiles(TRANSFER_RECIPES[name as TransferRecipeName])[s.recipeProfile ?? ctx.recipeProfile];
-    const size = s.imageSize ?? p.imageSize;
-    const r = await runTransferRecipe(name, {
-      base: ctx.base, data, out: dir, seed, epochs: s.epochs ?? p.epochs, batchSize: s.batchSize ?? p.batchSize,
-      learningRate: s.learningRate ?? p.learningRate, optimizer: s.optimizer ?? p.optimizer,
-      inputSize: [size, size], variants: s.variants ?? (p.model?.variants as number | undefined),
-      augmentation: p.augmentation, schedule: p.schedule, monitor: p.monitor,
-      unfreezeBlocks: p.model?.unfreezeBlocks as number | 'all' | undefined, prefixCache: p.model?.prefixCache as boolean | undefined,
-      cacheDir: ctx.featureCacheDir,
-      from: name === 'finetune' ? ctx.featuresAugmentDir : name === 'features-augment' && s.headFromFeatures ? ctx.featuresDir : undefined,
-      silent: !ctx.verbose, log,
-    });
+    const from = name === 'finetune' ? ctx.featuresAugmentDir : name === 'features-augment' && s.headFromFeatures ? ctx.featuresDir : undefined;
+    const profile = s.recipeProfile ?? ctx.recipeProfile;
+    const run = { data, out: dir, settings: transferSettings(name, profile, s, from), profile, seed, verbose: ctx.verbose, log, signal: ctx.signal };
+    const r = await runTransferRecipe(name, { ...transferOptions(run), base: ctx.base, cacheDir: ctx.featureCacheDir });
     r.model.dispose();
     ctx.signal?.throwIfAborted();
     history = { epoch: r.history.epoch, history: r.history.history };
     settings = { base: typeof ctx.base === 'string' ? ctx.base : ctx.base.name, ...(r.meta.recipe?.settings ?? {}), inputSize: r.meta.inputSize };
     valAccuracy = r.metrics.val_acc;
+    valLoss = r.metrics.val_loss;
     trainSeconds = r.timings.train ?? r.history.seconds;
     trainImages = (await scanImageFolder(join(data, 'train'))).files.length * r.history.epoch.length;
   }
@@ -155,11 +151,11 @@ export async function runStep(ctx: StepRunContext): Promise<StepRecord> {
     }
     const epochs = history.epoch.length;
     record = {
-      name, recipe: name, settings, testAccuracy, valAccuracy,
-      trainAccuracy: lastOf(history.history, 'acc'),
+      name, recipe: name, settings, testAccuracy, valAccuracy, valLoss,
+      trainAccuracy: lastValue(history.history.acc),
       epochs, wallSeconds: (performance.now() - t0) / 1000, trainSeconds, trainImages,
       imagesPerSecond: trainSeconds > 0 ? trainImages / trainSeconds : undefined,
-      params: countParams(saved.model), history, classNames, confusion, wrong,
+      params: paramCounts(saved.model), history, classNames, confusion, wrong,
       finishedAt: new Date().toISOString(),
     };
   } finally {

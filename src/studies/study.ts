@@ -14,8 +14,10 @@ import { backendInfo } from '../backend/index.js';
 import { getBase, type PretrainedBase } from '../transfer/bases.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
 import { ConvkitError } from '../util/errors.js';
+import { MODEL_FOLDER } from '../models/fs-io.js';
+import { claimOutputDir, ensureDir, lockOutput, ownedBy, undoOutputOnFailure } from '../util/output-guard.js';
 import { formatDuration } from '../util/progress.js';
-import { checkData, type DataCheckResult } from './data-check.js';
+import { checkData, type DataCheckResult } from '../data/check.js';
 import { writeStudyReport } from './report.js';
 import { convnetSettings, runStep, type StepRecord } from './run-step.js';
 import { COST_PER_IMAGE, getStudy, profileSettings, type StepName, type StepSettings, type StudyDefinition, type StudyProfile } from './steps.js';
@@ -65,6 +67,11 @@ export interface StudyResult {
 }
 
 export const DONE_FILE = 'DONE';
+/** Marks a report folder as the study's own, so a re-run may write into it (and nothing else is written into). */
+const STUDY_MARKER = '.convkit-study';
+/** Report folders from before the marker are recognized by their results.json and steps/. */
+const ownsStudyFolder = async (dir: string): Promise<boolean> =>
+  (await ownedBy(STUDY_MARKER)(dir)) || (existsSync(join(dir, 'results.json')) && existsSync(join(dir, 'steps')));
 export const RECORD_FILE = 'step.json';
 
 function defaultCacheRoot(): string {
@@ -91,115 +98,194 @@ function estimate(name: StepName, s: StepSettings, trainImages: number, recipePr
   return COST_PER_IMAGE[name] * passes * trainImages * (size / 150) ** 2 + (name === 'features' ? epochs * 0.2 : 0);
 }
 
+/** What every part of one runStudy() call shares. */
+interface StudyRun {
+  options: StudyOptions;
+  study: StudyDefinition;
+  profile: StudyProfile;
+  recipeProfile: Profile;
+  settings: Record<StepName, StepSettings>;
+  base: string | PretrainedBase;
+  seed: number;
+  force: boolean;
+  verbose: boolean;
+  out: string;
+  stepsDir: string;
+  cacheRoot: string;
+  log: (line: string) => void;
+  t0: number;
+}
+
 export async function runStudy(options: StudyOptions): Promise<StudyResult> {
-  const t0 = performance.now();
   const study = typeof options.study === 'string' ? getStudy(options.study) : options.study;
   const { profile = 'quick', seed = 1, force = false, verbose = true } = options;
-  const log = options.log ?? ((l: string) => console.error(l));
-  const base = options.base ?? 'mobilenet_v1';
   const out = resolve(options.out);
-  const cacheRoot = resolve(options.cacheDir ?? defaultCacheRoot());
-  const recipeProfile = profile === 'best' ? 'best' : 'book';
-  const settings = stepSettings(study, profile, options.overrides);
-  const stepsDir = join(out, 'steps');
-  await fs.mkdir(stepsDir, { recursive: true });
+  const run: StudyRun = {
+    options, study, profile, recipeProfile: profile === 'best' ? 'best' : 'book', settings: stepSettings(study, profile, options.overrides),
+    base: options.base ?? 'mobilenet_v1', seed, force, verbose, out, stepsDir: join(out, 'steps'),
+    cacheRoot: resolve(options.cacheDir ?? defaultCacheRoot()), log: options.log ?? ((l: string) => console.error(l)), t0: performance.now(),
+  };
+  const data = { path: options.data, flag: '--data' };
+  await claimOutputDir({ path: out, flag: '--out', what: 'a study report folder', owns: ownsStudyFolder, inputs: [data] });
+  await claimOutputDir({ path: run.cacheRoot, flag: '--cache-dir', what: 'a convkit cache', owns: async () => true, inputs: [data, { path: out, flag: '--out' }] });
+  const release = await lockOutput(out, '--out');
+  try {
+    const checked = await checkStudyData(run);
+    await checkBaseLoads(run);
+    const outcomes = await runSteps(run, checked);
+    const best = bestStep(outcomes);
+    if (best) await copyModel(join(run.stepsDir, best.name), join(out, 'model'));
+    const written = await writeStudyReport({
+      out, study, profile, base: typeof run.base === 'string' ? run.base : run.base.name, data: resolve(options.data), checked, outcomes,
+      best: best?.name, includeImages: options.includeImages ?? !study.privateImages, seed,
+      backend: backendInfo(), wallSeconds: (performance.now() - run.t0) / 1000,
+    });
+    const wallSeconds = (performance.now() - run.t0) / 1000;
+    run.log(`study ${study.name}: done in ${formatDuration(wallSeconds)}; report: ${written.indexPath}`);
+    return { out, indexPath: written.indexPath, resultsPath: written.resultsPath, steps: outcomes, best: best?.name, skipped: checked.skipped, wallSeconds };
+  } finally {
+    await release();
+  }
+}
 
-  // Check every image once, at the first small-convnet step's decode settings (its cache stays warm).
-  const firstConvnet = study.steps.find((s) => s.name === 'scratch' || s.name === 'augment');
-  const decode = firstConvnet ? convnetSettings(firstConvnet.name, recipeProfile, settings[firstConvnet.name]) : undefined;
-  const checked = await checkData(options.data, {
-    skipBad: options.skipBad, imageSize: decode?.imageSize ?? 224, interpolation: decode?.interpolation ?? 'bilinear',
-    imageCacheDir: join(cacheRoot, 'images'), viewsDir: join(cacheRoot, 'views'), stateFile: join(stepsDir, 'data-check.json'),
-    silent: !verbose, log,
-  });
-  if (checked.skipped.length) log(`study: ${checked.skipped.length} bad file(s) left out (listed in the report)`);
-  const data = checked.root;
-  const trainImages = checked.counts.train ?? 0;
+/**
+ * Checks every image once, at the first small-convnet step's decode settings
+ * (its cache stays warm). Data refused here leaves no report folder behind;
+ * an interrupted check keeps its state to resume from.
+ */
+async function checkStudyData(run: StudyRun): Promise<DataCheckResult> {
+  const { options, out, stepsDir, cacheRoot } = run;
+  const firstConvnet = run.study.steps.find((s) => s.name === 'scratch' || s.name === 'augment');
+  const decode = firstConvnet ? convnetSettings(firstConvnet.name, run.recipeProfile, run.settings[firstConvnet.name]) : undefined;
+  const checked = await undoOutputOnFailure(out, async () => {
+    await ensureDir(stepsDir);
+    await writeFileAtomic(join(out, STUDY_MARKER), 'convkit study report folder\n');
+    return checkData(options.data, {
+      skipBad: options.skipBad, imageSize: decode?.imageSize ?? 224, interpolation: decode?.interpolation ?? 'bilinear',
+      imageCacheDir: join(cacheRoot, 'images'), viewsDir: join(cacheRoot, 'views'), stateFile: join(stepsDir, 'data-check.json'),
+      silent: !run.verbose, log: run.log, signal: options.signal,
+    });
+  }, () => options.signal?.aborted === true);
+  if (checked.skipped.length) run.log(`study: ${checked.skipped.length} bad file(s) left out (listed in the report)`);
+  return checked;
+}
 
-  // A base that cannot load (VGG16's weights offline) should stop the study now, not after the first steps trained.
-  const transferTodo = study.steps.some((s) => s.name !== 'scratch' && s.name !== 'augment' && (force || !existsSync(join(stepsDir, s.name, DONE_FILE))));
-  if (transferTodo && typeof base === 'string') {
-    const size = settings.features?.imageSize ?? settings['features-augment']?.imageSize;
-    const loaded = await getBase(base).load(size ? { inputSize: [size, size] } : {});
-    loaded.model.dispose();
+/** A base that cannot load (VGG16's weights offline) should stop the study now, not after the first steps trained. */
+async function checkBaseLoads(run: StudyRun): Promise<void> {
+  const todo = run.study.steps.some((s) => s.name !== 'scratch' && s.name !== 'augment' && (run.force || !existsSync(join(run.stepsDir, s.name, DONE_FILE))));
+  if (!todo || typeof run.base !== 'string') return;
+  const size = run.settings.features?.imageSize ?? run.settings['features-augment']?.imageSize;
+  const loaded = await getBase(run.base).load(size ? { inputSize: [size, size] } : {});
+  loaded.model.dispose();
+}
+
+/** The study's overall progress line: elapsed time and an ETA from the cost model, rescaled by the steps measured so far. */
+class StudyClock {
+  private readonly estimates: Map<StepName, number>;
+  private scale = 1;
+  private measuredSec = 0;
+  private estimatedSec = 0;
+  private stepStart = performance.now();
+
+  constructor(private readonly run: StudyRun, trainImages: number) {
+    this.estimates = new Map(run.study.steps.map((s) => [s.name, estimate(s.name, run.settings[s.name], trainImages, run.recipeProfile)]));
   }
 
-  const total = study.steps.length;
-  const estimates = new Map(study.steps.map((s) => [s.name, estimate(s.name, settings[s.name], trainImages, recipeProfile)]));
-  let scale = 1; // measured / estimated, from the steps trained in this run
-  let measuredSec = 0, estimatedSec = 0;
-  const outcomes: StudyStepOutcome[] = [];
-  let stepStart = performance.now();
-  const overall = (i: number, what: string, running = false) => {
-    const current = running ? Math.max(0, estimates.get(study.steps[i]!.name)! * scale - (performance.now() - stepStart) / 1000) : 0;
-    const left = current + study.steps.slice(running ? i + 1 : i).reduce((sum, s) => sum + estimates.get(s.name)! * scale, 0);
-    log(`study ${study.name} [${i + 1 > total ? total : i + 1}/${total}] ${what} — elapsed ${formatDuration((performance.now() - t0) / 1000)}, study ETA ${formatDuration(left)}`);
-  };
+  startStep(): void {
+    this.stepStart = performance.now();
+  }
 
+  endStep(name: StepName, wallSeconds: number): void {
+    this.measuredSec += wallSeconds;
+    this.estimatedSec += this.estimates.get(name)!;
+    this.scale = this.measuredSec / Math.max(this.estimatedSec, 1e-9);
+  }
+
+  log(i: number, what: string, running = false): void {
+    const { steps, name } = this.run.study;
+    const total = steps.length;
+    const current = running ? Math.max(0, this.estimates.get(steps[i]!.name)! * this.scale - (performance.now() - this.stepStart) / 1000) : 0;
+    const left = current + steps.slice(running ? i + 1 : i).reduce((sum, s) => sum + this.estimates.get(s.name)! * this.scale, 0);
+    this.run.log(`study ${name} [${Math.min(i + 1, total)}/${total}] ${what} — elapsed ${formatDuration((performance.now() - this.run.t0) / 1000)}, study ETA ${formatDuration(left)}`);
+  }
+}
+
+/** Runs the steps in order; a step finished earlier (its DONE marker) is reused unless --force or a step it starts from was redone. */
+async function runSteps(run: StudyRun, checked: DataCheckResult): Promise<StudyStepOutcome[]> {
+  const { study, stepsDir, settings } = run;
+  const clock = new StudyClock(run, checked.counts.train ?? 0);
+  const outcomes: StudyStepOutcome[] = [];
   for (const [i, step] of study.steps.entries()) {
-    options.signal?.throwIfAborted();
+    run.options.signal?.throwIfAborted();
     const dir = join(stepsDir, step.name);
-    const done = join(dir, DONE_FILE);
     // finetune starts from the features-augment model (and features-augment may start from the features head): a new one makes it stale.
     const headFromFeatures = step.name === 'features-augment' && settings[step.name].headFromFeatures === true;
     const dependsOn = step.name === 'finetune' ? 'features-augment' : headFromFeatures ? 'features' : undefined;
     const staleDependency = outcomes.some((o) => o.name === dependsOn && o.status === 'trained');
-    if (!force && !staleDependency && existsSync(done)) {
+    if (!run.force && !staleDependency && existsSync(join(dir, DONE_FILE))) {
       const record = JSON.parse(await fs.readFile(join(dir, RECORD_FILE), 'utf8')) as StepRecord;
       outcomes.push({ name: step.name, status: 'reused', record });
-      log(`study ${study.name} [${i + 1}/${total}] ${step.name}: finished earlier (test accuracy ${fmtAcc(record.testAccuracy)}), reused; --force redoes it`);
+      run.log(`study ${study.name} [${i + 1}/${study.steps.length}] ${step.name}: finished earlier (test accuracy ${fmtAcc(record.testAccuracy)}), reused; --force redoes it`);
       continue;
     }
     if (step.name === 'finetune' && !existsSync(join(stepsDir, 'features-augment', DONE_FILE))) {
       throw new ConvkitError('finetune starts from the features-augment model, which is not there', 'run the features-augment step first (keep it in the study)');
     }
-    // A folder without DONE is what a killed run left: start the step over.
-    await fs.rm(dir, { recursive: true, force: true });
-    stepStart = performance.now();
-    overall(i, `${step.name}: ${step.description}`);
-    const heartbeat = setInterval(() => overall(i, `${step.name} running`, true), 120_000);
+    clock.startStep();
+    clock.log(i, `${step.name}: ${step.description}`);
+    const heartbeat = setInterval(() => clock.log(i, `${step.name} running`, true), 120_000);
     heartbeat.unref();
     let record: StepRecord;
     try {
-      record = await runStep({
-        name: step.name, data, dir, featuresAugmentDir: join(stepsDir, 'features-augment'), recipeProfile,
-        featuresDir: headFromFeatures && existsSync(join(stepsDir, 'features', DONE_FILE)) ? join(stepsDir, 'features') : undefined,
-        settings: settings[step.name], base, seed, imageCacheDir: join(cacheRoot, 'images'), featureCacheDir: join(cacheRoot, 'features'),
-        signal: options.signal, verbose, log,
-      });
+      record = await trainStep(run, step.name, checked.root, headFromFeatures);
     } finally {
       clearInterval(heartbeat);
     }
-    await writeFileAtomic(join(dir, RECORD_FILE), JSON.stringify(record, null, 2) + '\n');
-    await writeFileAtomic(done, `${record.finishedAt}\n`);
-    measuredSec += record.wallSeconds;
-    estimatedSec += estimates.get(step.name)!;
-    scale = measuredSec / Math.max(estimatedSec, 1e-9);
+    clock.endStep(step.name, record.wallSeconds);
     outcomes.push({ name: step.name, status: 'trained', record });
-    overall(i + 1, `${step.name} done in ${formatDuration(record.wallSeconds)}: test accuracy ${fmtAcc(record.testAccuracy)}, validation ${fmtAcc(record.valAccuracy)}`);
+    clock.log(i + 1, `${step.name} done in ${formatDuration(record.wallSeconds)}: test accuracy ${fmtAcc(record.testAccuracy)}, validation ${fmtAcc(record.valAccuracy)}`);
   }
+  return outcomes;
+}
 
-  // The best model by test accuracy (validation when there is no test split) goes beside the report.
-  const score = (o: StudyStepOutcome) => o.record.testAccuracy ?? o.record.valAccuracy ?? -1;
-  const best = outcomes.reduce<StudyStepOutcome | undefined>((b, o) => (!b || score(o) > score(b) ? o : b), undefined);
-  if (best) {
-    const from = join(stepsDir, best.name);
-    await writeDirAtomic(join(out, 'model'), async (tmp) => {
-      for (const f of await fs.readdir(from)) {
-        if (f === DONE_FILE || f === RECORD_FILE || f.startsWith('.')) continue;
-        const st = await fs.stat(join(from, f));
-        if (st.isFile()) await fs.copyFile(join(from, f), join(tmp, f));
-      }
-    });
-  }
-  const written = await writeStudyReport({
-    out, study, profile, base: typeof base === 'string' ? base : base.name, data: resolve(options.data), checked, outcomes,
-    best: best?.name, includeImages: options.includeImages ?? !study.privateImages, seed,
-    backend: backendInfo(), wallSeconds: (performance.now() - t0) / 1000,
+/** Trains one step into steps/NAME from scratch (a folder without DONE is what a killed run left) and marks it done. */
+async function trainStep(run: StudyRun, name: StepName, data: string, headFromFeatures: boolean): Promise<StepRecord> {
+  const { stepsDir, cacheRoot } = run;
+  const dir = join(stepsDir, name);
+  await fs.rm(dir, { recursive: true, force: true });
+  const record = await runStep({
+    name, data, dir, featuresAugmentDir: join(stepsDir, 'features-augment'), recipeProfile: run.recipeProfile,
+    featuresDir: headFromFeatures && existsSync(join(stepsDir, 'features', DONE_FILE)) ? join(stepsDir, 'features') : undefined,
+    settings: run.settings[name], base: run.base, seed: run.seed, imageCacheDir: join(cacheRoot, 'images'), featureCacheDir: join(cacheRoot, 'features'),
+    signal: run.options.signal, verbose: run.verbose, log: run.log,
   });
-  const wallSeconds = (performance.now() - t0) / 1000;
-  log(`study ${study.name}: done in ${formatDuration(wallSeconds)}; report: ${written.indexPath}`);
-  return { out, indexPath: written.indexPath, resultsPath: written.resultsPath, steps: outcomes, best: best?.name, skipped: checked.skipped, wallSeconds };
+  await writeFileAtomic(join(dir, RECORD_FILE), JSON.stringify(record, null, 2) + '\n');
+  await writeFileAtomic(join(dir, DONE_FILE), `${record.finishedAt}\n`);
+  return record;
+}
+
+/** Copies a step's model files (not its markers) into the report's model/ folder. */
+async function copyModel(from: string, to: string): Promise<void> {
+  await writeDirAtomic(to, async (tmp) => {
+    for (const f of await fs.readdir(from)) {
+      if (f === DONE_FILE || f === RECORD_FILE || f.startsWith('.')) continue;
+      const st = await fs.stat(join(from, f));
+      if (st.isFile()) await fs.copyFile(join(from, f), join(tmp, f));
+    }
+  }, MODEL_FOLDER);
+}
+
+/**
+ * The step whose model goes beside the report: the highest validation
+ * accuracy; ties go to the lower validation loss, then to the later step.
+ * The test set only scores the steps: choosing by it would make its score
+ * an optimistic one.
+ */
+export function bestStep(outcomes: readonly StudyStepOutcome[]): StudyStepOutcome | undefined {
+  const acc = (o: StudyStepOutcome) => o.record.valAccuracy ?? -Infinity;
+  const loss = (o: StudyStepOutcome) => o.record.valLoss ?? Infinity;
+  const worse = (a: StudyStepOutcome, b: StudyStepOutcome) => acc(a) < acc(b) || (acc(a) === acc(b) && loss(a) > loss(b));
+  return outcomes.reduce<StudyStepOutcome | undefined>((b, o) => (b && worse(o, b) ? b : o), undefined);
 }
 
 function fmtAcc(v: number | undefined): string {

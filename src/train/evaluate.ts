@@ -4,15 +4,17 @@
  * or a folder with one sub-folder per class.
  */
 import * as tf from '@tensorflow/tfjs';
-import { flowFromDirectory } from '../data/iterator.js';
+import { flowFromDirectory, type DirectoryIterator } from '../data/iterator.js';
+import type { SkippedFile } from '../data/scan.js';
 import type { Interpolation } from '../data/decode.js';
+import { listNames } from '../util/list-names.js';
 import { ConvkitError } from '../util/errors.js';
 import { createRng } from '../util/rng.js';
 import { Progress } from '../util/progress.js';
 import { batchStream, filePath, isTensorData, stepsPerPass, type BatchData } from './batches.js';
 import { inferClassMode, outputUnits, trueClasses, type ClassMode } from './losses.js';
 import { accuracyOf, confusionMatrix, crossEntropy, perClassMetrics, rocAuc, type ClassMetrics } from './metrics.js';
-import { predictProbabilities, ttaTransform, type TtaOptions } from './tta.js';
+import { checkFiniteProbabilities, predictProbabilities, ttaTransform, type TtaOptions } from './tta.js';
 
 export interface EvaluateOptions {
   /** Class names in model output order; a folder whose classes differ is an error. */
@@ -21,8 +23,12 @@ export interface EvaluateOptions {
   batchSize?: number;
   /** Batches to score (default: one full pass). */
   steps?: number;
+  /** [height, width] a folder's images are read at: a saved model's convkit.json inputSize (default: the model's input shape). */
+  inputSize?: readonly [number, number];
   /** Resize filter when reading a folder (default 'bilinear'). */
   interpolation?: Interpolation;
+  /** Leave out (and list in `skipped`) a folder's files that cannot be read instead of failing. */
+  skipBad?: boolean;
   colorMode?: 'rgb' | 'grayscale';
   tta?: TtaOptions;
   seed?: number;
@@ -52,6 +58,8 @@ export interface EvaluationResult {
   rocAuc?: number;
   ttaViews: number;
   predictions?: ImagePrediction[];
+  /** Files of the folder left out (skipBad), with the reason. */
+  skipped?: SkippedFile[];
 }
 
 function modelInputSize(model: tf.LayersModel): [number, number] {
@@ -65,8 +73,8 @@ function modelInputSize(model: tf.LayersModel): [number, number] {
 export function checkClassNames(expected: readonly string[], found: readonly string[], where: string): void {
   if (expected.length !== found.length || expected.some((c, i) => c !== found[i])) {
     throw new ConvkitError(
-      `${where} has classes [${found.join(', ')}] but the model was trained on [${expected.join(', ')}]`,
-      `give the data folder one sub-folder per model class, named ${expected.map((c) => JSON.stringify(c)).join(', ')}`,
+      `${where} has classes [${listNames(found)}] but the model was trained on [${listNames(expected)}]`,
+      `give the data folder one sub-folder per model class, named ${listNames(expected.map((c) => JSON.stringify(c)))}`,
     );
   }
 }
@@ -75,11 +83,11 @@ export async function evaluate(model: tf.LayersModel, data: BatchData | string, 
   const { batchSize = 32, seed = 1 } = options;
   let source: BatchData;
   let classNames: string[] | undefined = options.classNames ? [...options.classNames] : undefined;
-  let ownedIterator: { dispose(): void } | undefined;
+  let ownedIterator: DirectoryIterator | undefined;
   if (typeof data === 'string') {
     const it = await flowFromDirectory(data, {
-      targetSize: modelInputSize(model), classMode: 'sparse', batchSize, shuffle: false,
-      interpolation: options.interpolation ?? 'bilinear', colorMode: options.colorMode ?? 'rgb',
+      targetSize: options.inputSize ?? modelInputSize(model), classMode: 'sparse', batchSize, shuffle: false,
+      interpolation: options.interpolation ?? 'bilinear', colorMode: options.colorMode ?? 'rgb', skipBad: options.skipBad,
     });
     if (options.classNames) checkClassNames(options.classNames, it.classNames, data);
     classNames = [...it.classNames];
@@ -114,6 +122,7 @@ export async function evaluate(model: tf.LayersModel, data: BatchData | string, 
         const [tv, pv] = await Promise.all([t.data(), p.array()]);
         t.dispose();
         p.dispose();
+        checkFiniteProbabilities(pv, (i) => (batch.files?.[i] !== undefined ? filePath(batch.files[i]!) : undefined));
         pv.forEach((row, i) => {
           trueIdx.push(tv[i]!);
           probs.push(row);
@@ -149,6 +158,7 @@ export async function evaluate(model: tf.LayersModel, data: BatchData | string, 
     const auc = rocAuc(trueIdx, probs.map((p) => p[1]!));
     if (auc !== undefined) result.rocAuc = auc;
   }
+  if (ownedIterator?.skipped.length) result.skipped = [...ownedIterator.skipped];
   if (options.keepPredictions) {
     result.predictions = trueIdx.map((t, i) => ({ file: files[i], trueIndex: t, predIndex: predIdx[i]!, probabilities: probs[i]! }));
   }

@@ -85,8 +85,11 @@ function disposeBatch(b: LabeledBatch): void {
 
 interface EvalSums { loss: number; correct: number; n: number }
 
-/** Mean loss and accuracy of `model` over `data` (inference mode). */
-export async function evaluateLossAcc(model: tf.LayersModel, data: BatchData, options: { steps?: number; classMode?: ClassMode; batchSize?: number } = {}): Promise<{ loss: number; acc: number; n: number }> {
+/** Mean loss and accuracy of `model` over `data` (inference mode); stops early, with what it has, when `signal` aborts. */
+export async function evaluateLossAcc(
+  model: tf.LayersModel, data: BatchData,
+  options: { steps?: number; classMode?: ClassMode; batchSize?: number; signal?: AbortSignal } = {},
+): Promise<{ loss: number; acc: number; n: number }> {
   const sums: EvalSums = { loss: 0, correct: 0, n: 0 };
   const units = outputUnits(model);
   let mode = options.classMode;
@@ -110,134 +113,201 @@ export async function evaluateLossAcc(model: tf.LayersModel, data: BatchData, op
     } finally {
       disposeBatch(batch);
     }
+    if (options.signal?.aborted) break;
   }
   if (sums.n === 0) throw new ConvkitError('the validation data is empty', 'give the validation folder at least one image per class');
   return { loss: sums.loss / sums.n, acc: sums.correct / sums.n, n: sums.n };
 }
 
-export async function fit(model: tf.LayersModel, data: BatchData, options: FitOptions): Promise<FitResult> {
-  const { epochs, labelSmoothing = 0, seed = 1, verbose = true, handleSigint = true, initialEpoch = 0 } = options;
+/**
+ * Ctrl-C and the caller's abort signal, as one signal: training stops after
+ * the current batch (or validation batch); a second Ctrl-C quits at once.
+ */
+class Interruption {
+  private readonly controller = new AbortController();
+  readonly signal = this.controller.signal;
+  private readonly onSigint = () => {
+    if (this.signal.aborted) process.exit(130);
+    process.stderr.write('\nconvkit: stopping after this batch; the last checkpoint is kept (Ctrl-C again quits now)\n');
+    this.controller.abort();
+  };
+  private readonly onAbort = () => this.controller.abort();
+
+  constructor(private readonly outer: AbortSignal | undefined, private readonly sigint: boolean) {
+    if (sigint) process.on('SIGINT', this.onSigint);
+    outer?.addEventListener('abort', this.onAbort);
+    if (outer?.aborted) this.controller.abort();
+  }
+
+  get interrupted(): boolean {
+    return this.signal.aborted;
+  }
+
+  dispose(): void {
+    if (this.sigint) process.off('SIGINT', this.onSigint);
+    this.outer?.removeEventListener('abort', this.onAbort);
+  }
+}
+
+/** What one fit() call's steps and epochs share. */
+interface FitLoop {
+  model: tf.LayersModel;
+  data: BatchData;
+  options: FitOptions;
+  optimizer: tf.Optimizer;
+  schedule: Schedule;
+  batchSize: number;
+  units: number;
+  declaredMode?: Parameters<typeof inferClassMode>[2];
+  mode?: ClassMode;
+  state: TrainingState;
+  callbacks: Callback[];
+  /** Dropout-like layers, reseeded before every batch, and the seeds they had. */
+  dropouts: { seed?: number }[];
+  savedSeeds: (number | undefined)[];
+  vars: tf.Variable[];
+  shuffleRng: Rng;
+  dropoutRng: Rng;
+  totalSteps?: number;
+  globalStep: number;
+  interruption: Interruption;
+}
+
+async function callAll(loop: FitLoop, fn: (cb: Callback) => void | Promise<void> | undefined): Promise<void> {
+  for (const cb of loop.callbacks) await fn(cb);
+}
+
+function restoreSeeds(loop: FitLoop): void {
+  loop.dropouts.forEach((l, i) => (l.seed = loop.savedSeeds[i]));
+}
+
+/** One optimizer step on one batch: its loss, correct count and the learning rate it ran at. */
+async function trainStep(loop: FitLoop, batch: LabeledBatch, epoch: number, batchIndex: number): Promise<{ loss: number; correct: number; lr: number }> {
+  const { model, optimizer, options } = loop;
+  if (!batch.y) throw new ConvkitError('training batches have no labels', 'use classMode binary, categorical or sparse');
+  loop.mode ??= inferClassMode(model, batch.y, loop.declaredMode);
+  const m = loop.mode;
+  const initialEpoch = options.initialEpoch ?? 0;
+  const progress = loop.totalSteps ? loop.globalStep / loop.totalSteps : (epoch - initialEpoch) / Math.max(1, options.epochs - initialEpoch);
+  const lr = loop.state.learningRate * loop.schedule(Math.min(1, progress));
+  if (lr !== getLearningRate(optimizer)) setLearningRate(optimizer, lr);
+  for (const l of loop.dropouts) l.seed = nextSeed(loop.dropoutRng);
+  const y = prepareLabels(batch.y, m, loop.units);
+  let correct: tf.Scalar | undefined;
+  const loss = optimizer.minimize(() => {
+    const pred = model.apply(batch.x, { training: true }) as tf.Tensor;
+    const reg = model.calculateLosses();
+    const base = computeLoss(y, pred, m, options.labelSmoothing ?? 0);
+    correct = tf.keep(countCorrect(y, pred, m));
+    return reg.length ? (tf.addN([base, ...reg]) as tf.Scalar) : base;
+  }, true, loop.vars)!;
+  restoreSeeds(loop);
+  y.dispose();
+  const [lv, cv] = await Promise.all([loss.data(), correct!.data()]);
+  loss.dispose();
+  correct!.dispose();
+  if (!Number.isFinite(lv[0]!)) {
+    throw new ConvkitError(
+      `the training loss became ${lv[0]} at epoch ${epoch + 1}, batch ${batchIndex + 1} (learning rate ${lr.toExponential(2)})`,
+      `lower the learning rate (e.g. --learning-rate ${(lr / 10).toExponential(0)}) and check that the input pixels are finite`,
+    );
+  }
+  loop.globalStep++;
+  return { loss: lv[0]!, correct: cv[0]!, lr };
+}
+
+/** One epoch: the training pass, then validation. Undefined when interrupted (the epoch does not count). */
+async function runEpoch(loop: FitLoop, epoch: number): Promise<Logs | undefined> {
+  const { options, interruption } = loop;
+  let lossSum = 0, correctSum = 0, seen = 0, batchIndex = 0, lr = loop.state.learningRate;
+  for await (const batch of batchStream(loop.data, { steps: options.stepsPerEpoch, rng: loop.shuffleRng, defaultBatchSize: loop.batchSize })) {
+    try {
+      const step = await trainStep(loop, batch, epoch, batchIndex);
+      const size = batch.x.shape[0];
+      lossSum += step.loss * size;
+      correctSum += step.correct;
+      seen += size;
+      lr = step.lr;
+      await callAll(loop, (cb) => cb.onBatchEnd?.(batchIndex, { batch: batchIndex, size, loss: lossSum / seen, acc: correctSum / seen }, loop.state));
+      batchIndex++;
+    } finally {
+      disposeBatch(batch);
+    }
+    if (interruption.interrupted) return undefined;
+  }
+  if (seen === 0) throw new ConvkitError('the training data is empty', 'put images in each class folder');
+  const logs: Logs = { loss: lossSum / seen, acc: correctSum / seen };
+  if (options.validationData) {
+    const v = await evaluateLossAcc(loop.model, options.validationData, { steps: options.validationSteps, classMode: loop.mode, batchSize: loop.batchSize, signal: interruption.signal });
+    if (interruption.interrupted) return undefined;
+    logs.val_loss = v.loss;
+    logs.val_acc = v.acc;
+  }
+  logs.lr = lr;
+  return logs;
+}
+
+function checkFitOptions(options: FitOptions): void {
+  const { epochs, labelSmoothing = 0 } = options;
   check(Number.isInteger(epochs) && epochs >= 1, 'epochs', epochs, 'an integer ≥ 1');
   check(labelSmoothing >= 0 && labelSmoothing < 1, 'labelSmoothing', labelSmoothing, 'a number in [0, 1)');
   if (options.stepsPerEpoch !== undefined) check(Number.isInteger(options.stepsPerEpoch) && options.stepsPerEpoch >= 1, 'stepsPerEpoch', options.stepsPerEpoch, 'an integer ≥ 1');
-  const t0 = performance.now();
+}
+
+/** Sets up one fit() call: optimizer, schedule, seeded random streams, callbacks, interruption. */
+function startLoop(model: tf.LayersModel, data: BatchData, options: FitOptions): FitLoop {
+  const { epochs, seed = 1, verbose = true, handleSigint = true, initialEpoch = 0 } = options;
   const rng = createRng(seed);
-  const shuffleRng = rng.fork();
-  const dropoutRng = rng.fork();
   const optimizer = typeof options.optimizer === 'object' && options.optimizer !== null
     ? options.optimizer
     : makeOptimizer(options.optimizer ?? 'rmsprop', { learningRate: options.learningRate ?? 1e-3, momentum: options.momentum });
-  const ownsOptimizer = optimizer !== options.optimizer;
-  const schedule = typeof options.schedule === 'function' ? options.schedule : makeSchedule(options.schedule);
   const batchSize = options.batchSize ?? 32;
   const stepsPerEpoch = options.stepsPerEpoch ?? stepsPerPass(isTensorData(data) ? { ...data, batchSize } : data, batchSize);
-  const units = outputUnits(model);
-  const declaredMode = options.classMode ?? (isTensorData(data) ? undefined : data.classMode ?? undefined);
-  let mode: ClassMode | undefined = options.classMode;
-  const history: History = { epoch: [], history: {} };
-  const state: TrainingState = { model, epochs, stepsPerEpoch, history, stopTraining: false, learningRate: getLearningRate(optimizer) };
-  const callbacks: Callback[] = [...(verbose ? [new ProgressLogger()] : []), ...(options.callbacks ?? [])];
-  const dropouts = randomLayers(model);
-  const savedSeeds = dropouts.map((l) => l.seed);
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   if (vars.length === 0) throw new ConvkitError(`model ${model.name} has no trainable weights`, 'unfreeze some layers before training');
-
-  let interrupted = false;
-  const onSigint = () => {
-    if (interrupted) process.exit(130);
-    interrupted = true;
-    process.stderr.write('\nconvkit: stopping after this batch; the last checkpoint is kept (Ctrl-C again quits now)\n');
+  const dropouts = randomLayers(model);
+  return {
+    model, data, options, optimizer, batchSize, vars, dropouts, savedSeeds: dropouts.map((l) => l.seed),
+    schedule: typeof options.schedule === 'function' ? options.schedule : makeSchedule(options.schedule),
+    units: outputUnits(model), declaredMode: options.classMode ?? (isTensorData(data) ? undefined : data.classMode ?? undefined), mode: options.classMode,
+    state: { model, epochs, stepsPerEpoch, history: { epoch: [], history: {} }, stopTraining: false, learningRate: getLearningRate(optimizer) },
+    callbacks: [...(verbose ? [new ProgressLogger()] : []), ...(options.callbacks ?? [])],
+    shuffleRng: rng.fork(), dropoutRng: rng.fork(),
+    totalSteps: stepsPerEpoch ? epochs * stepsPerEpoch : undefined, globalStep: initialEpoch * (stepsPerEpoch ?? 0),
+    interruption: new Interruption(options.signal, handleSigint),
   };
-  const onAbort = () => { interrupted = true; };
-  if (handleSigint) process.on('SIGINT', onSigint);
-  options.signal?.addEventListener('abort', onAbort);
-  if (options.signal?.aborted) interrupted = true;
+}
 
-  const call = async (fn: (cb: Callback) => void | Promise<void> | undefined) => {
-    for (const cb of callbacks) await fn(cb);
-  };
+export async function fit(model: tf.LayersModel, data: BatchData, options: FitOptions): Promise<FitResult> {
+  checkFitOptions(options);
+  const t0 = performance.now();
+  const loop = startLoop(model, data, options);
+  const { state, state: { history } } = loop;
   let stopReason: StopReason = 'completed';
   let lastLogs: Logs = {};
-  const totalSteps = stepsPerEpoch ? epochs * stepsPerEpoch : undefined;
-  let globalStep = initialEpoch * (stepsPerEpoch ?? 0);
   try {
-    await call((cb) => cb.onTrainBegin?.(state));
-    for (let epoch = initialEpoch; epoch < epochs; epoch++) {
-      await call((cb) => cb.onEpochBegin?.(epoch, state));
-      let lossSum = 0, correctSum = 0, seen = 0, batchIndex = 0, lr = state.learningRate;
-      for await (const batch of batchStream(data, { steps: options.stepsPerEpoch, rng: shuffleRng, defaultBatchSize: batchSize })) {
-        try {
-          if (!batch.y) throw new ConvkitError('training batches have no labels', 'use classMode binary, categorical or sparse');
-          mode ??= inferClassMode(model, batch.y, declaredMode);
-          const m = mode;
-          const progress = totalSteps ? globalStep / totalSteps : (epoch - initialEpoch) / Math.max(1, epochs - initialEpoch);
-          lr = state.learningRate * schedule(Math.min(1, progress));
-          if (lr !== getLearningRate(optimizer)) setLearningRate(optimizer, lr);
-          for (const l of dropouts) l.seed = nextSeed(dropoutRng);
-          const y = prepareLabels(batch.y, m, units);
-          let correct: tf.Scalar | undefined;
-          const loss = optimizer.minimize(() => {
-            const pred = model.apply(batch.x, { training: true }) as tf.Tensor;
-            const reg = model.calculateLosses();
-            const base = computeLoss(y, pred, m, labelSmoothing);
-            correct = tf.keep(countCorrect(y, pred, m));
-            return reg.length ? (tf.addN([base, ...reg]) as tf.Scalar) : base;
-          }, true, vars)!;
-          dropouts.forEach((l, i) => (l.seed = savedSeeds[i]));
-          y.dispose();
-          const [lv, cv] = await Promise.all([loss.data(), correct!.data()]);
-          loss.dispose();
-          correct!.dispose();
-          const size = batch.x.shape[0];
-          if (!Number.isFinite(lv[0]!)) {
-            throw new ConvkitError(
-              `the training loss became ${lv[0]} at epoch ${epoch + 1}, batch ${batchIndex + 1} (learning rate ${lr.toExponential(2)})`,
-              `lower the learning rate (e.g. --learning-rate ${(lr / 10).toExponential(0)}) and check that the input pixels are finite`,
-            );
-          }
-          lossSum += lv[0]! * size;
-          correctSum += cv[0]!;
-          seen += size;
-          globalStep++;
-          const logs: Logs = { batch: batchIndex, size, loss: lossSum / seen, acc: correctSum / seen };
-          await call((cb) => cb.onBatchEnd?.(batchIndex, logs, state));
-          batchIndex++;
-        } finally {
-          disposeBatch(batch);
-        }
-        if (interrupted) break;
-      }
-      if (interrupted) {
+    await callAll(loop, (cb) => cb.onTrainBegin?.(state));
+    for (let epoch = options.initialEpoch ?? 0; epoch < options.epochs; epoch++) {
+      await callAll(loop, (cb) => cb.onEpochBegin?.(epoch, state));
+      const logs = await runEpoch(loop, epoch);
+      if (!logs) {
         stopReason = 'interrupted';
         break;
       }
-      if (seen === 0) throw new ConvkitError('the training data is empty', 'put images in each class folder');
-      const logs: Logs = { loss: lossSum / seen, acc: correctSum / seen };
-      if (options.validationData) {
-        const v = await evaluateLossAcc(model, options.validationData, { steps: options.validationSteps, classMode: mode, batchSize });
-        logs.val_loss = v.loss;
-        logs.val_acc = v.acc;
-      }
-      logs.lr = lr;
       history.epoch.push(epoch);
       for (const [k, v] of Object.entries(logs)) (history.history[k] ??= []).push(v);
       lastLogs = logs;
-      await call((cb) => cb.onEpochEnd?.(epoch, logs, state));
-      if (interrupted) {
-        stopReason = 'interrupted';
-        break;
-      }
-      if (state.stopTraining) {
-        stopReason = 'stopped';
+      await callAll(loop, (cb) => cb.onEpochEnd?.(epoch, logs, state));
+      if (loop.interruption.interrupted || state.stopTraining) {
+        stopReason = loop.interruption.interrupted ? 'interrupted' : 'stopped';
         break;
       }
     }
-    await call((cb) => cb.onTrainEnd?.(lastLogs, state));
+    await callAll(loop, (cb) => cb.onTrainEnd?.(lastLogs, state));
   } finally {
-    dropouts.forEach((l, i) => (l.seed = savedSeeds[i]));
-    if (handleSigint) process.off('SIGINT', onSigint);
-    options.signal?.removeEventListener('abort', onAbort);
-    if (ownsOptimizer) optimizer.dispose();
+    restoreSeeds(loop);
+    loop.interruption.dispose();
+    if (loop.optimizer !== options.optimizer) loop.optimizer.dispose();
   }
-  return { ...history, stopReason, classMode: mode ?? inferClassMode(model, undefined, declaredMode), seconds: (performance.now() - t0) / 1000 };
+  return { ...history, stopReason, classMode: loop.mode ?? inferClassMode(model, undefined, loop.declaredMode), seconds: (performance.now() - t0) / 1000 };
 }

@@ -6,11 +6,11 @@ export {
   type Callback, type History, type Logs, type TrainingState, type MonitorMode,
   type ModelCheckpointOptions, type EarlyStoppingOptions, type ReduceLROnPlateauOptions, type ProgressLoggerOptions,
 } from './callbacks.js';
-export { LOSS_FOR_MODE, computeLoss, countCorrect, inferClassMode, prepareLabels, classProbabilities, type ClassMode, type LossName } from './losses.js';
+export { computeLoss, countCorrect, inferClassMode, prepareLabels, classProbabilities, type ClassMode } from './losses.js';
 export { makeOptimizer, makeSchedule, getLearningRate, setLearningRate, OPTIMIZERS, SCHEDULES, type OptimizerName, type Schedule, type ScheduleName } from './optimizers.js';
 export { confusionMatrix, perClassMetrics, accuracyOf, rocAuc, crossEntropy, type ClassMetrics } from './metrics.js';
 export { evaluate, checkClassNames, type EvaluateOptions, type EvaluationResult, type ImagePrediction } from './evaluate.js';
-export { predict, expandImagePaths, type Prediction, type PredictOptions } from './predict.js';
+export { predict, modelReadOptions, type Prediction, type PredictOptions } from './predict.js';
 export { predictProbabilities, ttaTransform, DEFAULT_TTA_AUGMENTATION, type TtaOptions, type TtaChoice } from './tta.js';
 export {
   saveModel, loadModel, readModelMeta, updateModelMeta, fileSystem, checkWeightBytes, checkMeta, makeMeta,
@@ -18,6 +18,6 @@ export {
 } from './saved-model.js';
 export {
   registerRecipe, getRecipe, recipeNames, resolveSettings, getProfile, scratch, augment, BOOK_AUGMENTATION, PROFILES,
-  type Recipe, type Profile, type TrainSettings, type BuildContext, type RecipeTrainContext, type RecipeRunOptions, type RecipeRunResult, type AugmentationSettings,
+  type Recipe, type Profile, type TrainSettings, type BuildContext, type RecipeRunOptions, type RecipeRunResult, type AugmentationSettings,
 } from './recipes.js';
 export { trainRecipe, type TrainRecipeOptions, type TrainRecipeResult } from './train-recipe.js';

@@ -7,13 +7,6 @@ import * as tf from '@tensorflow/tfjs';
 import { ConvkitError } from '../util/errors.js';
 
 export type ClassMode = 'binary' | 'categorical' | 'sparse';
-export type LossName = 'binaryCrossentropy' | 'categoricalCrossentropy' | 'sparseCategoricalCrossentropy';
-
-export const LOSS_FOR_MODE: Record<ClassMode, LossName> = {
-  binary: 'binaryCrossentropy',
-  categorical: 'categoricalCrossentropy',
-  sparse: 'sparseCategoricalCrossentropy',
-};
 
 /** Units of the model's (single) output. */
 export function outputUnits(model: tf.LayersModel): number {

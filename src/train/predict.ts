@@ -1,18 +1,17 @@
 /**
  * predict(): class, probability and all class probabilities for image files,
  * read the way the model was trained (size, color mode, resize filter from
- * convkit.json); optional seeded test-time augmentation.
+ * convkit.json); optional seeded test-time augmentation. A file that cannot
+ * be read stops the run, or is handed to `onBadFile` while the rest go on.
  */
 import * as tf from '@tensorflow/tfjs';
-import { promises as fs } from 'node:fs';
-import { join } from 'node:path';
-import { decodeImage, type Interpolation } from '../data/decode.js';
-import { isImagePath, compareNames } from '../data/scan.js';
-import { ConvkitError } from '../util/errors.js';
+import { decodeBatch, type ResolvedDecodeOptions } from '../data/cache.js';
+import type { Interpolation } from '../data/decode.js';
+import type { SkippedFile } from '../data/scan.js';
 import { Progress } from '../util/progress.js';
 import { createRng } from '../util/rng.js';
-import { loadModel, type LoadedModel } from './saved-model.js';
-import { predictProbabilities, ttaTransform, type TtaOptions } from './tta.js';
+import { loadModel, type ConvkitModelMeta, type LoadedModel } from './saved-model.js';
+import { checkFiniteProbabilities, predictProbabilities, ttaTransform, type TtaOptions } from './tta.js';
 
 export interface Prediction {
   file: string;
@@ -29,27 +28,13 @@ export interface PredictOptions {
   progress?: boolean;
   tta?: TtaOptions;
   seed?: number;
+  /** Called for each file that cannot be read or decoded, which is left out; without it such a file throws its error. */
+  onBadFile?: (file: SkippedFile) => void;
 }
 
-/** Expands folders (recursively, sorted) into image files; plain files pass through. */
-export async function expandImagePaths(paths: readonly string[]): Promise<string[]> {
-  const out: string[] = [];
-  for (const p of paths) {
-    let st;
-    try {
-      st = await fs.stat(p);
-    } catch {
-      throw new ConvkitError(`${p} not found`, 'pass image files or folders of images');
-    }
-    if (st.isDirectory()) {
-      const entries = (await fs.readdir(p, { withFileTypes: true })).sort((a, b) => compareNames(a.name, b.name));
-      const sub = entries.filter((e) => e.isDirectory() || isImagePath(e.name)).map((e) => join(p, e.name));
-      out.push(...await expandImagePaths(sub));
-    } else {
-      out.push(p);
-    }
-  }
-  return out;
+/** How a saved model's images are read: convkit.json's input size, color mode and resize filter. */
+export function modelReadOptions(meta: ConvkitModelMeta): ResolvedDecodeOptions {
+  return { targetSize: [meta.inputSize[0], meta.inputSize[1]], colorMode: meta.colorMode, interpolation: (meta.preprocessing?.interpolation ?? 'bilinear') as Interpolation };
 }
 
 /** Predicts with a loaded model (or a model folder path). */
@@ -64,24 +49,24 @@ export async function predict(model: LoadedModel | string, files: readonly strin
 
 async function predictWith({ model, meta }: LoadedModel, files: readonly string[], options: PredictOptions): Promise<Prediction[]> {
   const { batchSize = 32, seed = 1 } = options;
-  const [h, w] = meta.inputSize;
-  const channels = meta.colorMode === 'grayscale' ? 1 : 3;
-  const interpolation = (meta.preprocessing.interpolation ?? 'bilinear') as Interpolation;
+  const read = modelReadOptions(meta);
+  const [h, w] = read.targetSize;
+  const channels = read.colorMode === 'grayscale' ? 1 : 3;
   const views = options.tta?.views ?? 1;
   const transform = views > 1 ? ttaTransform(options.tta?.augmentation) : undefined;
   const rng = createRng(seed);
   const out: Prediction[] = [];
   const bar = new Progress({ total: files.length, label: 'predicting', unit: 'img', silent: !options.progress });
   for (let i = 0; i < files.length; i += batchSize) {
-    const chunk = files.slice(i, i + batchSize);
-    const images = await Promise.all(chunk.map((f) => decodeImage(f, { targetSize: [h, w], colorMode: meta.colorMode, interpolation })));
-    const buf = new Float32Array(chunk.length * h * w * channels);
-    images.forEach((im, k) => buf.set(im.data, k * h * w * channels));
-    const x = tf.tensor4d(buf, [chunk.length, h, w, channels]);
+    const { files: chunk, pixels } = await decodeBatch(files.slice(i, i + batchSize), read, options.onBadFile);
+    bar.tick(Math.min(batchSize, files.length - i));
+    if (chunk.length === 0) continue;
+    const x = tf.tensor4d(pixels, [chunk.length, h, w, channels]);
     const p = predictProbabilities(model, x, views, transform, rng);
     const rows = await p.array();
     x.dispose();
     p.dispose();
+    checkFiniteProbabilities(rows, (k) => chunk[k]);
     rows.forEach((row, k) => {
       let best = 0;
       for (let c = 1; c < row.length; c++) if (row[c]! > row[best]!) best = c;
@@ -90,7 +75,6 @@ async function predictWith({ model, meta }: LoadedModel, files: readonly string[
         probabilities: Object.fromEntries(meta.classNames.map((c, j) => [c, row[j]!])),
       });
     });
-    bar.tick(chunk.length);
   }
   bar.finish();
   return out;

@@ -10,7 +10,6 @@ import type * as tf from '@tensorflow/tfjs';
 import type { AugmentOptions, FillOptions } from '../augment/options.js';
 import { smallCnn } from '../models/small-cnn.js';
 import { ConvkitError } from '../util/errors.js';
-import type { BatchData } from './batches.js';
 import type { Callback } from './callbacks.js';
 import type { FitResult } from './fit.js';
 import type { ConvkitModelMeta } from './saved-model.js';
@@ -59,24 +58,17 @@ export interface BuildContext {
   seed: number;
 }
 
-/** What a recipe's own training routine receives (recipes with two phases, e.g. fine-tuning). */
-export interface RecipeTrainContext extends BuildContext {
-  model: tf.LayersModel;
-  train: BatchData;
-  validation?: BatchData;
-  callbacks: Callback[];
-  verbose: boolean;
-}
-
 export interface Recipe {
   name: string;
   /** One line for --help. */
   summary: string;
   profiles: Record<Profile, TrainSettings>;
+  /** The `settings.model` keys the recipe reads (default none): an override of any other is refused, never dropped. */
+  modelOptions?: readonly string[];
+  /** Settings the recipe cannot apply: an override of one is refused. */
+  unsupported?: readonly (keyof TrainSettings)[];
   /** Builds the untrained (or pretrained-base) model; it takes RGB pixels in [0, 255]. */
   buildModel?(ctx: BuildContext): tf.LayersModel | Promise<tf.LayersModel>;
-  /** Replaces the default single fit() when present. */
-  train?(ctx: RecipeTrainContext): Promise<FitResult>;
   /**
    * Replaces the whole run (data reading, training, saving) when present, for
    * recipes with their own pipeline (e.g. cached features of a pretrained base).
@@ -94,6 +86,10 @@ export interface RecipeRunOptions {
   verbose: boolean;
   cacheDir?: string;
   log: (line: string) => void;
+  /** The user's hooks, called after the recipe's own. */
+  callbacks?: Callback[];
+  /** Stops training after the current batch (and any long pass over the images) when aborted. */
+  signal?: AbortSignal;
 }
 
 export interface RecipeRunResult {
@@ -124,12 +120,41 @@ export function getProfile(name: string): Profile {
   return name as Profile;
 }
 
-/** The settings of `recipe` under `profile` with `overrides` applied (undefined fields ignored). */
-export function resolveSettings(recipe: Recipe, profile: Profile, overrides: Partial<TrainSettings> = {}): TrainSettings {
-  const base = recipe.profiles[profile];
-  const clean = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) as Partial<TrainSettings>;
-  return { ...base, ...clean, model: { ...(base.model ?? {}), ...(clean.model ?? {}) } };
+const defined = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+
+/** How an option is spelled on the command line (`denseUnits` → `--dense-units`), for messages. */
+function flagOf(option: string): string {
+  return option === 'prefixCache' ? '--no-prefix-cache' : `--${option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }
+
+/** An option `recipe` cannot honour (a model knob it does not read, a setting it cannot apply), or undefined. */
+function refusedOption(recipe: Recipe, overrides: Partial<TrainSettings>): { option: string; usedBy: string[] } | undefined {
+  const model = Object.keys(defined(overrides.model ?? {})).find((k) => !(recipe.modelOptions ?? []).includes(k));
+  if (model !== undefined) return { option: model, usedBy: [...registry.values()].filter((r) => r.modelOptions?.includes(model)).map((r) => r.name) };
+  const setting = (recipe.unsupported ?? []).find((k) => overrides[k] !== undefined);
+  if (setting !== undefined) return { option: setting, usedBy: [...registry.values()].filter((r) => !r.unsupported?.includes(setting)).map((r) => r.name) };
+  return undefined;
+}
+
+/**
+ * The settings of `recipe` under `profile` with `overrides` applied
+ * (undefined fields ignored). An override the recipe cannot honour is an
+ * error naming the option and the recipe: silently training without it
+ * would mislead.
+ */
+export function resolveSettings(recipe: Recipe, profile: Profile, overrides: Partial<TrainSettings> = {}): TrainSettings {
+  const refused = refusedOption(recipe, overrides);
+  if (refused) {
+    const { option, usedBy } = refused;
+    throw new ConvkitError(`recipe ${recipe.name} cannot use ${flagOf(option)} (${option})`, `leave ${flagOf(option)} out${usedBy.length ? `; it applies to recipe ${usedBy.join(', ')}` : ''}`);
+  }
+  const base = recipe.profiles[profile];
+  const clean = defined(overrides);
+  return { ...base, ...clean, model: { ...(base.model ?? {}), ...defined(clean.model ?? {}) } };
+}
+
+/** The small convnet's knobs (`settings.model`) that buildSmallCnn reads. */
+const SMALL_CNN_OPTIONS = ['filters', 'denseUnits'] as const;
 
 function buildSmallCnn({ settings, numClasses, seed }: BuildContext): tf.LayersModel {
   const m = settings.model ?? {};
@@ -157,6 +182,7 @@ export const scratch: Recipe = {
     // Adam with warm-up + cosine decay and light label smoothing; the checkpoint keeps the best epoch, so overfitting late costs nothing.
     best: { imageSize: 150, batchSize: 32, epochs: 30, optimizer: 'adam', learningRate: 1e-3, schedule: 'cosine', labelSmoothing: 0.1, dropout: 0.5, monitor: 'val_acc', earlyStoppingPatience: 8, ttaViews: 4, interpolation: 'bilinear' },
   },
+  modelOptions: SMALL_CNN_OPTIONS,
   buildModel: buildSmallCnn,
 };
 
@@ -172,6 +198,7 @@ export const augment: Recipe = {
       monitor: 'val_acc', earlyStoppingPatience: 20, ttaViews: 4, interpolation: 'bilinear',
     },
   },
+  modelOptions: SMALL_CNN_OPTIONS,
   buildModel: buildSmallCnn,
 };
 

@@ -6,14 +6,16 @@
 import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { readModelArtifacts, writeModelArtifacts } from '../models/fs-io.js';
+import { loadLayers, META_FILE, MODEL_FOLDER, readModelArtifacts, WEIGHTS_FILE, writeModelArtifacts } from '../models/fs-io.js';
+import { specBytes } from '../models/manifest.js';
+import { sha256 } from '../models/weight-checks.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
 import { ConvkitError } from '../util/errors.js';
+import { checkMeta, checkModelMatchesMeta, META_FORMAT, META_VERSION } from './model-meta.js';
 
+export { checkMeta, checkModelMatchesMeta, META_FORMAT, META_VERSION };
 export const MODEL_FILE = 'model.json';
-export const META_FILE = 'convkit.json';
-export const META_FORMAT = 'convkit-model';
-export const META_VERSION = 1;
+export { META_FILE };
 
 /** What convkit.json holds. */
 export interface ConvkitModelMeta {
@@ -35,21 +37,13 @@ export interface ConvkitModelMeta {
   recipe?: { name: string; profile?: string; settings?: Record<string, unknown>; seed?: number; [key: string]: unknown };
   history?: { epoch: number[]; history: Record<string, number[]> };
   metrics?: Record<string, unknown>;
+  /** sha256 (hex) of each weight file by its model.json path, written by saveModel and checked on load (absent in older folders). */
+  weightsSha256?: Record<string, string>;
   createdAt: string;
   [key: string]: unknown;
 }
 
 export type ModelMetaInput = Omit<ConvkitModelMeta, 'format' | 'version' | 'createdAt'> & Partial<Pick<ConvkitModelMeta, 'createdAt'>>;
-
-const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2, complex64: 8 };
-
-function specBytes(spec: tf.io.WeightsManifestEntry): number {
-  const n = spec.shape.reduce((a, b) => a * b, 1);
-  const dtype = spec.quantization?.dtype ?? spec.dtype;
-  const size = DTYPE_BYTES[dtype];
-  if (size === undefined) throw new ConvkitError(`weight ${spec.name} has unsupported dtype ${dtype}`, 'save the model again with TF.js');
-  return n * size;
-}
 
 async function readJson(path: string, what: string): Promise<unknown> {
   let text: string;
@@ -57,7 +51,7 @@ async function readJson(path: string, what: string): Promise<unknown> {
     text = await fs.readFile(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ConvkitError(`${path} not found`, `${what}`);
-    throw err;
+    throw new ConvkitError(`cannot read ${path}: ${(err as Error).message}`, 'it must be a readable file');
   }
   try {
     return JSON.parse(text);
@@ -82,33 +76,15 @@ export function checkWeightBytes(artifacts: tf.io.ModelArtifacts, dir: string): 
 /**
  * A tf.io.IOHandler for a model folder (model.json + weights.bin) on disk:
  * `tf.loadLayersModel(fileSystem(dir))`, `model.save(fileSystem(dir))`.
- * Loading checks the weight bytes against model.json first.
+ * Loading checks the weight files against model.json first (and against
+ * `sha256`, convkit.json's hashes, when given).
  */
-export function fileSystem(dir: string): tf.io.IOHandler {
+export function fileSystem(dir: string, sha256?: Record<string, string>): tf.io.IOHandler {
   const folder = resolve(dir);
   return {
-    async load() {
-      const artifacts = await readModelArtifacts(folder);
-      checkWeightBytes(artifacts, folder);
-      return artifacts;
-    },
+    load: () => readModelArtifacts(folder, { sha256, sha256Source: join(folder, META_FILE) }),
     save: (artifacts) => writeModelArtifacts(folder, artifacts),
   };
-}
-
-/** Validates parsed convkit.json content; `path` names the file in errors. */
-export function checkMeta(meta: unknown, path: string): ConvkitModelMeta {
-  const m = meta as Partial<ConvkitModelMeta>;
-  if (typeof m !== 'object' || m === null || m.format !== META_FORMAT) {
-    throw new ConvkitError(`${path} is not a convkit model description (format ${JSON.stringify(m?.format)})`, `expected "format": "${META_FORMAT}"`);
-  }
-  if (typeof m.version !== 'number' || m.version > META_VERSION) {
-    throw new ConvkitError(`${path} has version ${m.version}; this convkit reads up to ${META_VERSION}`, 'upgrade convkit');
-  }
-  if (!Array.isArray(m.classNames) || m.classNames.length < 2 || !Array.isArray(m.inputSize) || m.inputSize.length !== 2) {
-    throw new ConvkitError(`${path} lacks classNames or inputSize`, 'the file is damaged; train the model again');
-  }
-  return m as ConvkitModelMeta;
 }
 
 export function makeMeta(meta: ModelMetaInput): ConvkitModelMeta {
@@ -118,10 +94,14 @@ export function makeMeta(meta: ModelMetaInput): ConvkitModelMeta {
 /** Saves `model` and its description into `dir` atomically (the folder appears complete or not at all). */
 export async function saveModel(model: tf.LayersModel, dir: string, meta: ModelMetaInput): Promise<ConvkitModelMeta> {
   const full = makeMeta(meta);
+  const metaPath = join(resolve(dir), META_FILE);
+  checkMeta(full, metaPath);
+  checkModelMatchesMeta(model, full, `model ${model.name}`, metaPath);
   await writeDirAtomic(dir, async (tmp) => {
     await model.save(fileSystem(tmp), { includeOptimizer: false });
+    full.weightsSha256 = { [WEIGHTS_FILE]: sha256(await fs.readFile(join(tmp, WEIGHTS_FILE))) };
     await fs.writeFile(join(tmp, META_FILE), JSON.stringify(full, null, 2) + '\n');
-  });
+  }, MODEL_FOLDER);
   return full;
 }
 
@@ -156,13 +136,19 @@ export interface LoadedModel {
   dir: string;
 }
 
-/** Loads a convkit model folder: the TF.js model and its convkit.json. */
+/** Loads a convkit model folder: the TF.js model and its convkit.json, checked against each other. */
 export async function loadModel(dir: string): Promise<LoadedModel> {
   const meta = await readModelMeta(dir);
   const jsonPath = join(resolve(dir), MODEL_FILE);
   if (!(await fs.access(jsonPath).then(() => true, () => false))) {
     throw new ConvkitError(`${jsonPath} not found (the folder has ${META_FILE} but no TF.js model)`, 'copy the whole model folder, or train the model again');
   }
-  const model = await tf.loadLayersModel(fileSystem(dir));
+  const model = await loadLayers(fileSystem(dir, meta.weightsSha256), jsonPath);
+  try {
+    checkModelMatchesMeta(model, meta, jsonPath, join(resolve(dir), META_FILE));
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
   return { model, meta, dir: resolve(dir) };
 }

@@ -5,7 +5,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { ImageDataGenerator } from '../augment/generator.js';
 import type { Rng } from '../util/rng.js';
-import { check } from '../util/errors.js';
+import { check, ConvkitError } from '../util/errors.js';
+import { firstNonFinite } from '../util/finite.js';
 import { classProbabilities } from './losses.js';
 import type { AugmentationSettings } from './recipes.js';
 
@@ -61,4 +62,15 @@ export function predictProbabilities(model: tf.LayersModel, x: tf.Tensor4D, view
   const mean = tf.tidy(() => sum.div(views) as tf.Tensor2D);
   sum.dispose();
   return mean;
+}
+
+/** Throws naming the first image whose probabilities are NaN or ±Infinity, so no broken score is ever printed or averaged. */
+export function checkFiniteProbabilities(rows: readonly number[][], imageName: (row: number) => string | undefined): void {
+  const bad = rows.findIndex((r) => firstNonFinite(r) >= 0);
+  if (bad < 0) return;
+  const image = imageName(bad);
+  throw new ConvkitError(
+    `the model gives ${rows[bad]![firstNonFinite(rows[bad]!)]} as a class probability${image ? ` for ${image}` : ''}`,
+    'its weights or the input pixels hold NaN or huge values: check the image, or copy or train the model again',
+  );
 }

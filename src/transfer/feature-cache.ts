@@ -3,20 +3,24 @@
  * base over a data set (no augmentation), stored as float32 binary plus a
  * JSON header, keyed by the base (name, weights), the image size and the
  * data (paths, sizes, modification times, labels). Training another head on
- * the same data reads the file instead of running the base again.
+ * the same data reads the file instead of running the base again. Entries
+ * carry a sha256 of their data: a damaged one (truncated, altered, NaN) is
+ * never trained on; it is recomputed and replaced, with a notice.
  */
 import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { sha256 } from '../models/weight-checks.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { ConvkitError } from '../util/errors.js';
+import { firstNonFinite } from '../util/finite.js';
 import { Progress } from '../util/progress.js';
 import { batchStream, filePath, type BatchIteratorLike } from '../train/batches.js';
 
 export const FEATURE_FORMAT = 'convkit-features';
-export const FEATURE_VERSION = 1;
+export const FEATURE_VERSION = 2;
 
 /** Where feature files go: $CONVKIT_CACHE_DIR, else $XDG_CACHE_HOME/convkit, else ~/.cache/convkit (then /features). */
 export function defaultCacheDir(): string {
@@ -58,6 +62,8 @@ interface Header {
   classNames: string[];
   files: string[];
   bytes: number;
+  /** sha256 (hex) of the .bin file. */
+  sha256: string;
   createdAt: string;
 }
 
@@ -101,32 +107,66 @@ export function cacheKey(identity: Record<string, unknown>): string {
   return createHash('sha256').update(JSON.stringify(identity)).digest('hex').slice(0, 32);
 }
 
-/** Reads a stored set, or undefined when absent or incomplete. */
-export async function readFeatureSet(dir: string, key: string): Promise<FeatureSet | undefined> {
-  let header: Header;
+const product = (dims: number[]) => dims.reduce((a, b) => a * b, 1);
+const isDims = (d: unknown): d is number[] => Array.isArray(d) && d.every((x) => Number.isInteger(x) && x >= 0);
+
+/** What is wrong with a stored entry (header + data), or undefined when it is sound. */
+function entryProblem(h: Header, key: string, body: Buffer): string | undefined {
+  if (h.key !== key || !Number.isInteger(h.n) || !isDims(h.shape) || !isDims(h.yShape) || !Array.isArray(h.files) || !Array.isArray(h.classNames)) return 'its header is malformed';
+  const bytes = h.n * (product(h.shape) + product(h.yShape)) * 4;
+  if (h.bytes !== bytes || h.files.length !== h.n) return 'its header does not add up';
+  if (body.byteLength !== bytes) return `its data holds ${body.byteLength} bytes instead of ${bytes}`;
+  if (sha256(body) !== h.sha256) return 'its data does not match its sha256';
+  const i = firstNonFinite(new Float32Array(body.buffer, body.byteOffset, body.byteLength / 4));
+  if (i >= 0) return `it holds a non-finite value at ${i}`;
+  return undefined;
+}
+
+/**
+ * Reads a stored set, or undefined when absent, from another version, or
+ * damaged; `onDamaged` hears why a damaged one was refused.
+ */
+export async function readFeatureSet(dir: string, key: string, onDamaged: (reason: string) => void = () => undefined): Promise<FeatureSet | undefined> {
+  let text: string;
   try {
-    header = JSON.parse(await fs.readFile(join(dir, `${key}.json`), 'utf8')) as Header;
+    text = await fs.readFile(join(dir, `${key}.json`), 'utf8');
   } catch {
     return undefined;
   }
-  if (header.format !== FEATURE_FORMAT || header.version !== FEATURE_VERSION || header.key !== key) return undefined;
+  const damaged = (reason: string) => {
+    onDamaged(reason);
+    return undefined;
+  };
+  let header: Header;
+  try {
+    header = JSON.parse(text) as Header;
+  } catch {
+    return damaged('its header is not valid JSON');
+  }
+  if (typeof header !== 'object' || header === null) return damaged('its header is malformed');
+  if (header.format !== FEATURE_FORMAT || header.version !== FEATURE_VERSION) return undefined;
   let buf: Buffer;
   try {
     buf = await fs.readFile(join(dir, `${key}.bin`));
-  } catch {
-    return undefined;
+  } catch (err) {
+    return damaged(`its data cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
-  if (buf.byteLength !== header.bytes) return undefined;
-  const size = header.shape.reduce((a, b) => a * b, 1), ySize = header.yShape.reduce((a, b) => a * b, 1);
-  const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-  const xLen = header.n * size;
+  if (buf.byteOffset % 4 !== 0) buf = Buffer.from(buf); // Float32Array views need 4-byte alignment
+  const problem = entryProblem(header, key, buf);
+  if (problem) return damaged(problem);
+  const all = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
+  const xLen = header.n * product(header.shape);
   return {
-    x: all.subarray(0, xLen), y: all.subarray(xLen, xLen + header.n * ySize), shape: header.shape, yShape: header.yShape,
+    x: all.subarray(0, xLen), y: all.subarray(xLen), shape: header.shape, yShape: header.yShape,
     n: header.n, files: header.files, classNames: header.classNames, key, hit: true,
   };
 }
 
-/** Stores a set: the binary first, then the header that makes it visible, each written atomically. */
+/**
+ * Stores a set: the data first, then the header that makes it visible, each
+ * through its own temp file and rename, so a concurrent reader sees a whole
+ * entry or none (two writers of one key write the same features).
+ */
 export async function writeFeatureSet(dir: string, set: FeatureSet, identity: Record<string, unknown>): Promise<void> {
   const bytes = (set.x.length + set.y.length) * 4;
   const body = new Uint8Array(bytes);
@@ -135,7 +175,7 @@ export async function writeFeatureSet(dir: string, set: FeatureSet, identity: Re
   await writeFileAtomic(join(dir, `${set.key}.bin`), body);
   const header: Header = {
     format: FEATURE_FORMAT, version: FEATURE_VERSION, key: set.key, identity, n: set.n, shape: set.shape, yShape: set.yShape,
-    classNames: set.classNames, files: set.files, bytes, createdAt: new Date().toISOString(),
+    classNames: set.classNames, files: set.files, bytes, sha256: sha256(body), createdAt: new Date().toISOString(),
   };
   await writeFileAtomic(join(dir, `${set.key}.json`), JSON.stringify(header) + '\n');
 }
@@ -147,6 +187,8 @@ export interface ComputeOptions {
   silent?: boolean;
   /** Applied to each input batch before the model (e.g. one augmentation draw); gets the batch index. */
   transform?: (x: tf.Tensor4D, batchIndex: number) => tf.Tensor4D;
+  /** Stops between batches when aborted: a pass of a big base over thousands of images takes minutes. */
+  signal?: AbortSignal;
 }
 
 /** Runs `model` over one pass of `data` and collects its outputs (inference mode). */
@@ -163,6 +205,7 @@ export async function computeActivations(model: tf.LayersModel, data: FeatureSou
   let n = 0, b = 0;
   for await (const batch of batchStream(data)) {
     try {
+      options.signal?.throwIfAborted();
       const out = tf.tidy(() => {
         const input = options.transform ? options.transform(batch.x, b) : batch.x;
         return model.predict(input) as tf.Tensor;
@@ -216,6 +259,8 @@ export interface FeatureCacheOptions extends ComputeOptions {
   extra?: Record<string, unknown>;
   /** Skip the disk cache entirely. */
   noCache?: boolean;
+  /** Where the notice about a damaged cache entry goes (default stderr). */
+  log?: (line: string) => void;
 }
 
 /** The identity a set is keyed by. */
@@ -242,10 +287,15 @@ export async function extractFeatures(base: tf.LayersModel, data: FeatureSource,
   const key = cacheKey(identity);
   const dir = options.cacheDir ?? defaultCacheDir();
   if (!options.noCache) {
-    const hit = await readFeatureSet(dir, key);
+    const log = options.log ?? ((line: string) => console.error(line));
+    const hit = await readFeatureSet(dir, key, (reason) => log(`convkit: the feature cache entry ${join(dir, key)} is damaged (${reason}); computing it again`));
     if (hit) return hit;
   }
   const set: FeatureSet = { ...(await computeActivations(base, data, options)), key, hit: false };
+  const bad = firstNonFinite(set.x);
+  if (bad >= 0) {
+    throw new ConvkitError(`the base ${options.baseName} gives ${set.x[bad]} as a feature of ${set.files[Math.floor(bad / product(set.shape))] ?? 'an image'}`, 'its weights or the images hold NaN or huge values: load the base again, and check the image');
+  }
   if (!options.noCache) {
     try {
       await writeFeatureSet(dir, set, identity);

@@ -17,14 +17,15 @@ import * as tf from '@tensorflow/tfjs';
 import { join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { ConvkitError } from '../util/errors.js';
+import { listNames } from '../util/list-names.js';
 import { createRng } from '../util/rng.js';
-import { DirectoryIterator, scanImageFolder, type BatchTransform } from '../data/index.js';
-import { fit, evaluateLossAcc, type FitResult } from '../train/fit.js';
-import { KeepBestWeights } from '../train/callbacks.js';
+import { DirectoryIterator, scanImageFolder, type BatchTransform, type Interpolation } from '../data/index.js';
+import type { FitResult } from '../train/fit.js';
+import type { Callback } from '../train/callbacks.js';
 import type { BatchData } from '../train/batches.js';
 import type { OptimizerName, ScheduleName } from '../train/optimizers.js';
-import { BOOK_AUGMENTATION, type AugmentationSettings } from '../train/recipes.js';
-import { loadModel, saveModel, type ConvkitModelMeta } from '../train/saved-model.js';
+import { BOOK_AUGMENTATION, type AugmentationSettings, type TrainSettings } from '../train/recipes.js';
+import { loadModel, readModelMeta, saveModel, type ConvkitModelMeta } from '../train/saved-model.js';
 import { ImageDataGenerator } from '../augment/generator.js';
 import { getBase, type PretrainedBase } from './bases.js';
 import { guardBatchNorm } from './batch-norm.js';
@@ -32,12 +33,16 @@ import { extractFeatures, featureTensors, type FeatureSet } from './feature-cach
 import { freeze, unfreeze, firstLayerOfLastBlocks } from './freeze.js';
 import { buildHead, stitch, truncate, type Pooling } from './head.js';
 import { cachePrefix, frozenPrefixEnd } from './prefix-cache.js';
+import { batchesOf, say, trainStage, type RunSettings, type Stage } from './train-stage.js';
 
 export type TransferRecipeName = 'features' | 'features-augment' | 'finetune';
 
-export interface TransferOptions {
-  /** Base name (mobilenet_v1, mobilenet_v2, vgg16) or a loaded base. */
-  base: string | PretrainedBase;
+/** Training settings the transfer recipes take as the small-convnet recipes do. */
+type SharedSettings = Pick<TrainSettings, 'momentum' | 'labelSmoothing' | 'stepsPerEpoch' | 'validationSteps' | 'earlyStoppingPatience' | 'reduceLrPatience' | 'interpolation'>;
+
+export interface TransferOptions extends SharedSettings {
+  /** Base name (mobilenet_v1, mobilenet_v2, vgg16) or a loaded base; default the `from` model's base, else mobilenet_v1. */
+  base?: string | PretrainedBase;
   /** Folder with train/ and validation/ (and optionally test/), one sub-folder per class in each. */
   data: string;
   /** Output model folder. */
@@ -73,6 +78,10 @@ export interface TransferOptions {
   schedule?: ScheduleName;
   /** The epoch whose weights are kept, by this validation metric (default val_loss). */
   monitor?: string;
+  /** The user's hooks, called after the recipe's own. */
+  callbacks?: Callback[];
+  /** Stops training after the current batch, and a pass of the base over the images between two batches, when aborted. */
+  signal?: AbortSignal;
   /** No progress output. */
   silent?: boolean;
   log?: (line: string) => void;
@@ -96,6 +105,22 @@ export interface TransferRecipe {
 
 export { BOOK_AUGMENTATION };
 
+const DEFAULT_BASE = 'mobilenet_v1';
+
+/**
+ * The base of a run. A `from` model fits only the base it was trained on
+ * (its convkit.json names it), so that one is used unless another is asked
+ * for, which is refused; without `from`, the base asked for, else mobilenet_v1.
+ */
+function resolveBase(o: TransferOptions, from?: ConvkitModelMeta): PretrainedBase {
+  const recorded = from?.recipe?.settings?.base as string | undefined;
+  const given = typeof o.base === 'object' ? o.base.name : o.base;
+  if (recorded !== undefined && given !== undefined && recorded !== given) {
+    throw new ConvkitError(`--base ${given} differs from ${recorded}, the base of the --from model ${o.from}`, `leave --base out (the --from model's base is used) or pass --base ${recorded}`);
+  }
+  return typeof o.base === 'object' ? o.base : getBase(given ?? recorded ?? DEFAULT_BASE);
+}
+
 interface Splits {
   classNames: string[];
   classMode: 'binary' | 'categorical';
@@ -104,7 +129,7 @@ interface Splits {
   test?: DirectoryIterator;
 }
 
-async function openSplits(root: string, targetSize: readonly [number, number], batchSize: number, seed: number): Promise<Splits> {
+async function openSplits(root: string, targetSize: readonly [number, number], o: { batchSize: number; seed: number; interpolation: Interpolation }): Promise<Splits> {
   const dir = resolve(root);
   const folder = (name: string) => join(dir, name);
   for (const name of ['train', 'validation']) {
@@ -114,11 +139,11 @@ async function openSplits(root: string, targetSize: readonly [number, number], b
   const classNames = scans[0]!.classNames;
   for (const [i, s] of scans.entries()) {
     if (s && s.classNames.join('\n') !== classNames.join('\n')) {
-      throw new ConvkitError(`${folder(['train', 'validation', 'test'][i]!)} has classes ${s.classNames.join(', ')} but train has ${classNames.join(', ')}`, 'use the same class folders in every split');
+      throw new ConvkitError(`${folder(['train', 'validation', 'test'][i]!)} has classes ${listNames(s.classNames)} but train has ${listNames(classNames)}`, 'use the same class folders in every split');
     }
   }
   const classMode = classNames.length === 2 ? 'binary' : 'categorical';
-  const make = (i: number) => new DirectoryIterator(scans[i]!, { targetSize: [targetSize[0], targetSize[1]], batchSize, shuffle: false, classMode, seed });
+  const make = (i: number) => new DirectoryIterator(scans[i]!, { targetSize: [targetSize[0], targetSize[1]], batchSize: o.batchSize, shuffle: false, classMode, seed: o.seed, interpolation: o.interpolation });
   return { classNames, classMode, train: make(0), validation: make(1), test: scans[2] ? make(2) : undefined };
 }
 
@@ -126,37 +151,33 @@ interface Prepared {
   base: PretrainedBase;
   features: tf.LayersModel;
   inputSize: readonly [number, number];
+  interpolation: Interpolation;
   splits: Splits;
 }
 
-async function prepare(options: TransferOptions, batchSize: number, seed: number): Promise<Prepared> {
-  const base = typeof options.base === 'string' ? getBase(options.base) : options.base;
+/** The base (loaded, truncated at its feature layer and frozen) and the data; `from`: the --from model's convkit.json. */
+async function prepare(options: TransferOptions, batchSize: number, seed: number, from?: ConvkitModelMeta): Promise<Prepared> {
+  const base = resolveBase(options, from);
   const inputSize = options.inputSize ?? base.inputSize;
   const loaded = await base.load({ inputSize });
   const features = truncate(loaded.model, loaded.featureLayer);
   freeze(features);
-  const splits = await openSplits(options.data, inputSize, batchSize, seed);
-  return { base, features, inputSize, splits };
+  const interpolation = options.interpolation ?? 'bilinear';
+  const splits = await openSplits(options.data, inputSize, { batchSize, seed, interpolation });
+  return { base, features, inputSize, interpolation, splits };
 }
 
-function metaFor(p: { base: PretrainedBase; inputSize: readonly [number, number]; splits: Splits }, recipe: TransferRecipeName, settings: Record<string, unknown>, seed: number, history: FitResult, metrics: Record<string, number>) {
+function metaFor(p: Omit<Prepared, 'features'>, recipe: TransferRecipeName, settings: Record<string, unknown>, seed: number, history: FitResult, metrics: Record<string, number>) {
   return {
     classNames: p.splits.classNames,
     inputSize: [p.inputSize[0], p.inputSize[1]] as [number, number],
     colorMode: 'rgb' as const,
     classMode: p.splits.classMode,
-    preprocessing: { input: 'RGB pixels 0..255', interpolation: 'bilinear', inModel: `${p.base.name} preprocessing (first layers)` },
+    preprocessing: { input: 'RGB pixels 0..255', interpolation: p.interpolation, inModel: `${p.base.name} preprocessing (first layers)` },
     recipe: { name: recipe, settings: { base: p.base.name, ...settings }, seed },
     history: { epoch: history.epoch, history: history.history },
     metrics,
   };
-}
-
-const say = (o: TransferOptions) => (line: string) => { if (!o.silent) (o.log ?? ((l: string) => console.error(l)))(line); };
-
-function asData(set: FeatureSet, batchSize: number, shuffle: boolean): { data: BatchData; dispose: () => void } {
-  const t = featureTensors(set);
-  return { data: { x: t.x as tf.Tensor4D, y: t.y, batchSize, shuffle }, dispose: () => tf.dispose([t.x, t.y]) };
 }
 
 /** features: cached base features → dense head → stitched classifier. */
@@ -167,7 +188,7 @@ async function runFeatures(o: TransferOptions): Promise<TransferResult> {
   const t0 = performance.now();
   const p = await prepare(o, batchSize, seed);
   const baseName = p.base.name;
-  const cache = { baseName, cacheDir: o.cacheDir, noCache: o.noCache, silent: o.silent };
+  const cache = { baseName, cacheDir: o.cacheDir, noCache: o.noCache, silent: o.silent, signal: o.signal, log: o.log };
   const train = await extractFeatures(p.features, p.splits.train, { ...cache, label: 'features train' });
   const val = await extractFeatures(p.features, p.splits.validation, { ...cache, label: 'features validation' });
   const test = p.splits.test ? await extractFeatures(p.features, p.splits.test, { ...cache, label: 'features test' }) : undefined;
@@ -175,32 +196,30 @@ async function runFeatures(o: TransferOptions): Promise<TransferResult> {
   log(`features ${train.shape.join('×')} per image (${[train, val, test].filter((s) => s?.hit).length} of ${test ? 3 : 2} sets from the cache, ${tFeatures.toFixed(1)} s)`);
 
   const head = buildHead(train.shape, { numClasses: p.splits.classNames.length, pooling: o.pooling, rng: createRng(seed) });
-  const trainData = asData(train, batchSize, true), valData = asData(val, batchSize, false);
-  const keep = new KeepBestWeights({ monitor: o.monitor });
+  const classMode = p.splits.classMode;
   const t1 = performance.now();
-  let history: FitResult;
+  const trainData = asData(train, batchSize, true);
+  let stage: { history: FitResult; metrics: Record<string, number> };
   try {
-    history = await fit(head, trainData.data, { epochs, optimizer: o.optimizer ?? 'rmsprop', learningRate, schedule: o.schedule, batchSize, seed, validationData: valData.data, verbose: !o.silent, classMode: p.splits.classMode, callbacks: [keep] });
+    stage = await trainStage({
+      net: head, train: trainData.data, validation: batchesOf([val], batchSize, seed, false, classMode),
+      shuffledValidation: () => batchesOf([val], batchSize, seed + 1, true, classMode),
+      test: test && (async () => batchesOf([test], batchSize, seed, false, classMode)),
+    }, o, { epochs, batchSize, learningRate, seed }, classMode);
   } finally {
     trainData.dispose();
   }
+  const { history, metrics } = stage;
   const tTrain = (performance.now() - t1) / 1000;
-  const metrics: Record<string, number> = { bestEpoch: keep.bestEpoch + 1 };
-  const v = await evaluateLossAcc(head, valData.data, { batchSize });
-  valData.dispose();
-  metrics.val_loss = v.loss;
-  metrics.val_acc = v.acc;
-  if (test) {
-    const testData = asData(test, batchSize, false);
-    const t = await evaluateLossAcc(head, testData.data, { batchSize });
-    testData.dispose();
-    metrics.test_loss = t.loss;
-    metrics.test_acc = t.acc;
-  }
   const model = stitch(p.features, head, `${baseName}_features_classifier`);
   const meta = await saveModel(model, o.out, metaFor(p, 'features', { epochs, batchSize, learningRate, optimizer: o.optimizer ?? 'rmsprop', pooling: head.layers[1]!.name.endsWith('pool') ? 'avg' : 'flatten' }, seed, history, metrics));
   const timings = { features: tFeatures, train: tTrain, total: (performance.now() - t0) / 1000 };
   return { model, meta, history, metrics, timings };
+}
+
+function asData(set: FeatureSet, batchSize: number, shuffle: boolean): { data: BatchData; dispose: () => void } {
+  const t = featureTensors(set);
+  return { data: { x: t.x as tf.Tensor4D, y: t.y, batchSize, shuffle }, dispose: () => tf.dispose([t.x, t.y]) };
 }
 
 function augmentation(settings: AugmentationSettings = BOOK_AUGMENTATION): { transform: BatchTransform; id: string } {
@@ -208,51 +227,65 @@ function augmentation(settings: AugmentationSettings = BOOK_AUGMENTATION): { tra
   return { transform: gen.batchTransform(), id: JSON.stringify(gen.toJSON()) };
 }
 
+/** Another iterator over `it`'s files, shuffled (and augmented with `transform`); `it` itself stays sorted and plain. */
+async function reopen(it: DirectoryIterator, p: Prepared, o: { batchSize: number; seed: number; transform?: BatchTransform }): Promise<DirectoryIterator> {
+  return new DirectoryIterator(await scanImageFolder(it.root), {
+    targetSize: [p.inputSize[0], p.inputSize[1]], batchSize: o.batchSize, shuffle: true, classMode: p.splits.classMode, seed: o.seed, transform: o.transform, interpolation: p.interpolation,
+  });
+}
+
+/** The trainable suffix on cached frozen-prefix activations: K augmented variants of each training image, the other splits plain. */
+async function prefixStage(model: tf.LayersModel, p: Prepared, o: TransferOptions, s: RunSettings, label: string): Promise<{ stage: Stage; seconds: number }> {
+  const { batchSize, seed } = s;
+  const at = frozenPrefixEnd(model);
+  if (!at) throw new ConvkitError('nothing of the model is frozen', 'freeze the base first');
+  const aug = augmentation(o.augmentation);
+  const common = { baseName: p.base.name, cacheDir: o.cacheDir, noCache: o.noCache, silent: o.silent, signal: o.signal, log: o.log, at, batchSize, seed };
+  const t0 = performance.now();
+  const train = await cachePrefix(model, p.splits.train, { ...common, transform: aug.transform, transformId: aug.id, variants: o.variants ?? 5, label: undefined });
+  const val = await cachePrefix(model, p.splits.validation, { ...common, shuffle: false });
+  const seconds = (performance.now() - t0) / 1000;
+  say(o)(`${label}: frozen prefix up to ${at} cached (${train.data.sets.length} augmented variants per training image, ${(train.data.bytes / 2 ** 20).toFixed(0)} MiB, ${seconds.toFixed(1)} s)`);
+  const classMode = p.splits.classMode;
+  const testSplit = p.splits.test;
+  return {
+    seconds,
+    stage: {
+      net: train.split.suffix, train: train.data, validation: val.data,
+      shuffledValidation: () => batchesOf(val.data.sets, batchSize, seed + 1, true, classMode),
+      test: testSplit && (async () => (await cachePrefix(model, testSplit, { ...common, shuffle: false })).data),
+    },
+  };
+}
+
+/** The whole model on freshly augmented training images every step (no prefix cache). */
+async function imageStage(model: tf.LayersModel, p: Prepared, o: TransferOptions, s: RunSettings): Promise<Stage> {
+  const { batchSize, seed } = s;
+  const testSplit = p.splits.test;
+  return {
+    net: model, train: await reopen(p.splits.train, p, { batchSize, seed, transform: augmentation(o.augmentation).transform }), validation: p.splits.validation,
+    shuffledValidation: () => reopen(p.splits.validation, p, { batchSize, seed: seed + 1 }),
+    test: testSplit && (async () => testSplit),
+  };
+}
+
 /**
  * Trains `model` (frozen prefix + trainable rest) on augmented training
  * images; validation/test are evaluated without augmentation.
  */
-async function trainAugmented(model: tf.LayersModel, p: Prepared, o: TransferOptions, settings: { epochs: number; batchSize: number; learningRate: number; seed: number; label: string }): Promise<{ history: FitResult; metrics: Record<string, number>; timings: Record<string, number> }> {
-  const { epochs, batchSize, learningRate, seed } = settings;
-  const log = say(o);
-  const aug = augmentation(o.augmentation);
-  const metrics: Record<string, number> = {};
+async function trainAugmented(model: tf.LayersModel, p: Prepared, o: TransferOptions, s: RunSettings & { label: string }): Promise<{ history: FitResult; metrics: Record<string, number>; timings: Record<string, number> }> {
   const timings: Record<string, number> = {};
-  const keep = new KeepBestWeights({ monitor: o.monitor });
-  const fitOpts = { epochs, optimizer: o.optimizer ?? 'rmsprop', learningRate, schedule: o.schedule, batchSize, seed, verbose: !o.silent, classMode: p.splits.classMode, callbacks: [keep] };
-  let history: FitResult;
+  let stage: Stage;
   if (o.prefixCache !== false) {
-    const at = frozenPrefixEnd(model);
-    if (!at) throw new ConvkitError('nothing of the model is frozen', 'freeze the base first');
-    const common = { baseName: p.base.name, cacheDir: o.cacheDir, noCache: o.noCache, silent: o.silent, at, batchSize, seed };
-    const t0 = performance.now();
-    const train = await cachePrefix(model, p.splits.train, { ...common, transform: aug.transform, transformId: aug.id, variants: o.variants ?? 5, label: undefined });
-    const val = await cachePrefix(model, p.splits.validation, { ...common, shuffle: false });
-    timings.prefix = (performance.now() - t0) / 1000;
-    log(`${settings.label}: frozen prefix up to ${at} cached (${train.data.sets.length} augmented variants per training image, ${(train.data.bytes / 2 ** 20).toFixed(0)} MiB, ${timings.prefix.toFixed(1)} s)`);
-    const t1 = performance.now();
-    history = await fit(train.split.suffix, train.data, { ...fitOpts, validationData: val.data });
-    timings.train = (performance.now() - t1) / 1000;
-    const v = await evaluateLossAcc(train.split.suffix, val.data, { batchSize });
-    Object.assign(metrics, { val_loss: v.loss, val_acc: v.acc });
-    if (p.splits.test) {
-      const test = await cachePrefix(model, p.splits.test, { ...common, shuffle: false });
-      const t = await evaluateLossAcc(test.split.suffix, test.data, { batchSize });
-      Object.assign(metrics, { test_loss: t.loss, test_acc: t.acc });
-    }
+    const prefix = await prefixStage(model, p, o, s, s.label);
+    stage = prefix.stage;
+    timings.prefix = prefix.seconds;
   } else {
-    const augmented = new DirectoryIterator(await scanImageFolder(p.splits.train.root), { targetSize: [p.inputSize[0], p.inputSize[1]], batchSize, shuffle: true, classMode: p.splits.classMode, seed, transform: aug.transform });
-    const t1 = performance.now();
-    history = await fit(model, augmented, { ...fitOpts, validationData: p.splits.validation });
-    timings.train = (performance.now() - t1) / 1000;
-    const v = await evaluateLossAcc(model, p.splits.validation, { batchSize });
-    Object.assign(metrics, { val_loss: v.loss, val_acc: v.acc });
-    if (p.splits.test) {
-      const t = await evaluateLossAcc(model, p.splits.test, { batchSize });
-      Object.assign(metrics, { test_loss: t.loss, test_acc: t.acc });
-    }
+    stage = await imageStage(model, p, o, s);
   }
-  metrics.bestEpoch = keep.bestEpoch + 1;
+  const t1 = performance.now();
+  const { history, metrics } = await trainStage(stage, o, s, p.splits.classMode);
+  timings.train = (performance.now() - t1) / 1000;
   return { history, metrics, timings };
 }
 
@@ -261,7 +294,7 @@ async function runFeaturesAugment(o: TransferOptions): Promise<TransferResult> {
   const r = FEATURES_AUGMENT.defaults;
   const { epochs = r.epochs, batchSize = r.batchSize, learningRate = r.learningRate, seed = 1 } = o;
   const t0 = performance.now();
-  const p = await prepare(o, batchSize, seed);
+  const p = await prepare(o, batchSize, seed, o.from ? await readModelMeta(o.from) : undefined);
   const featureShape = p.features.outputs[0]!.shape.slice(1) as number[];
   const head = buildHead(featureShape, { numClasses: p.splits.classNames.length, pooling: o.pooling, rng: createRng(seed) });
   if (o.from) await copyHead(o.from, head, p);
@@ -272,16 +305,20 @@ async function runFeaturesAugment(o: TransferOptions): Promise<TransferResult> {
   return { model, meta, history, metrics, timings: { ...timings, total: (performance.now() - t0) / 1000 } };
 }
 
+/** "a features model of mobilenet_v1 at 224×224 px for classes cats, dogs" (a model without a base says so by leaving it out). */
+function describeModel(meta: { recipe?: { name?: string; settings?: Record<string, unknown> }; inputSize: readonly number[]; classNames: string[] }): string {
+  const base = meta.recipe?.settings?.base;
+  return `a ${meta.recipe?.name ?? 'unknown'} model${typeof base === 'string' ? ` of ${base}` : ''} at ${meta.inputSize.join('×')} px for classes ${listNames(meta.classNames)}`;
+}
+
 /** Starts `head` from the trained head of the features model in `dir` (same base, input size and classes). */
 async function copyHead(dir: string, head: tf.LayersModel, p: Prepared): Promise<void> {
   const loaded = await loadModel(dir);
   try {
     const { meta, model } = loaded;
-    const from = (meta.recipe?.settings?.base as string | undefined) ?? '?';
-    if (meta.recipe?.name !== 'features' || from !== p.base.name || meta.inputSize.join('x') !== p.inputSize.join('x') || meta.classNames.join('\n') !== p.splits.classNames.join('\n')) {
-      throw new ConvkitError(
-        `--from ${dir} is a ${meta.recipe?.name ?? 'unknown'} model of ${from} at ${meta.inputSize.join('×')} px for classes ${meta.classNames.join(', ')}`,
-        `features-augment starts its head from a features model of ${p.base.name} at ${p.inputSize.join('×')} px for classes ${p.splits.classNames.join(', ')}`);
+    const wanted = { recipe: { name: 'features', settings: { base: p.base.name } }, inputSize: [...p.inputSize], classNames: p.splits.classNames };
+    if (describeModel(meta) !== describeModel(wanted)) {
+      throw new ConvkitError(`--from ${dir} is ${describeModel(meta)}`, `features-augment starts its head from ${describeModel(wanted)}`);
     }
     for (const layer of head.layers) {
       if (layer.weights.length === 0) continue;
@@ -314,30 +351,32 @@ function checkTrainingKernels(layers: readonly tf.layers.Layer[]): void {
   }
 }
 
+/** The model finetune starts from, with the base and data it goes with: the --from model, or a features-augment run first. */
+async function startingPoint(o: TransferOptions, batchSize: number, seed: number): Promise<{ model: tf.LayersModel; p: Prepared }> {
+  const interpolation = o.interpolation ?? 'bilinear';
+  if (!o.from) {
+    const first = await runFeaturesAugment({ ...o, out: `${resolve(o.out)}.features-augment`, epochs: o.epochs ?? FEATURES_AUGMENT.defaults.epochs, learningRate: undefined });
+    const inputSize = first.meta.inputSize;
+    return { model: first.model, p: { base: resolveBase(o), features: first.model, inputSize, interpolation, splits: await openSplits(o.data, inputSize, { batchSize, seed, interpolation }) } };
+  }
+  const loaded = await loadModel(o.from);
+  const made = loaded.meta.recipe?.name;
+  if (made !== 'features-augment' && made !== 'features' && made !== 'finetune') {
+    loaded.model.dispose();
+    throw new ConvkitError(`--from ${o.from} was made by recipe "${made ?? 'unknown'}"`, 'pass the --out folder of a features-augment run (or leave --from out to run it first)');
+  }
+  const base = resolveBase(o, loaded.meta);
+  guardBatchNorm(loaded.model);
+  const inputSize = loaded.meta.inputSize;
+  return { model: loaded.model, p: { base, features: loaded.model, inputSize, interpolation, splits: await openSplits(o.data, inputSize, { batchSize, seed, interpolation }) } };
+}
+
 /** finetune: unfreeze the top block(s) of a features-augment model and train at a low rate. */
 async function runFinetune(o: TransferOptions): Promise<TransferResult> {
   const r = FINETUNE.defaults;
   const { epochs = r.epochs, batchSize = r.batchSize, learningRate = r.learningRate, seed = 1 } = o;
   const t0 = performance.now();
-  let model: tf.LayersModel;
-  let p: Prepared;
-  if (o.from) {
-    const loaded = await loadModel(o.from);
-    if (loaded.meta.recipe?.name !== 'features-augment' && loaded.meta.recipe?.name !== 'features' && loaded.meta.recipe?.name !== 'finetune') {
-      throw new ConvkitError(`--from ${o.from} was made by recipe "${loaded.meta.recipe?.name ?? 'unknown'}"`, 'pass the --out folder of a features-augment run (or leave --from out to run it first)');
-    }
-    const baseName = (loaded.meta.recipe?.settings?.base as string | undefined) ?? (typeof o.base === 'string' ? o.base : o.base.name);
-    const base = typeof o.base === 'string' ? getBase(o.base || baseName) : o.base;
-    model = loaded.model;
-    guardBatchNorm(model);
-    p = { base, features: model, inputSize: loaded.meta.inputSize, splits: await openSplits(o.data, loaded.meta.inputSize, batchSize, seed) };
-  } else {
-    const first = await runFeaturesAugment({ ...o, out: `${resolve(o.out)}.features-augment`, epochs: o.epochs ?? FEATURES_AUGMENT.defaults.epochs, learningRate: undefined });
-    model = first.model;
-    const base = typeof o.base === 'string' ? getBase(o.base) : o.base;
-    const inputSize = first.meta.inputSize;
-    p = { base, features: model, inputSize, splits: await openSplits(o.data, inputSize, batchSize, seed) };
-  }
+  const { model, p } = await startingPoint(o, batchSize, seed);
   const from = o.unfreezeBlocks !== undefined || !p.base.fineTuneFrom ? firstLayerOfLastBlocks(model, o.unfreezeBlocks ?? 1) : p.base.fineTuneFrom;
   const opened = unfreeze(model, { from });
   checkTrainingKernels(opened);

@@ -2,12 +2,12 @@
  * The transfer recipes in the training-recipe registry (src/train/recipes.ts),
  * so `convkit train --recipe features|features-augment|finetune` runs them.
  * Importing this module registers them. Transfer-specific settings come in
- * `settings.model`: base (default mobilenet_v1), from (finetune), pooling,
- * variants, prefixCache, unfreezeBlocks.
+ * `settings.model`: base (default: the --from model's, else mobilenet_v1),
+ * from, pooling, variants, prefixCache, unfreezeBlocks; a knob a recipe
+ * does not read is refused rather than dropped.
  */
 import { join } from 'node:path';
-import { LIGHT_AUGMENTATION, registerRecipe, type Recipe, type TrainSettings } from '../train/recipes.js';
-import type { OptimizerName } from '../train/optimizers.js';
+import { LIGHT_AUGMENTATION, registerRecipe, type Recipe, type RecipeRunOptions, type TrainSettings } from '../train/recipes.js';
 import { TRANSFER_RECIPES, type TransferOptions, type TransferRecipe } from './recipes.js';
 import type { Pooling } from './head.js';
 
@@ -26,36 +26,38 @@ export function transferProfiles(r: TransferRecipe): Recipe['profiles'] {
   return { book, best };
 }
 
+/** The `settings.model` keys each transfer recipe reads (anything else is refused by resolveSettings). */
+const MODEL_OPTIONS: Record<TransferRecipe['name'], readonly string[]> = {
+  features: ['base', 'pooling'],
+  'features-augment': ['base', 'pooling', 'from', 'variants', 'prefixCache'],
+  finetune: ['base', 'pooling', 'from', 'variants', 'prefixCache', 'unfreezeBlocks'],
+};
+
+/** The recipe's settings as TransferOptions: every one a transfer recipe honours, none dropped. */
+export function transferOptions(o: RecipeRunOptions): TransferOptions {
+  const s = o.settings, m = s.model ?? {};
+  return {
+    base: m.base as string | undefined, data: o.data, out: o.out, seed: o.seed,
+    epochs: s.epochs, batchSize: s.batchSize, learningRate: s.learningRate, optimizer: s.optimizer, momentum: s.momentum, schedule: s.schedule,
+    labelSmoothing: s.labelSmoothing, stepsPerEpoch: s.stepsPerEpoch, validationSteps: s.validationSteps, monitor: s.monitor,
+    earlyStoppingPatience: s.earlyStoppingPatience, reduceLrPatience: s.reduceLrPatience, augmentation: s.augmentation, interpolation: s.interpolation,
+    inputSize: [s.imageSize, s.imageSize], cacheDir: o.cacheDir ? join(o.cacheDir, 'features') : undefined,
+    pooling: m.pooling as Pooling | undefined, variants: m.variants as number | undefined, prefixCache: m.prefixCache as boolean | undefined,
+    from: m.from as string | undefined, unfreezeBlocks: m.unfreezeBlocks as number | 'all' | undefined,
+    callbacks: o.callbacks, signal: o.signal, silent: !o.verbose, log: o.log,
+  };
+}
+
 function asRegistryRecipe(r: TransferRecipe): Recipe {
   return {
     name: r.name,
     summary: r.summary,
     profiles: transferProfiles(r),
+    modelOptions: MODEL_OPTIONS[r.name],
+    // The head's Dropout is the book's 0.5; the features recipe trains on plain (cached) features.
+    unsupported: r.name === 'features' ? ['dropout', 'augmentation'] : ['dropout'],
     async run(o) {
-      const m = o.settings.model ?? {};
-      const options: TransferOptions = {
-        base: (m.base as string | undefined) ?? 'mobilenet_v1',
-        data: o.data,
-        out: o.out,
-        epochs: o.settings.epochs,
-        batchSize: o.settings.batchSize,
-        learningRate: o.settings.learningRate,
-        optimizer: o.settings.optimizer as OptimizerName,
-        inputSize: [o.settings.imageSize, o.settings.imageSize],
-        seed: o.seed,
-        cacheDir: o.cacheDir ? join(o.cacheDir, 'features') : undefined,
-        pooling: m.pooling as Pooling | undefined,
-        variants: m.variants as number | undefined,
-        prefixCache: m.prefixCache as boolean | undefined,
-        from: m.from as string | undefined,
-        unfreezeBlocks: m.unfreezeBlocks as number | 'all' | undefined,
-        schedule: o.settings.schedule,
-        monitor: o.settings.monitor,
-        augmentation: o.settings.augmentation,
-        silent: !o.verbose,
-        log: o.log,
-      };
-      const result = await r.run(options);
+      const result = await r.run(transferOptions(o));
       return { meta: result.meta, history: result.history, metrics: result.metrics, timings: result.timings };
     },
   };

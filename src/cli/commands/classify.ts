@@ -1,24 +1,30 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../backend/index.js';
-import { decodeImage } from '../../data/decode.js';
+import { decodeBatch } from '../../data/cache.js';
+import { listImageFiles } from '../../data/scan.js';
 import { BASE_NAMES, getBase } from '../../models/bases.js';
 import { imagenetTopK, type Prediction } from '../../models/imagenet.js';
 import { intFlag, parseCommandArgs } from '../args.js';
+import { BadFiles } from '../bad-files.js';
 import type { Command } from '../main.js';
 import { ConvkitError } from '../../util/errors.js';
 
 const spec = {
   name: 'classify',
   usage: [
-    `convkit classify [--base ${BASE_NAMES.join('|')}] IMAGE... [--top 5] [--json]`,
+    `convkit classify [--base ${BASE_NAMES.join('|')}] IMAGE_OR_DIR... [--top 5] [--json] [--skip-bad]`,
     '  Prints the top ImageNet classes of each image with a pretrained network',
-    '  (default mobilenet_v2). Images are resized (bilinear) to 224×224.',
+    '  (default mobilenet_v2). Images are resized (bilinear) to 224×224; folders are',
+    '  searched recursively. A file that cannot be read gets its own line and the',
+    '  others go on; the exit code is then 1.',
     '  --base NAME     the network; vgg16 needs its Keras ImageNet weights (downloaded once)',
     '  --top K         how many classes to print per image (default 5)',
-    '  --json          one JSON object per image: {file, predictions: [{classIndex, label, probability}]}',
+    '  --json          one JSON object per image: {file, predictions: [{classIndex, label, probability}]},',
+    '                  or {file, error} for a file that cannot be read',
+    '  --skip-bad      files that cannot be read are listed but do not make the exit code 1',
     '  --models-dir D  folder of the pretrained files (default $CONVKIT_MODELS_DIR or ../shared/models)',
   ].join('\n'),
-  options: { base: { type: 'string' }, top: { type: 'string' }, json: { type: 'boolean' }, 'models-dir': { type: 'string' } },
+  options: { base: { type: 'string' }, top: { type: 'string' }, json: { type: 'boolean' }, 'models-dir': { type: 'string' }, 'skip-bad': { type: 'boolean' } },
   allowPositionals: true,
 } as const;
 
@@ -32,28 +38,28 @@ const classify: Command = {
     if (!positionals.length) throw new ConvkitError('no image given', `pass one or more image files\n\n${spec.usage}`);
     const base = getBase(values.base ?? 'mobilenet_v2');
     const k = intFlag(values.top, 'top', 5, 1);
+    const json = values.json ?? false;
+    const listed = await listImageFiles(positionals, { skipBad: true });
+    const bad = new BadFiles('classify', json);
+    listed.skipped.forEach(bad.report);
     await initBackend();
     const modelsDir = values['models-dir'];
     const labels = base.labels(modelsDir);
     const model = await base.load({ includeTop: true, modelsDir });
     const [h, w] = base.inputSize;
     try {
-      for (let start = 0; start < positionals.length; start += BATCH) {
-        const files = positionals.slice(start, start + BATCH);
-        const pixels = new Float32Array(files.length * h * w * 3);
-        for (let i = 0; i < files.length; i++) {
-          const img = await decodeImage(files[i], { targetSize: [h, w], interpolation: 'bilinear' });
-          pixels.set(img.data, i * h * w * 3);
-        }
+      for (let start = 0; start < listed.files.length; start += BATCH) {
+        const { files, pixels } = await decodeBatch(listed.files.slice(start, start + BATCH), { targetSize: [h, w], colorMode: 'rgb', interpolation: 'bilinear' }, bad.report);
+        if (files.length === 0) continue;
         const probs = tf.tidy(() => model.predict(tf.tensor4d(pixels, [files.length, h, w, 3])) as tf.Tensor);
         const rows = (await probs.array()) as number[][];
         probs.dispose();
-        files.forEach((file, i) => print(file, imagenetTopK(rows[i], labels, k), values.json ?? false));
+        files.forEach((file, i) => print(file, imagenetTopK(rows[i]!, labels, k), json));
       }
     } finally {
       model.dispose();
     }
-    return 0;
+    return bad.exitCode(values['skip-bad']);
   },
 };
 

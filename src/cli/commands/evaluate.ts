@@ -1,17 +1,22 @@
 import { initBackend } from '../../backend/index.js';
 import { evaluate } from '../../train/evaluate.js';
+import { modelReadOptions } from '../../train/predict.js';
 import { loadModel } from '../../train/saved-model.js';
 import { ConvkitError } from '../../util/errors.js';
 import { intFlag, parseCommandArgs } from '../args.js';
+import { listSkipped } from '../bad-files.js';
+import { formatEvaluation } from '../evaluation-text.js';
 import type { Command } from '../main.js';
 
 const spec = {
   name: 'evaluate',
-  usage: `convkit evaluate --model MODEL_DIR --data DIR [--json] [--tta K] [--batch-size N] [--seed N]
+  usage: `convkit evaluate --model MODEL_DIR --data DIR [--json] [--tta K] [--batch-size N] [--seed N] [--skip-bad]
   Scores a trained model on DIR (one sub-folder per class, named as the model's classes):
   loss, accuracy, confusion matrix [true][predicted], per-class precision/recall/F1, ROC AUC (two classes).
-  --tta K   average K views per image (the original and K-1 augmented ones)`,
-  options: { model: { type: 'string' }, data: { type: 'string' }, json: { type: 'boolean' }, tta: { type: 'string' }, 'batch-size': { type: 'string' }, seed: { type: 'string' } },
+  Images are read as the model was trained (convkit.json's inputSize, colorMode and interpolation).
+  --tta K     average K views per image (the original and K-1 augmented ones)
+  --skip-bad  leave out images that cannot be read (listed on stderr and in --json's "skipped") instead of stopping`,
+  options: { model: { type: 'string' }, data: { type: 'string' }, json: { type: 'boolean' }, tta: { type: 'string' }, 'batch-size': { type: 'string' }, seed: { type: 'string' }, 'skip-bad': { type: 'boolean' } },
 } as const;
 
 const evaluateCommand: Command = {
@@ -24,19 +29,16 @@ const evaluateCommand: Command = {
     await initBackend();
     const { model, meta } = await loadModel(v.model);
     try {
+      const { targetSize, colorMode, interpolation } = modelReadOptions(meta);
       const r = await evaluate(model, v.data, {
         classNames: meta.classNames, batchSize: intFlag(v['batch-size'], 'batch-size', 32, 1), seed: intFlag(v.seed, 'seed', 1, 0),
-        interpolation: meta.preprocessing.interpolation as 'bilinear' | undefined, colorMode: meta.colorMode, tta: views > 1 ? { views } : undefined, progress: true,
+        inputSize: targetSize, colorMode, interpolation, skipBad: v['skip-bad'], tta: views > 1 ? { views } : undefined, progress: true,
       });
+      listSkipped('evaluate', r.skipped ?? []);
       if (v.json) {
         console.log(JSON.stringify(r));
       } else {
-        console.log(`accuracy ${r.accuracy.toFixed(4)}  loss ${r.loss.toFixed(4)}  n ${r.n}${r.rocAuc !== undefined ? `  ROC AUC ${r.rocAuc.toFixed(4)}` : ''}${views > 1 ? `  (${views}-view TTA)` : ''}`);
-        const w = Math.max(10, ...r.classNames.map((c) => c.length)) + 2;
-        console.log(`\nconfusion (rows: true, columns: predicted)\n${''.padEnd(w)}${r.classNames.map((c) => c.padStart(w)).join('')}`);
-        r.confusion.forEach((row, i) => console.log(`${r.classNames[i]!.padEnd(w)}${row.map((n) => String(n).padStart(w)).join('')}`));
-        console.log(`\n${'class'.padEnd(w)}${['precision', 'recall', 'f1', 'support'].map((h) => h.padStart(11)).join('')}`);
-        for (const c of r.perClass) console.log(`${c.className.padEnd(w)}${[c.precision, c.recall, c.f1].map((x) => x.toFixed(4).padStart(11)).join('')}${String(c.support).padStart(11)}`);
+        console.log(formatEvaluation(r, views).join('\n'));
       }
     } finally {
       model.dispose();

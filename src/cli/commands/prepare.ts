@@ -1,4 +1,5 @@
 import { parseCommandArgs, intFlag } from '../args.js';
+import { listSkipped } from '../bad-files.js';
 import type { Command } from '../main.js';
 import { ConvkitError } from '../../util/errors.js';
 import { DEFAULT_PATTERN, parseRanges, parseSplit, prepareSplits } from '../../data/prepare.js';
@@ -19,10 +20,12 @@ const spec = {
   --seed N                 shuffle seed (default 42)
   --link                   hard-link files instead of copying
   --overwrite              replace a non-empty DEST
+  --skip-bad               leave out files that do not decode (listed) instead of stopping;
+                           every image is decoded before anything is written
   --json                   print the counts as JSON`,
   options: {
     split: { type: 'string' }, ranges: { type: 'string' }, pattern: { type: 'string' }, names: { type: 'string' },
-    seed: { type: 'string' }, link: { type: 'boolean' }, overwrite: { type: 'boolean' }, json: { type: 'boolean' },
+    seed: { type: 'string' }, link: { type: 'boolean' }, overwrite: { type: 'boolean' }, json: { type: 'boolean' }, 'skip-bad': { type: 'boolean' },
   },
   allowPositionals: true,
 } as const;
@@ -37,8 +40,9 @@ const prepare: Command = {
     const result = await prepareSplits({
       source: positionals[0]!, dest: positionals[1]!, split,
       pattern: values.pattern, names: values.names?.split(',').map((s) => s.trim()),
-      seed: intFlag(values.seed, 'seed', 42), link: values.link, overwrite: values.overwrite, progress: !values.json,
+      seed: intFlag(values.seed, 'seed', 42), link: values.link, overwrite: values.overwrite, skipBad: values['skip-bad'], progress: !values.json,
     });
+    listSkipped('prepare', result.skipped);
     if (values.json) { console.log(JSON.stringify(result)); return 0; }
     const parts = Object.keys(result.counts);
     const w = Math.max(5, ...result.classNames.map((c) => c.length));

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { initBackend } from '../../backend/index.js';
 import { parseCommandArgs, intFlag, numberFlag } from '../args.js';
@@ -6,6 +7,9 @@ import { ConvkitError } from '../../util/errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { ImageDataGenerator, previewAugmentations, previewBatch, type FillMode, type ImageDataGeneratorOptions, type ShiftRange } from '../../augment/index.js';
 import { imageGrid } from '../../report/grid.js';
+import { isMarkedPng, markPng } from '../../report/png-mark.js';
+import { claimOutputFile } from '../../util/output-guard.js';
+import { listSkipped } from '../bad-files.js';
 
 const spec = {
   name: 'preview',
@@ -24,8 +28,9 @@ const spec = {
   --random                 take random images from DIR (by seed), not the first sorted
   --batch                  show one augmented, shuffled batch with class captions
   --batch-size N           images in the --batch grid (default 16)
-  --image-size N           images are resized to N×N first (default 150)
+  --image-size N           images are resized to N×N first (default 150, at most 1024)
   --columns N              tiles per row (default: count + 1, or 8 with --batch)
+  --skip-bad               leave out images that cannot be read (listed) instead of stopping
 
   Augmentation (Keras ImageDataGenerator; defaults are the book's):
   --rotation-range DEG     default 40
@@ -48,7 +53,7 @@ const spec = {
     'shear-range': { type: 'string' }, 'zoom-range': { type: 'string' }, 'horizontal-flip': { type: 'boolean' },
     'no-horizontal-flip': { type: 'boolean' }, 'vertical-flip': { type: 'boolean' }, 'fill-mode': { type: 'string' },
     cval: { type: 'string' }, 'brightness-range': { type: 'string' }, 'channel-shift-range': { type: 'string' },
-    'interpolation-order': { type: 'string' },
+    'interpolation-order': { type: 'string' }, 'skip-bad': { type: 'boolean' },
   },
   allowPositionals: true,
 } as const;
@@ -67,6 +72,15 @@ function pairFlag(value: string, flag: string): [number, number] {
   const v = numberList(value, flag);
   if (v.length !== 2) throw new ConvkitError(`invalid --${flag}: ${JSON.stringify(value)}`, `--${flag} takes two numbers LO,HI`);
   return [v[0]!, v[1]!];
+}
+
+/** Tiles bigger than this show nothing more and cost gigabytes (count + 1 float copies per image). */
+const MAX_PREVIEW_SIZE = 1024;
+
+/** A PNG of convkit's own at --out may be replaced; a folder, a user's file or a path in the data may not. Checked before the work. */
+async function checkOutFile(out: string, data: string | undefined): Promise<void> {
+  const owns = async (path: string) => isMarkedPng(await readFile(path));
+  await claimOutputFile({ path: out, flag: '--out', what: 'a preview PNG', owns, inputs: data === undefined ? [] : [{ path: data, flag: '--data' }] });
 }
 
 const preview: Command = {
@@ -105,18 +119,20 @@ const preview: Command = {
       throw err;
     }
     const seed = intFlag(v.seed, 'seed', 1);
-    const imageSize = intFlag(v['image-size'], 'image-size', 150, 2);
+    const imageSize = intFlag(v['image-size'], 'image-size', 150, 2, MAX_PREVIEW_SIZE);
     const out = v.out ?? 'preview.png';
+    await checkOutFile(out, v.data);
     await initBackend();
     const result = v.batch
-      ? await previewBatch(generator, { data: v.data!, batchSize: intFlag(v['batch-size'], 'batch-size', 16, 1), imageSize, seed })
+      ? await previewBatch(generator, { data: v.data!, batchSize: intFlag(v['batch-size'], 'batch-size', 16, 1), imageSize, seed, skipBad: v['skip-bad'] })
       : await previewAugmentations(generator, {
         files, data: v.data, numImages: intFlag(v.images, 'images', 1, 1), random: v.random ?? false,
-        count: intFlag(v.count, 'count', 8, 1), imageSize, seed,
+        count: intFlag(v.count, 'count', 8, 1), imageSize, seed, skipBad: v['skip-bad'],
       });
+    listSkipped('preview', result.skipped);
     const columns = intFlag(v.columns, 'columns', result.columns, 1);
     const png = await imageGrid(result.tiles, { columns, tileSize: imageSize, gap: 4, fontSize: 12 });
-    await writeFileAtomic(out, png);
+    await writeFileAtomic(out, markPng(png));
     const what = v.batch ? `one batch of ${result.tiles.length}` : `${result.tiles.length / result.columns} image(s) × ${result.columns - 1} augmented`;
     console.log(`wrote ${out} (${what}; seed ${seed})`);
     for (const f of (result as { files?: string[] }).files ?? []) console.log(`  ${basename(f)}`);

@@ -7,7 +7,8 @@ import '../../transfer/register.js';
 import { getProfile, getRecipe, recipeNames, type TrainSettings } from '../../train/recipes.js';
 import { OPTIMIZERS, type OptimizerName } from '../../train/optimizers.js';
 import { ConvkitError } from '../../util/errors.js';
-import { intFlag, numberFlag, parseCommandArgs } from '../args.js';
+import { intFlag, intListFlag, MAX_IMAGE_SIZE, numberFlag, parseCommandArgs } from '../args.js';
+import { listSkipped } from '../bad-files.js';
 import type { Command } from '../main.js';
 
 const spec = {
@@ -25,7 +26,8 @@ const spec = {
   --steps-per-epoch N    batches per epoch (default: one pass over train/)
   --validation-steps N   validation batches per epoch (default: one pass)
   --seed N               fixes weights, shuffling, augmentation and dropout (default 1)
-  --base NAME            pretrained base of the transfer recipes (mobilenet_v1, mobilenet_v2, vgg16)
+  --base NAME            pretrained base of the transfer recipes (mobilenet_v1, mobilenet_v2, vgg16;
+                         default: the --from model's, else mobilenet_v1)
   --from MODEL_DIR       finetune: the features-augment model to start from;
                          features-augment: a features model whose head it continues
   --unfreeze-blocks N    finetune: top blocks of the base to train (default 1: VGG16 block5, MobileNet's last block; all)
@@ -34,6 +36,7 @@ const spec = {
   --filters A,B,..       conv filters per stage of the small convnet (default 32,64,128,128)
   --dense-units N        units of its hidden Dense layer (default 512)
   --cache-dir DIR        disk cache of decoded images
+  --skip-bad             leave out images that cannot be read (listed) instead of stopping
   --no-plots             skip the learning-curve and confusion-matrix figures
   --quiet                no progress output
   --json                 print the result as one JSON object`,
@@ -42,7 +45,7 @@ const spec = {
     epochs: { type: 'string' }, 'batch-size': { type: 'string' }, 'image-size': { type: 'string' }, 'learning-rate': { type: 'string' },
     optimizer: { type: 'string' }, 'steps-per-epoch': { type: 'string' }, 'validation-steps': { type: 'string' }, seed: { type: 'string' },
     filters: { type: 'string' }, base: { type: 'string' }, from: { type: 'string' }, 'unfreeze-blocks': { type: 'string' }, variants: { type: 'string' }, 'no-prefix-cache': { type: 'boolean' }, 'dense-units': { type: 'string' }, 'cache-dir': { type: 'string' },
-    'no-plots': { type: 'boolean' }, quiet: { type: 'boolean' }, json: { type: 'boolean' },
+    'no-plots': { type: 'boolean' }, quiet: { type: 'boolean' }, json: { type: 'boolean' }, 'skip-bad': { type: 'boolean' },
   },
 } as const;
 
@@ -61,13 +64,9 @@ const train: Command = {
     if (v.optimizer !== undefined && !OPTIMIZERS.includes(v.optimizer as OptimizerName)) {
       throw new ConvkitError(`invalid --optimizer: ${JSON.stringify(v.optimizer)}`, `use one of ${OPTIMIZERS.join(', ')}`);
     }
-    const optional = (value: string | undefined, flag: string, min: number) => (value === undefined ? undefined : intFlag(value, flag, 0, min));
+    const optional = (value: string | undefined, flag: string, min: number, max?: number) => (value === undefined ? undefined : intFlag(value, flag, 0, min, max));
     const model: Record<string, unknown> = {};
-    if (v.filters !== undefined) {
-      const filters = v.filters.split(',').map(Number);
-      if (filters.length === 0 || filters.some((f) => !Number.isInteger(f) || f < 1)) throw new ConvkitError(`invalid --filters: ${JSON.stringify(v.filters)}`, 'give positive integers separated by commas, e.g. 32,64,128,128');
-      model.filters = filters;
-    }
+    if (v.filters !== undefined) model.filters = intListFlag(v.filters, 'filters');
     if (v.base !== undefined) model.base = v.base;
     if (v.from !== undefined) model.from = v.from;
     if (v['unfreeze-blocks'] !== undefined) model.unfreezeBlocks = v['unfreeze-blocks'] === 'all' ? 'all' : intFlag(v['unfreeze-blocks'], 'unfreeze-blocks', 1, 1);
@@ -75,7 +74,7 @@ const train: Command = {
     if (v['no-prefix-cache']) model.prefixCache = false;
     if (v['dense-units'] !== undefined) model.denseUnits = intFlag(v['dense-units'], 'dense-units', 512, 1);
     const overrides: Partial<TrainSettings> = {
-      epochs: optional(v.epochs, 'epochs', 1), batchSize: optional(v['batch-size'], 'batch-size', 1), imageSize: optional(v['image-size'], 'image-size', 8),
+      epochs: optional(v.epochs, 'epochs', 1), batchSize: optional(v['batch-size'], 'batch-size', 1), imageSize: optional(v['image-size'], 'image-size', 8, MAX_IMAGE_SIZE),
       learningRate: v['learning-rate'] === undefined ? undefined : numberFlag(v['learning-rate'], 'learning-rate', 0),
       optimizer: v.optimizer as OptimizerName | undefined,
       stepsPerEpoch: optional(v['steps-per-epoch'], 'steps-per-epoch', 1), validationSteps: optional(v['validation-steps'], 'validation-steps', 1),
@@ -85,7 +84,9 @@ const train: Command = {
     const seed = intFlag(v.seed, 'seed', 1, 0);
     await initBackend();
     const log = (line: string) => { if (!v.quiet) console.error(line); };
-    const result = await trainRecipe({ recipe, profile, data, out, overrides, seed, verbose: !v.quiet, cacheDir: v['cache-dir'], log });
+    const reading = { cacheDir: v['cache-dir'], skipBad: v['skip-bad'] };
+    const result = await trainRecipe({ recipe, profile, data, out, overrides, seed, verbose: !v.quiet, log, ...reading });
+    listSkipped('train', result.skipped);
     const figures: string[] = [];
     if (!v['no-plots'] && result.history.epoch.length > 0) {
       const title = `${recipe.name} (${profile})`;

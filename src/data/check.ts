@@ -1,19 +1,23 @@
 /**
- * Before a study trains anything, every image of train/validation/test is
- * decoded once (at the first step's size, into the decoded-image disk cache
- * the steps reuse). A file that does not decode stops the study with its
+ * Before a study (or `convkit train`) trains anything, every image of
+ * train/validation/test is decoded once (at the first step's size, into the
+ * decoded-image disk cache the steps reuse) and the splits' class folders
+ * are compared. A file that does not decode stops the study with its
  * name; with skipBad it is left out instead: the steps then read a clean
  * view of the data (hard links, or copies across file systems) in the cache
  * folder, and the report lists the files left out.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative, resolve, dirname } from 'node:path';
-import { ImageCache } from '../data/cache.js';
-import type { Interpolation } from '../data/decode.js';
-import { scanImageFolder, type ImageFile, type SkippedFile } from '../data/scan.js';
+import { ImageCache } from './cache.js';
+import type { Interpolation } from './decode.js';
+import { scanImageFolder, type ImageFile, type SkippedFile } from './scan.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
+import { ownedBy } from '../util/output-guard.js';
 import { ConvkitError } from '../util/errors.js';
+import { listNames } from '../util/list-names.js';
 import { Progress } from '../util/progress.js';
 
 export const SPLITS = ['train', 'validation', 'test'] as const;
@@ -25,12 +29,14 @@ export interface DataCheckOptions {
   interpolation: Interpolation;
   /** Decoded-image disk cache. */
   imageCacheDir?: string;
-  /** Where a clean view of the data is built when files are left out. */
-  viewsDir: string;
+  /** Where a clean view of the data is built when files are left out (default: the system's temp folder). */
+  viewsDir?: string;
   /** Where the result is remembered, so a re-run over unchanged files does not decode again. */
   stateFile?: string;
   silent?: boolean;
   log?: (line: string) => void;
+  /** Stops between chunks of images when aborted (decoding thousands takes a while). */
+  signal?: AbortSignal;
 }
 
 export interface DataCheckResult {
@@ -53,6 +59,9 @@ async function signature(files: ImageFile[]): Promise<string> {
 
 export async function checkData(data: string, options: DataCheckOptions): Promise<DataCheckResult> {
   const root = resolve(data);
+  const st = await fs.stat(root).catch(() => undefined);
+  if (!st) throw new ConvkitError(`--data ${root} not found`, 'give the folder that holds train/ and validation/ (and test/)');
+  if (!st.isDirectory()) throw new ConvkitError(`--data ${root} is a file, not a folder`, 'give the folder that holds train/ and validation/ (and test/)');
   const log = options.silent ? () => undefined : (options.log ?? ((l: string) => console.error(l)));
   for (const split of ['train', 'validation']) {
     if (!existsSync(join(root, split))) throw new ConvkitError(`${join(root, split)} not found`, '--data must hold train/, validation/ and test/ folders, each with one sub-folder per class (convkit prepare can make them)');
@@ -65,12 +74,12 @@ export async function checkData(data: string, options: DataCheckOptions): Promis
   for (const split of splits) {
     const folder = await scanImageFolder(join(root, split), { skipBad: true });
     if (classNames && folder.classNames.join('\n') !== classNames.join('\n')) {
-      throw new ConvkitError(`${join(root, split)} has classes ${folder.classNames.join(', ')} but train has ${classNames.join(', ')}`, 'use the same class folders in every split');
+      throw new ConvkitError(`${join(root, split)} has classes ${listNames(folder.classNames)} but train has ${listNames(classNames)}`, 'use the same class folders in every split');
     }
     classNames ??= folder.classNames;
     files.push(...folder.files);
     counts[split] = folder.files.length;
-    bad.push(...folder.skipped.filter((s) => s.reason === 'not an image file'));
+    bad.push(...folder.skipped);
   }
   if (!classNames || classNames.length < 2) throw new ConvkitError(`${join(root, 'train')} has ${classNames?.length ?? 0} class folder(s)`, 'put each class in its own sub-folder (at least two)');
 
@@ -85,6 +94,7 @@ export async function checkData(data: string, options: DataCheckOptions): Promis
     const decode = { targetSize: [options.imageSize, options.imageSize] as const, colorMode: 'rgb' as const, interpolation: options.interpolation };
     const progress = new Progress({ total: files.length, label: 'checking images', unit: 'img', silent: options.silent });
     for (let i = 0; i < files.length; i += 64) {
+      options.signal?.throwIfAborted();
       const chunk = files.slice(i, i + 64);
       const results = await cache.getMany(chunk.map((f) => f.path), decode);
       results.forEach((r, j) => {
@@ -104,7 +114,7 @@ export async function checkData(data: string, options: DataCheckOptions): Promis
     throw new ConvkitError(`bad image ${first.path}: ${first.reason}${more}`, 'remove or replace the file, or pass --skip-bad to leave such files out (they are listed in the report)');
   }
   const badPaths = new Set(bad.map((b) => b.path));
-  const view = join(options.viewsDir, createHash('sha256').update(`${root}\0${sig}`).digest('hex').slice(0, 16));
+  const view = join(options.viewsDir ?? join(tmpdir(), 'convkit-views'), createHash('sha256').update(`${root}\0${sig}`).digest('hex').slice(0, 16));
   if (!existsSync(join(view, '.complete'))) {
     log(`study: leaving out ${bad.length} bad file(s); building a clean view of the data in ${view}`);
     await writeDirAtomic(view, async (tmp) => {
@@ -116,7 +126,7 @@ export async function checkData(data: string, options: DataCheckOptions): Promis
         await fs.link(f.path, target).catch(() => fs.copyFile(f.path, target));
       }
       await fs.writeFile(join(tmp, '.complete'), '');
-    });
+    }, { what: 'a clean data view', owns: ownedBy('.complete') });
   }
   for (const split of splits) counts[split] = files.filter((f) => f.path.startsWith(join(root, split) + '/') && !badPaths.has(f.path)).length;
   return { root: view, classNames, counts, skipped: bad };
