@@ -25,7 +25,7 @@ import { scanImageFolder } from '../src/data/scan.js';
 process.env.CONVKIT_BACKEND = 'cpu';
 delete process.env.CONVKIT_VERBOSE;
 
-const MODELS = '/work/shared/models';
+const MODELS = join(import.meta.dirname, '..', '..', 'shared', 'models');
 const MODEL_FOR_CLASSIFY = join(MODELS, 'mobilenet_v1_0.75_224');
 
 let suiteRoot = '';
@@ -435,7 +435,7 @@ after(async () => {
 const haveMobileNet = await fs.stat(MODEL_FOR_CLASSIFY).then(() => true, () => false);
 for (const c of cases) {
   const slow = c.command === 'classify' || c.command === 'study';
-  test(`${c.command} · ${c.kind} · ${c.name}`, { timeout: slow ? 240_000 : 120_000, skip: c.command === 'classify' && !haveMobileNet ? 'no MobileNet v1 in /work/shared/models' : false }, async () => {
+  test(`${c.command} · ${c.kind} · ${c.name}`, { timeout: slow ? 240_000 : 120_000, skip: c.command === 'classify' && !haveMobileNet ? 'no MobileNet v1 in ../shared/models' : false }, async () => {
     tally.add(c.command, c.kind);
     const env = await newEnv(`${c.command}-${c.name}`);
     await runCase(c, env);
