@@ -10,6 +10,7 @@ import { dirname } from 'node:path';
 import { initBackend } from '../src/backend/index.js';
 import { ImageDataGenerator, type FillMode, type ResampleEngine } from '../src/augment/index.js';
 import { createRng } from '../src/util/rng.js';
+import { BOOK_AUGMENTATION } from '../src/augment/presets.js';
 
 const backend = process.argv[2] ?? 'wasm';
 const fillMode = (process.argv[3] ?? 'nearest') as FillMode;
@@ -23,17 +24,17 @@ else {
   await tf.setBackend(backend);
   await tf.ready();
 }
-const g = new ImageDataGenerator({
-  rescale: 1 / 255, rotationRange: 40, widthShiftRange: 0.2, heightShiftRange: 0.2, shearRange: 0.2, zoomRange: 0.2, horizontalFlip: true, fillMode,
-});
+const g = new ImageDataGenerator({ ...BOOK_AUGMENTATION, rescale: 1 / 255, fillMode });
 g.engine = engine;
 const step = g.batchTransform();
 const rng = createRng(1);
 const x = tf.randomUniform([32, 150, 150, 3], 0, 255, 'float32', 1) as tf.Tensor4D;
 // Wall time, and this process's CPU time (user + system), which a busy shared machine distorts less.
-const times: number[] = [], cpu: number[] = [];
+const times: number[] = [],
+  cpu: number[] = [];
 for (let i = 0; i < 25; i++) {
-  const t0 = performance.now(), c0 = process.cpuUsage();
+  const t0 = performance.now(),
+    c0 = process.cpuUsage();
   const y = step(x, rng);
   y.dataSync();
   y.dispose();
@@ -44,5 +45,8 @@ for (let i = 0; i < 25; i++) {
   }
 }
 const median = (v: number[]): number => [...v].sort((a, b) => a - b)[v.length >> 1]!;
-const wall = median(times), busy = median(cpu);
-console.log(`${tf.getBackend()} fill=${fillMode} engine=${engine}: per batch of 32: wall ${wall.toFixed(1)} ms (${(32000 / wall).toFixed(0)} images/s), cpu ${busy.toFixed(1)} ms (${(32000 / busy).toFixed(0)} images/s per core)`);
+const wall = median(times),
+  busy = median(cpu);
+console.log(
+  `${tf.getBackend()} fill=${fillMode} engine=${engine}: per batch of 32: wall ${wall.toFixed(1)} ms (${(32000 / wall).toFixed(0)} images/s), cpu ${busy.toFixed(1)} ms (${(32000 / busy).toFixed(0)} images/s per core)`,
+);

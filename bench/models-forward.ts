@@ -15,12 +15,19 @@ const names = process.argv.slice(2).length ? process.argv.slice(2) : [...BASE_NA
 for (const name of names) {
   const { model, featureLayer } = await loadBase(name, { weights: null });
   const x = tf.randomUniform([BATCH, 224, 224, 3], 0, 255);
-  tf.tidy(() => { (model.predict(x) as tf.Tensor).dataSync(); }); // warm-up (kernel set-up, allocations)
+  tf.tidy(() => {
+    (model.predict(x) as tf.Tensor).dataSync();
+  }); // warm-up (kernel set-up, allocations)
   const reps = name === 'vgg16' ? 1 : 3;
   const t0 = performance.now();
-  for (let r = 0; r < reps; r++) tf.tidy(() => { (model.predict(x) as tf.Tensor).dataSync(); });
+  for (let r = 0; r < reps; r++)
+    tf.tidy(() => {
+      (model.predict(x) as tf.Tensor).dataSync();
+    });
   const s = (performance.now() - t0) / 1000;
-  console.log(`${name.padEnd(13)} ${featureLayer.padEnd(16)} ${String(model.outputs[0].shape.slice(1)).padEnd(10)} ${((BATCH * reps) / s).toFixed(1)} images/s (batch ${BATCH}, ${reps} batches in ${s.toFixed(2)} s)`);
+  console.log(
+    `${name.padEnd(13)} ${featureLayer.padEnd(16)} ${String(model.outputs[0].shape.slice(1)).padEnd(10)} ${((BATCH * reps) / s).toFixed(1)} images/s (batch ${BATCH}, ${reps} batches in ${s.toFixed(2)} s)`,
+  );
   x.dispose();
   model.dispose();
 }

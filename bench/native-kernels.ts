@@ -21,9 +21,10 @@ function convBench(): void {
   const x = tf.randomNormal([n, h, w, c]) as tf.Tensor4D;
   const f = tf.randomNormal([3, 3, c, k]) as tf.Tensor4D;
   const flops = 2 * n * h * w * k * 9 * c;
-  for (let i = 0; i < 3; i++) tf.tidy(() => {
-    tf.conv2d(x, f, 1, 'same').dataSync();
-  });
+  for (let i = 0; i < 3; i++)
+    tf.tidy(() => {
+      tf.conv2d(x, f, 1, 'same').dataSync();
+    });
   const reps = 20;
   const times: number[] = [];
   for (let i = 0; i < reps; i++) {
@@ -62,7 +63,8 @@ async function trainBench(): Promise<void> {
   const x = tf.randomUniform([20, 150, 150, 3], 0, 1);
   const y = tf.cast(tf.randomUniform([20, 1], 0, 2, 'int32'), 'float32');
   await model.trainOnBatch(x, y); // builds caches and primitives
-  const t0 = performance.now(), c0 = process.cpuUsage();
+  const t0 = performance.now(),
+    c0 = process.cpuUsage();
   for (let i = 0; i < steps; i++) await model.trainOnBatch(x, y);
   const s = (performance.now() - t0) / steps / 1000;
   const c = process.cpuUsage(c0);

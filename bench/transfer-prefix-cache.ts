@@ -31,15 +31,19 @@ if (!existsSync(data)) {
   process.exit(0);
 }
 const info = await initBackend();
-console.log(`backend ${info.name} (${tf.getBackend()}), threads ${info.threads}; ${perClass} images/class for training, ${perClass / 2}/class for validation, ${size}×${size} px, ${epochs} epochs, trained from ${from}`);
+console.log(
+  `backend ${info.name} (${tf.getBackend()}), threads ${info.threads}; ${perClass} images/class for training, ${perClass / 2}/class for validation, ${size}×${size} px, ${epochs} epochs, trained from ${from}`,
+);
 
 async function subset(split: string, n: number) {
   const folder = await scanImageFolder(join(data, split));
   const files = folder.classNames.flatMap((c) => folder.files.filter((f) => f.className === c).slice(0, n));
   return { ...folder, files };
 }
-const trainFolder = await subset('train', perClass), valFolder = await subset('validation', perClass / 2);
-const iter = (f: typeof trainFolder, shuffle: boolean) => new DirectoryIterator(f, { targetSize: [size, size], batchSize: 20, shuffle, classMode: 'binary', seed: 3 });
+const trainFolder = await subset('train', perClass),
+  valFolder = await subset('validation', perClass / 2);
+const iter = (f: typeof trainFolder, shuffle: boolean) =>
+  new DirectoryIterator(f, { targetSize: [size, size], batchSize: 20, shuffle, classMode: 'binary', seed: 3 });
 
 async function buildModel() {
   const base = getBase('mobilenet_v1');
@@ -56,18 +60,27 @@ const fitOpts = { epochs, optimizer: 'rmsprop' as const, learningRate: 1e-4, bat
 const cacheDir = mkdtempSync(join(tmpdir(), 'convkit-prefix-bench-'));
 try {
   // Decode once up front for both arms (each iterator keeps its own pixel cache), so the timings compare model work.
-  const warm = async (f: typeof trainFolder, shuffle: boolean) => { const it = iter(f, shuffle); for await (const b of it.epoch()) tf.dispose([b.x, b.y!]); it.reset(); return it; };
+  const warm = async (f: typeof trainFolder, shuffle: boolean) => {
+    const it = iter(f, shuffle);
+    for await (const b of it.epoch()) tf.dispose([b.x, b.y!]);
+    it.reset();
+    return it;
+  };
 
   const a = await buildModel();
-  const trainA = await warm(trainFolder, true), valA = await warm(valFolder, false);
+  const trainA = await warm(trainFolder, true),
+    valA = await warm(valFolder, false);
   let t = performance.now();
   const histA = await fit(a, trainA, { ...fitOpts, validationData: valA });
   const secA = (performance.now() - t) / 1000;
   const accA = histA.history.val_acc!.at(-1)!;
-  console.log(`(a) frozen base recomputed every step: ${secA.toFixed(1)} s, val_acc ${accA.toFixed(3)} (per epoch ${histA.history.val_acc!.map((v) => v.toFixed(3)).join(' ')})`);
+  console.log(
+    `(a) frozen base recomputed every step: ${secA.toFixed(1)} s, val_acc ${accA.toFixed(3)} (per epoch ${histA.history.val_acc!.map((v) => v.toFixed(3)).join(' ')})`,
+  );
 
   const b = await buildModel();
-  const trainB = await warm(trainFolder, false), valB = await warm(valFolder, false);
+  const trainB = await warm(trainFolder, false),
+    valB = await warm(valFolder, false);
   t = performance.now();
   const pc = await cachePrefix(b, trainB, { baseName: 'mobilenet_v1', cacheDir, batchSize: 20, seed: 1, silent: true, noCache: true });
   const pv = await cachePrefix(b, valB, { baseName: 'mobilenet_v1', cacheDir, batchSize: 20, shuffle: false, silent: true, noCache: true });
@@ -76,7 +89,9 @@ try {
   const secB = (performance.now() - t) / 1000;
   const accB = histB.history.val_acc!.at(-1)!;
   const check = await evaluateLossAcc(b, valB, { batchSize: 20 });
-  console.log(`(b) prefix cache (up to ${pc.split.at}, ${(pc.data.bytes / 2 ** 20).toFixed(0)} MiB): ${secB.toFixed(1)} s (${secCache.toFixed(1)} s computing the prefix), val_acc ${accB.toFixed(3)} (per epoch ${histB.history.val_acc!.map((v) => v.toFixed(3)).join(' ')}); whole model on val images after training: ${check.acc.toFixed(3)}`);
+  console.log(
+    `(b) prefix cache (up to ${pc.split.at}, ${(pc.data.bytes / 2 ** 20).toFixed(0)} MiB): ${secB.toFixed(1)} s (${secCache.toFixed(1)} s computing the prefix), val_acc ${accB.toFixed(3)} (per epoch ${histB.history.val_acc!.map((v) => v.toFixed(3)).join(' ')}); whole model on val images after training: ${check.acc.toFixed(3)}`,
+  );
   console.log(`speed-up ${(secA / secB).toFixed(2)}×`);
 } finally {
   rmSync(cacheDir, { recursive: true, force: true });

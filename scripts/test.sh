@@ -3,5 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --with-test-deps
+# Format, lint (import cycles, unused exports and variables, line length) before any test runs.
+npm run --silent lint
 mapfile -t files < <(find test -name '*.test.ts' | sort)
 exec node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"

@@ -10,11 +10,24 @@ export { createRng, type Rng } from './util/rng.js';
 // Data: class folders → batches.
 export { scanImageFolder, flowFromDirectory, loadImageFolder, DirectoryIterator } from './data/index.js';
 // Augmentation: Keras's ImageDataGenerator.
-export { ImageDataGenerator, sampleTransform, applyTransform, type TransformParams } from './augment/index.js';
+export { ImageDataGenerator, sampleTransform, applyTransform, BOOK_AUGMENTATION, type AugmentationSettings, type TransformParams } from './augment/index.js';
 // Models: the book's small convnet and the pretrained bases.
 export { smallCnn, summary, loadBase, BASE_NAMES } from './models/index.js';
+// The Learner: a model with its data (fit, fineTune, evaluate, save).
+export { Learner, type LearnerData, type LearnerFitOptions } from './learner/index.js';
 // Training, evaluation and saved model folders.
-export { fit, evaluate, predict, saveModel, loadModel, trainRecipe, type FitOptions, type FitResult, type EvaluationResult } from './train/index.js';
+export { fit, evaluate, predict, saveModel, loadModel, type FitOptions, type FitResult, type EvaluationResult } from './train/index.js';
+// Recipes: named set-ups (book and best profiles) run end to end by trainRecipe.
+export {
+  trainRecipe,
+  registerRecipe,
+  getRecipe,
+  recipeNames,
+  type Recipe,
+  type RecipeSettings,
+  type TrainRecipeOptions,
+  type TrainRecipeResult,
+} from './recipes/index.js';
 // Transfer learning.
 export { freeze, unfreeze, fineTune } from './transfer/index.js';
 // Reports and the end-to-end studies.
@@ -27,5 +40,6 @@ export * as augment from './augment/index.js';
 export * as models from './models/index.js';
 export * as train from './train/index.js';
 export * as transfer from './transfer/index.js';
+export * as recipes from './recipes/index.js';
 export * as report from './report/index.js';
 export * as studies from './studies/index.js';

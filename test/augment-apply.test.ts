@@ -37,13 +37,17 @@ const ENGINES: ResampleEngine[] = ['js', 'tfjs'];
 
 test('90° rotation turns the image counter-clockwise', () => {
   for (const engine of ENGINES) {
-    assert.deepEqual(run({ theta: 90 }, 'nearest', engine), [
-      [5, 10, 15, 20, 25],
-      [4, 9, 14, 19, 24],
-      [3, 8, 13, 18, 23],
-      [2, 7, 12, 17, 22],
-      [1, 6, 11, 16, 21],
-    ], engine);
+    assert.deepEqual(
+      run({ theta: 90 }, 'nearest', engine),
+      [
+        [5, 10, 15, 20, 25],
+        [4, 9, 14, 19, 24],
+        [3, 8, 13, 18, 23],
+        [2, 7, 12, 17, 22],
+        [1, 6, 11, 16, 21],
+      ],
+      engine,
+    );
   }
 });
 
@@ -58,7 +62,12 @@ test('shift by 2 px with each fill mode', () => {
   for (const engine of ENGINES) {
     for (const [mode, row0] of Object.entries(expected) as [FillMode, number[]][]) {
       const out = run({ tx: -2 }, mode, engine, -1);
-      for (let r = 0; r < 5; r++) assert.deepEqual(out[r], row0.map((v) => (v < 0 ? v : v + 5 * r)), `${engine} ${mode} row ${r}`);
+      for (let r = 0; r < 5; r++)
+        assert.deepEqual(
+          out[r],
+          row0.map((v) => (v < 0 ? v : v + 5 * r)),
+          `${engine} ${mode} row ${r}`,
+        );
     }
   }
 });
@@ -72,7 +81,16 @@ test('vertical shift: last row filled by each mode', () => {
   };
   for (const [mode, last] of Object.entries(lastRow) as [FillMode, number[]][]) {
     const out = run({ ty: 1 }, mode, 'js', 7);
-    assert.deepEqual(out.slice(0, 4), [[6, 7, 8, 9, 10], [11, 12, 13, 14, 15], [16, 17, 18, 19, 20], [21, 22, 23, 24, 25]], mode);
+    assert.deepEqual(
+      out.slice(0, 4),
+      [
+        [6, 7, 8, 9, 10],
+        [11, 12, 13, 14, 15],
+        [16, 17, 18, 19, 20],
+        [21, 22, 23, 24, 25],
+      ],
+      mode,
+    );
     assert.deepEqual(out[4], last, mode);
   }
 });
@@ -87,7 +105,10 @@ test('horizontal and vertical flips', () => {
   for (const engine of ENGINES) {
     assert.deepEqual(run({ flipHorizontal: true }, 'nearest', engine)[1], [10, 9, 8, 7, 6]);
     const v = run({ flipVertical: true }, 'nearest', engine);
-    assert.deepEqual(v.map((r) => r[0]), [21, 16, 11, 6, 1]);
+    assert.deepEqual(
+      v.map((r) => r[0]),
+      [21, 16, 11, 6, 1],
+    );
     assert.deepEqual(run({ flipHorizontal: true, flipVertical: true }, 'nearest', engine)[0], [25, 24, 23, 22, 21]);
   }
 });
@@ -106,12 +127,16 @@ test('zoom about the centre', () => {
 });
 
 test('shear of 30° (Keras matrix: x - sin·y, cos·y)', () => {
-  const s = Math.sin(Math.PI / 6), c = Math.cos(Math.PI / 6);
+  const s = Math.sin(Math.PI / 6),
+    c = Math.cos(Math.PI / 6);
   // Output (r, c0) samples input row 2 + c·(r - 2), column clamp(c0 - s·(r - 2)).
-  const expected = Array.from({ length: 5 }, (_, r) => Array.from({ length: 5 }, (_, col) => {
-    const row = 2 + c * (r - 2), column = Math.min(4, Math.max(0, col - s * (r - 2)));
-    return Math.round((5 * row + column + 1) * 1e4) / 1e4;
-  }));
+  const expected = Array.from({ length: 5 }, (_, r) =>
+    Array.from({ length: 5 }, (_, col) => {
+      const row = 2 + c * (r - 2),
+        column = Math.min(4, Math.max(0, col - s * (r - 2)));
+      return Math.round((5 * row + column + 1) * 1e4) / 1e4;
+    }),
+  );
   assert.deepEqual(run({ shear: 30 }), expected);
   assert.deepEqual(expected[0], [3.3397, 4.3397, 5.3397, 6.3397, 6.3397]);
 });

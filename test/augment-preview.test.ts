@@ -18,19 +18,27 @@ const SHARED = join(import.meta.dirname, '..', '..', 'shared', 'data', 'cats_and
 
 /** A 40×30 image with a diagonal gradient and a coloured square, different per (k). */
 async function writeImage(path: string, k: number): Promise<void> {
-  const w = 40, h = 30, data = Buffer.alloc(w * h * 3);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-    const i = (y * w + x) * 3, inSquare = x > 5 + k && x < 18 + k && y > 4 && y < 15;
-    data[i] = inSquare ? 250 : (x * 6) % 256;
-    data[i + 1] = inSquare ? 40 * k : (y * 8) % 256;
-    data[i + 2] = (x + y + 30 * k) % 256;
-  }
-  await sharp(data, { raw: { width: w, height: h, channels: 3 } }).png().toFile(path);
+  const w = 40,
+    h = 30,
+    data = Buffer.alloc(w * h * 3);
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      const i = (y * w + x) * 3,
+        inSquare = x > 5 + k && x < 18 + k && y > 4 && y < 15;
+      data[i] = inSquare ? 250 : (x * 6) % 256;
+      data[i + 1] = inSquare ? 40 * k : (y * 8) % 256;
+      data[i + 2] = (x + y + 30 * k) % 256;
+    }
+  await sharp(data, { raw: { width: w, height: h, channels: 3 } })
+    .png()
+    .toFile(path);
 }
 
 async function quiet(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [], err: string[] = [];
-  const log = console.log, error = console.error;
+  const out: string[] = [],
+    err: string[] = [];
+  const log = console.log,
+    error = console.error;
   console.log = (...a: unknown[]) => out.push(a.join(' '));
   console.error = (...a: unknown[]) => err.push(a.join(' '));
   try {
@@ -57,7 +65,21 @@ after(async () => {
 
 test('same seed gives identical PNG bytes; another seed differs', async () => {
   const run = async (seed: number, out: string) => {
-    const r = await quiet(['preview', '--data', join(dir, 'train'), '--out', out, '--seed', String(seed), '--count', '3', '--image-size', '32', '--images', '2']);
+    const r = await quiet([
+      'preview',
+      '--data',
+      join(dir, 'train'),
+      '--out',
+      out,
+      '--seed',
+      String(seed),
+      '--count',
+      '3',
+      '--image-size',
+      '32',
+      '--images',
+      '2',
+    ]);
     assert.equal(r.code, 0, r.err);
     return readFile(out);
   };
@@ -73,11 +95,18 @@ test('same seed gives identical PNG bytes; another seed differs', async () => {
   assert.ok(meta.height! > 4 + 2 * (32 + 4));
   // The first tile is the first image in sorted order, unaugmented.
   const tile = await sharp(a).extract({ left: 4, top: 4, width: 32, height: 32 }).removeAlpha().raw().toBuffer();
-  const ref = await sharp(join(dir, 'train', 'cats', 'cats.0.png')).resize(32, 32, { fit: 'fill', kernel: 'linear' }).raw().toBuffer();
+  const ref = await sharp(join(dir, 'train', 'cats', 'cats.0.png'))
+    .resize(32, 32, { fit: 'fill', kernel: 'linear' })
+    .raw()
+    .toBuffer();
   let diff = 0;
   for (let i = 0; i < tile.length; i++) diff = Math.max(diff, Math.abs(tile[i]! - ref[i]!));
   assert.ok(diff <= 2, `first tile is the original image (max diff ${diff})`);
-  assert.deepEqual((await readdir(dir)).filter((f) => f.includes('.tmp')), [], 'written atomically, no temp files left');
+  assert.deepEqual(
+    (await readdir(dir)).filter((f) => f.includes('.tmp')),
+    [],
+    'written atomically, no temp files left',
+  );
 });
 
 test('--batch: one labelled batch; plain folders and --image files work too', async () => {
@@ -90,12 +119,52 @@ test('--batch: one labelled batch; plain folders and --image files work too', as
   await quiet(['preview', '--data', join(dir, 'train'), '--out', again, '--batch', '--batch-size', '6', '--image-size', '24', '--seed', '3']);
   assert.ok((await readFile(out)).equals(await readFile(again)));
 
-  const plain = await quiet(['preview', '--data', join(dir, 'plain'), '--out', join(dir, 'plain.png'), '--random', '--images', '2', '--count', '2', '--image-size', '24', '--vertical-flip', '--fill-mode', 'reflect', '--brightness-range', '0.5,1.5']);
+  const plain = await quiet([
+    'preview',
+    '--data',
+    join(dir, 'plain'),
+    '--out',
+    join(dir, 'plain.png'),
+    '--random',
+    '--images',
+    '2',
+    '--count',
+    '2',
+    '--image-size',
+    '24',
+    '--vertical-flip',
+    '--fill-mode',
+    'reflect',
+    '--brightness-range',
+    '0.5,1.5',
+  ]);
   assert.equal(plain.code, 0, plain.err);
   assert.match(plain.out, /photo\d\.png[\s\S]*photo\d\.png/);
-  const plainBatch = await quiet(['preview', '--data', join(dir, 'plain'), '--out', join(dir, 'plainb.png'), '--batch', '--batch-size', '3', '--image-size', '24']);
+  const plainBatch = await quiet([
+    'preview',
+    '--data',
+    join(dir, 'plain'),
+    '--out',
+    join(dir, 'plainb.png'),
+    '--batch',
+    '--batch-size',
+    '3',
+    '--image-size',
+    '24',
+  ]);
   assert.equal(plainBatch.code, 0, plainBatch.err);
-  const files = await quiet(['preview', join(dir, 'plain', 'photo1.png'), '--image', join(dir, 'plain', 'photo2.png'), '--out', join(dir, 'files.png'), '--count', '1', '--image-size', '24']);
+  const files = await quiet([
+    'preview',
+    join(dir, 'plain', 'photo1.png'),
+    '--image',
+    join(dir, 'plain', 'photo2.png'),
+    '--out',
+    join(dir, 'files.png'),
+    '--count',
+    '1',
+    '--image-size',
+    '24',
+  ]);
   assert.equal(files.code, 0, files.err);
   assert.equal((await sharp(join(dir, 'files.png')).metadata()).width, 4 + 2 * (24 + 4));
 });
@@ -131,7 +200,9 @@ test("the book's command on cats_and_dogs_small", async (t) => {
 
 test('an image whose first red value is 60 (the "<" of an SVG) previews like any other', async () => {
   const file = join(dir, 'red60.png');
-  await sharp({ create: { width: 20, height: 20, channels: 3, background: { r: 60, g: 120, b: 200 } } }).png().toFile(file);
+  await sharp({ create: { width: 20, height: 20, channels: 3, background: { r: 60, g: 120, b: 200 } } })
+    .png()
+    .toFile(file);
   const r = await quiet(['preview', file, '--out', join(dir, 'red60-grid.png'), '--count', '2', '--image-size', '16']);
   assert.equal(r.code, 0, r.err);
   const tile = await sharp(join(dir, 'red60-grid.png')).extract({ left: 4, top: 4, width: 1, height: 1 }).removeAlpha().raw().toBuffer();

@@ -50,7 +50,10 @@ test('tfjs kernel and JS resampler agree (constant, nearest; bilinear and neares
 
 test("auto engine gives a correct 'reflect' on wasm", (t) => {
   if (!wasm) return t.skip('wasm backend unavailable');
-  const x = tf.tensor4d(Array.from({ length: 25 }, (_, i) => i + 1), [1, 5, 5, 1]);
+  const x = tf.tensor4d(
+    Array.from({ length: 25 }, (_, i) => i + 1),
+    [1, 5, 5, 1],
+  );
   const y = applyTransform(x, [{ ...identityTransform(), tx: -2 }], { fillMode: 'reflect' });
   assert.deepEqual(Array.from(y.dataSync()).slice(0, 5), [2, 1, 1, 2, 3]);
   tf.dispose([x, y]);

@@ -25,10 +25,10 @@ test("layers' relu6 runs the Relu6 kernel and matches minimum(6, relu(x))", asyn
   tf.dispose([x, y, g]);
 });
 
-test('the relu6 gradient is dy where 0 < x < 6 (TensorFlow\'s), with float32 ops only', async () => {
+test("the relu6 gradient is dy where 0 < x < 6 (TensorFlow's), with float32 ops only", async () => {
   const x = tf.tensor1d([-1, 0, 1e-3, 3, 6 - 1e-3, 6, 7]);
   const dy = tf.tensor1d([2, 2, 3, 4, 5, 6, 7]);
-  const g = tf.grad((t: tf.Tensor) => tf.relu6(t), )(x, dy);
+  const g = tf.grad((t: tf.Tensor) => tf.relu6(t))(x, dy);
   assert.deepEqual(Array.from(g.dataSync()), [0, 0, 3, 4, 5, 0, 0]);
   const profile = await tf.profile(() => tf.grad((t: tf.Tensor) => tf.relu6(t))(x, dy));
   const kernels = profile.kernels.map((k) => k.name);

@@ -56,7 +56,10 @@ test('elfShortfall: a whole ELF file passes, one cut anywhere is short, other fi
 });
 
 test('loadAddon refuses a cut file with a message naming it and the rebuild command', () => {
-  assert.throws(() => loadAddon(cut), (e: Error) => e instanceof ConvkitError && e.message.includes(cut) && e.message.includes('node scripts/build-native.mjs'));
+  assert.throws(
+    () => loadAddon(cut),
+    (e: Error) => e instanceof ConvkitError && e.message.includes(cut) && e.message.includes('node scripts/build-native.mjs'),
+  );
 });
 
 test('every command still runs on a cut addon: one notice, then the wasm backend', async () => {

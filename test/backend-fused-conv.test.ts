@@ -17,12 +17,17 @@ before(async () => {
 function random(shape: number[], seed: number): tf.Tensor {
   const r = createRng(seed);
   const n = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(Float32Array.from({ length: n }, () => r.uniform(-1, 1)), shape);
+  return tf.tensor(
+    Float32Array.from({ length: n }, () => r.uniform(-1, 1)),
+    shape,
+  );
 }
 
 function maxRelError(a: tf.Tensor, b: tf.Tensor): number {
-  const x = a.dataSync(), y = b.dataSync();
-  let scale = 0, worst = 0;
+  const x = a.dataSync(),
+    y = b.dataSync();
+  let scale = 0,
+    worst = 0;
   for (let i = 0; i < y.length; i++) scale = Math.max(scale, Math.abs(y[i]));
   for (let i = 0; i < y.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]));
   return worst / (scale || 1);
@@ -73,10 +78,14 @@ test('a relu Conv2D layer trains through FusedConv2D and still saves as a plain 
 });
 
 test('training the first relu Conv2D layer skips the gradient of the images it reads', async () => {
-  const model = tf.sequential({ layers: [
-    tf.layers.conv2d({ inputShape: [8, 8, 3], filters: 4, kernelSize: 3, activation: 'relu' }),
-    tf.layers.conv2d({ filters: 2, kernelSize: 3, activation: 'relu' }),
-    tf.layers.flatten(), tf.layers.dense({ units: 1 })] });
+  const model = tf.sequential({
+    layers: [
+      tf.layers.conv2d({ inputShape: [8, 8, 3], filters: 4, kernelSize: 3, activation: 'relu' }),
+      tf.layers.conv2d({ filters: 2, kernelSize: 3, activation: 'relu' }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 1 }),
+    ],
+  });
   const x = random([2, 8, 8, 3], 6);
   const weights = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const profile = await tf.profile(() => {
@@ -85,7 +94,12 @@ test('training the first relu Conv2D layer skips the gradient of the images it r
   });
   const inputGrads = profile.kernels.filter((k) => k.name === 'Conv2DBackpropInput').map((k) => JSON.stringify(k.inputShapes));
   // Only the second layer passes a gradient back, to the first layer's output (2×6×6×4).
-  assert.deepEqual(inputGrads, [JSON.stringify([[2, 4, 4, 2], [3, 3, 4, 2]])]);
+  assert.deepEqual(inputGrads, [
+    JSON.stringify([
+      [2, 4, 4, 2],
+      [3, 3, 4, 2],
+    ]),
+  ]);
   assert.equal(profile.kernels.filter((k) => k.name === 'Conv2DBackpropFilter').length, 2);
   tf.dispose(x);
   model.dispose();

@@ -21,22 +21,37 @@ test('Conv2D, its two backprops and FusedConv2D match the cpu kernels', { skip: 
   await setup();
   for (const c of convCases) {
     const name = `conv x${c.x} f${c.f} s${c.s} ${c.pad} d${c.d ?? 1}`;
-    const x = randomInput(rng, c.x), w = randomInput(rng, c.f, 0.5);
+    const x = randomInput(rng, c.x),
+      w = randomInput(rng, c.f, 0.5);
     const conv = (xt: tf.Tensor, wt: tf.Tensor) => tf.conv2d(xt as tf.Tensor4D, wt as tf.Tensor4D, c.s, c.pad, 'NHWC', c.d ?? 1);
     await parity(name, [x, w], conv, ['Conv2D']);
     const b = randomInput(rng, [c.f[3]]);
     for (const activation of ['relu', 'relu6', 'sigmoid', 'elu', 'leakyrelu', 'linear'] as const) {
-      await parity(`${name} fused ${activation}`, [x, w, b], (xt, wt, bt) =>
-        tf.fused.conv2d({ x: xt as tf.Tensor4D, filter: wt as tf.Tensor4D, strides: c.s, pad: c.pad, dilations: c.d ?? 1, bias: bt, activation, leakyreluAlpha: 0.1 }),
-        ['FusedConv2D']);
+      await parity(
+        `${name} fused ${activation}`,
+        [x, w, b],
+        (xt, wt, bt) =>
+          tf.fused.conv2d({
+            x: xt as tf.Tensor4D,
+            filter: wt as tf.Tensor4D,
+            strides: c.s,
+            pad: c.pad,
+            dilations: c.d ?? 1,
+            bias: bt,
+            activation,
+            leakyreluAlpha: 0.1,
+          }),
+        ['FusedConv2D'],
+      );
     }
     if (c.d) continue; // TF.js has no conv2d gradient for dilation > 1
     const y = tf.tidy(() => conv(tf.tensor(x.data, x.shape), tf.tensor(w.data, w.shape)));
     const r = randomInput(rng, y.shape);
     y.dispose();
-    await parity(`${name} grads`, [x, w, r], (xt, wt, rt) =>
-      tf.grads((a: tf.Tensor, f: tf.Tensor) => tf.sum(tf.mul(conv(a, f), rt)))([xt, wt]),
-      ['Conv2DBackpropInput', 'Conv2DBackpropFilter']);
+    await parity(`${name} grads`, [x, w, r], (xt, wt, rt) => tf.grads((a: tf.Tensor, f: tf.Tensor) => tf.sum(tf.mul(conv(a, f), rt)))([xt, wt]), [
+      'Conv2DBackpropInput',
+      'Conv2DBackpropFilter',
+    ]);
   }
 });
 
@@ -52,22 +67,28 @@ test('depthwise convolution, its backprops and FusedDepthwiseConv2D match', { sk
   await setup();
   for (const c of dwCases) {
     const name = `depthwise x${c.x} f${c.f} s${c.s} ${c.pad} d${c.d ?? 1}`;
-    const x = randomInput(rng, c.x), w = randomInput(rng, c.f, 0.5);
+    const x = randomInput(rng, c.x),
+      w = randomInput(rng, c.f, 0.5);
     const dw = (xt: tf.Tensor, wt: tf.Tensor) => tf.depthwiseConv2d(xt as tf.Tensor4D, wt as tf.Tensor4D, c.s, c.pad, 'NHWC', c.d ?? 1);
     await parity(name, [x, w], dw, ['DepthwiseConv2dNative']);
     const b = randomInput(rng, [c.f[2] * c.f[3]]);
     for (const activation of ['relu6', 'relu', 'linear'] as const) {
-      await parity(`${name} fused ${activation}`, [x, w, b], (xt, wt, bt) =>
-        tf.fused.depthwiseConv2d({ x: xt as tf.Tensor4D, filter: wt as tf.Tensor4D, strides: c.s, pad: c.pad, dilations: c.d ?? 1, bias: bt, activation }),
-        ['FusedDepthwiseConv2D']);
+      await parity(
+        `${name} fused ${activation}`,
+        [x, w, b],
+        (xt, wt, bt) =>
+          tf.fused.depthwiseConv2d({ x: xt as tf.Tensor4D, filter: wt as tf.Tensor4D, strides: c.s, pad: c.pad, dilations: c.d ?? 1, bias: bt, activation }),
+        ['FusedDepthwiseConv2D'],
+      );
     }
     if (c.d) continue;
     const y = tf.tidy(() => dw(tf.tensor(x.data, x.shape), tf.tensor(w.data, w.shape)));
     const r = randomInput(rng, y.shape);
     y.dispose();
-    await parity(`${name} grads`, [x, w, r], (xt, wt, rt) =>
-      tf.grads((a: tf.Tensor, f: tf.Tensor) => tf.sum(tf.mul(dw(a, f), rt)))([xt, wt]),
-      ['DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter']);
+    await parity(`${name} grads`, [x, w, r], (xt, wt, rt) => tf.grads((a: tf.Tensor, f: tf.Tensor) => tf.sum(tf.mul(dw(a, f), rt)))([xt, wt]), [
+      'DepthwiseConv2dNativeBackpropInput',
+      'DepthwiseConv2dNativeBackpropFilter',
+    ]);
   }
 });
 
@@ -113,7 +134,10 @@ test('max-pool gradient with tied maxima goes to the first one, as the JS kernel
 
 test('the max-pool gradient with the relu step folded in equals MaxPoolGrad · step(x) on the cpu kernels', { skip: skipReason }, async () => {
   await setup();
-  for (const c of [{ x: [2, 9, 9, 3], k: 2, s: 2, pad: 'valid' }, { x: [1, 7, 8, 5], k: 3, s: 2, pad: 'same' }] as const) {
+  for (const c of [
+    { x: [2, 9, 9, 3], k: 2, s: 2, pad: 'valid' },
+    { x: [1, 7, 8, 5], k: 3, s: 2, pad: 'same' },
+  ] as const) {
     // Relu outputs: many exact zeros, and whole windows of them.
     const x = randomInput(rng, [...c.x]);
     for (let i = 0; i < x.data.length; i++) x.data[i] = Math.max(0, x.data[i]! - 0.5);
@@ -135,10 +159,17 @@ test('the max-pool gradient with the relu step folded in equals MaxPoolGrad · s
 
 test('cases the addon does not take (PReLU, NCHW) still match through the JS kernels', { skip: skipReason }, async () => {
   await setup();
-  const x = randomInput(rng, [2, 7, 7, 3]), w = randomInput(rng, [3, 3, 3, 4]), b = randomInput(rng, [4]);
+  const x = randomInput(rng, [2, 7, 7, 3]),
+    w = randomInput(rng, [3, 3, 3, 4]),
+    b = randomInput(rng, [4]);
   const alpha = randomInput(rng, [4]);
-  await parity('fused conv prelu', [x, w, b, alpha], (xt, wt, bt, at) =>
-    tf.fused.conv2d({ x: xt as tf.Tensor4D, filter: wt as tf.Tensor4D, strides: 1, pad: 'same', bias: bt, activation: 'prelu', preluActivationWeights: at }), []);
+  await parity(
+    'fused conv prelu',
+    [x, w, b, alpha],
+    (xt, wt, bt, at) =>
+      tf.fused.conv2d({ x: xt as tf.Tensor4D, filter: wt as tf.Tensor4D, strides: 1, pad: 'same', bias: bt, activation: 'prelu', preluActivationWeights: at }),
+    [],
+  );
   const xc = randomInput(rng, [2, 3, 7, 7]);
   await parity('conv NCHW', [xc, w], (xt, wt) => tf.conv2d(xt as tf.Tensor4D, wt as tf.Tensor4D, 1, 'same', 'NCHW'), []);
 });

@@ -21,45 +21,71 @@ test('MatMul, BatchMatMul, _FusedMatMul and their gradients match', { skip: skip
   await setup();
   for (const c of mmCases) {
     const name = `matmul a${c.a}${c.ta ? 'T' : ''} b${c.b}${c.tb ? 'T' : ''}`;
-    const a = randomInput(rng, c.a), b = randomInput(rng, c.b);
+    const a = randomInput(rng, c.a),
+      b = randomInput(rng, c.b);
     const mm = (x: tf.Tensor, y: tf.Tensor) => tf.matMul(x, y, c.ta, c.tb);
     await parity(name, [a, b], mm, ['BatchMatMul']);
     const n = c.tb ? c.b[c.b.length - 2] : c.b[c.b.length - 1];
     const bias = randomInput(rng, [n]);
     for (const activation of ['relu', 'sigmoid', 'relu6', 'linear'] as const) {
-      await parity(`${name} fused ${activation}`, [a, b, bias], (x, y, z) =>
-        tf.fused.matMul({ a: x, b: y, transposeA: c.ta, transposeB: c.tb, bias: z, activation }), ['_FusedMatMul']);
+      await parity(
+        `${name} fused ${activation}`,
+        [a, b, bias],
+        (x, y, z) => tf.fused.matMul({ a: x, b: y, transposeA: c.ta, transposeB: c.tb, bias: z, activation }),
+        ['_FusedMatMul'],
+      );
     }
     if (c.a.length > 2 && c.a[0] !== c.b[0]) continue; // TF.js has no gradient for broadcast batches
     const out = tf.tidy(() => mm(tf.tensor(a.data, a.shape), tf.tensor(b.data, b.shape)));
     const r = randomInput(rng, out.shape);
     out.dispose();
-    await parity(`${name} grads`, [a, b, r], (x, y, rt) =>
-      tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.mul(mm(p, q), rt)))([x, y]), ['BatchMatMul']);
+    await parity(`${name} grads`, [a, b, r], (x, y, rt) => tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.mul(mm(p, q), rt)))([x, y]), ['BatchMatMul']);
   }
 });
 
 test('elementwise ops match the cpu kernels exactly', { skip: skipReason }, async () => {
   await setup();
   const shape = [4, 33, 37, 3]; // 14652 elements: above the native threshold
-  const x = randomInput(rng, shape, 3), pos = randomInput(rng, shape, 2, true);
+  const x = randomInput(rng, shape, 3),
+    pos = randomInput(rng, shape, 2, true);
   x.data[5] = 0;
   x.data[6] = 6;
   x.data[7] = NaN;
   const unary: [string, (t: tf.Tensor) => tf.Tensor, boolean][] = [
-    ['Relu', tf.relu, false], ['Relu6', tf.relu6, false], ['Step', (t) => tf.step(t, 0.25), false],
-    ['Square', tf.square, false], ['Sqrt', tf.sqrt, true], ['Neg', tf.neg, false], ['Reciprocal', tf.reciprocal, true],
+    ['Relu', tf.relu, false],
+    ['Relu6', tf.relu6, false],
+    ['Step', (t) => tf.step(t, 0.25), false],
+    ['Square', tf.square, false],
+    ['Sqrt', tf.sqrt, true],
+    ['Neg', tf.neg, false],
+    ['Reciprocal', tf.reciprocal, true],
   ];
   for (const [kernel, f, positive] of unary) await parity(kernel, [positive ? pos : x], f, [kernel], 0);
-  const y = randomInput(rng, shape), c = randomInput(rng, [3]), row = randomInput(rng, [37, 3]), s = randomInput(rng, []);
+  const y = randomInput(rng, shape),
+    c = randomInput(rng, [3]),
+    row = randomInput(rng, [37, 3]),
+    s = randomInput(rng, []);
   // Repeated along middle axes: [4,1,1,3] (global pooling's gradient) and [4,33,1,3].
-  const perImage = randomInput(rng, [4, 1, 1, 3]), perRow = randomInput(rng, [4, 33, 1, 3]);
+  const perImage = randomInput(rng, [4, 1, 1, 3]),
+    perRow = randomInput(rng, [4, 33, 1, 3]);
   const binary: [string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor][] = [
-    ['Add', tf.add], ['Sub', tf.sub], ['Multiply', tf.mul], ['RealDiv', tf.div], ['SquaredDifference', tf.squaredDifference],
-    ['Minimum', tf.minimum], ['Maximum', tf.maximum],
+    ['Add', tf.add],
+    ['Sub', tf.sub],
+    ['Multiply', tf.mul],
+    ['RealDiv', tf.div],
+    ['SquaredDifference', tf.squaredDifference],
+    ['Minimum', tf.minimum],
+    ['Maximum', tf.maximum],
   ];
   for (const [kernel, f] of binary) {
-    for (const [label, other] of [['same shape', y], ['channel vector', c], ['trailing rows', row], ['scalar', s], ['per image and channel', perImage], ['per row', perRow]] as const) {
+    for (const [label, other] of [
+      ['same shape', y],
+      ['channel vector', c],
+      ['trailing rows', row],
+      ['scalar', s],
+      ['per image and channel', perImage],
+      ['per row', perRow],
+    ] as const) {
       await parity(`${kernel} ${label}`, [x, other], f, [kernel], 0);
       await parity(`${kernel} ${label} swapped`, [other, x], f, [kernel], 0);
     }
@@ -68,7 +94,8 @@ test('elementwise ops match the cpu kernels exactly', { skip: skipReason }, asyn
 
 test('float32 tensors cast from bool (stored as bytes) multiply correctly', { skip: skipReason }, async () => {
   await setup();
-  const x = randomInput(rng, [64, 100]), y = randomInput(rng, [64, 100]);
+  const x = randomInput(rng, [64, 100]),
+    y = randomInput(rng, [64, 100]);
   await parity('mask multiply', [x, y], (a, b) => tf.mul(b, tf.cast(tf.greater(a, 0), 'float32')), []);
   await parity('mask add', [x, y], (a, b) => tf.add(tf.cast(tf.greater(a, 0), 'float32'), b), []);
 });
@@ -77,8 +104,16 @@ test('Sum and Mean over leading, middle or trailing axes match', { skip: skipRea
   await setup();
   const x = randomInput(rng, [6, 21, 19, 16]);
   const cases: [number | number[], boolean][] = [
-    [[0, 1, 2], false], [[0, 1, 2], true], [0, false], [[2, 3], false], [3, true], [-1, false],
-    [[1, 2], false], [[1, 2], true], [1, false], [[2, 1], true],
+    [[0, 1, 2], false],
+    [[0, 1, 2], true],
+    [0, false],
+    [[2, 3], false],
+    [3, true],
+    [-1, false],
+    [[1, 2], false],
+    [[1, 2], true],
+    [1, false],
+    [[2, 1], true],
   ];
   for (const [axis, keepDims] of cases) {
     await parity(`sum axis ${axis} keepDims ${keepDims}`, [x], (t) => tf.sum(t, axis, keepDims), ['Sum'], 1e-5);
@@ -86,7 +121,8 @@ test('Sum and Mean over leading, middle or trailing axes match', { skip: skipRea
   }
   // A sum of all 38,304 values: float32 rounding differs with the order of
   // additions, so both backends are held to a float64 reference.
-  let exact = 0, magnitude = 0;
+  let exact = 0,
+    magnitude = 0;
   for (const v of x.data) {
     exact += v;
     magnitude += Math.abs(v);
@@ -102,18 +138,45 @@ test('GatherV2 along axis 0 matches (float and int rows, repeated indices); bad 
   const x = randomInput(rng, [9, 7, 5, 3]);
   const idx = [8, 0, 3, 3, 5];
   await parity('gather rows', [x], (t) => tf.gather(t, tf.tensor1d(idx, 'int32')), ['GatherV2'], 0);
-  await parity('gather 2-D indices', [x], (t) => tf.gather(t, tf.tensor2d([[1, 2], [2, 1]], [2, 2], 'int32')), ['GatherV2'], 0);
-  await parity('gather int labels', [x], (t) => tf.gather(tf.range(0, 9, 1, 'int32').reshape([9, 1]), tf.tensor1d(idx, 'int32')).add(t.sum().mul(0).cast('int32')), ['GatherV2'], 0);
+  await parity(
+    'gather 2-D indices',
+    [x],
+    (t) =>
+      tf.gather(
+        t,
+        tf.tensor2d(
+          [
+            [1, 2],
+            [2, 1],
+          ],
+          [2, 2],
+          'int32',
+        ),
+      ),
+    ['GatherV2'],
+    0,
+  );
+  await parity(
+    'gather int labels',
+    [x],
+    (t) => tf.gather(tf.range(0, 9, 1, 'int32').reshape([9, 1]), tf.tensor1d(idx, 'int32')).add(t.sum().mul(0).cast('int32')),
+    ['GatherV2'],
+    0,
+  );
   tf.setBackend('native');
   const t = tf.zeros([3, 2]);
   assert.throws(() => tf.gather(t, tf.tensor1d([3], 'int32')), /GatherV2: the index value 3 is not in \[0, 2\]/);
   t.dispose();
 });
 
-for (const [name, f, kernel] of [['relu6', tf.relu6, 'Relu6'], ['relu', tf.relu, 'Relu']] as const) {
+for (const [name, f, kernel] of [
+  ['relu6', tf.relu6, 'Relu6'],
+  ['relu', tf.relu, 'Relu'],
+] as const) {
   test(`${name}'s gradient runs as one native kernel and matches the cpu backend's exactly`, { skip: skipReason }, async () => {
     await setup();
-    const x = randomInput(rng, [4, 33, 37, 3], 8), dy = randomInput(rng, [4, 33, 37, 3]);
+    const x = randomInput(rng, [4, 33, 37, 3], 8),
+      dy = randomInput(rng, [4, 33, 37, 3]);
     x.data[0] = 0;
     x.data[1] = 6;
     x.data[2] = NaN;
@@ -121,7 +184,10 @@ for (const [name, f, kernel] of [['relu6', tf.relu6, 'Relu6'], ['relu', tf.relu,
     tf.setBackend('native');
     const [xt, gt] = [tf.tensor(x.data, x.shape), tf.tensor(dy.data, dy.shape)];
     const profile = await tf.profile(() => tf.grad((u: tf.Tensor) => f(u))(xt, gt));
-    assert.deepEqual(profile.kernels.map((k) => k.name).filter((n) => n !== kernel && n !== 'Identity'), [`Convkit${kernel}Grad`]);
+    assert.deepEqual(
+      profile.kernels.map((k) => k.name).filter((n) => n !== kernel && n !== 'Identity'),
+      [`Convkit${kernel}Grad`],
+    );
     tf.dispose([xt, gt]);
   });
 }
@@ -130,7 +196,8 @@ test('kernels flush denormal floats to zero, as TensorFlow does; JS arithmetic k
   await setup();
   tf.setBackend('native');
   const tiny = 1e-39; // below float32's smallest normal (1.18e-38)
-  for (const n of [5000, 300_000]) { // one thread, and all of them
+  for (const n of [5000, 300_000]) {
+    // one thread, and all of them
     const x = tf.fill([n], tiny);
     const y = tf.mul(x, tf.fill([n], 1));
     const v = y.dataSync();

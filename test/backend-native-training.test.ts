@@ -37,7 +37,8 @@ function model(): tf.LayersModel {
 async function gradients(backend: string): Promise<Float32Array[]> {
   await tf.setBackend(backend);
   const m = model();
-  const x = tf.tensor(xIn.data, xIn.shape), y = tf.tensor(yIn.data, yIn.shape);
+  const x = tf.tensor(xIn.data, xIn.shape),
+    y = tf.tensor(yIn.data, yIn.shape);
   const { grads } = tf.variableGrads(() => tf.losses.sigmoidCrossEntropy(y, m.apply(x) as tf.Tensor));
   const out = m.trainableWeights.map((w) => new Float32Array(grads[w.originalName ?? w.name].dataSync()));
   tf.dispose([x, y, ...Object.values(grads)]);
@@ -49,7 +50,8 @@ async function gradients(backend: string): Promise<Float32Array[]> {
 async function optimizerGradients(backend: string): Promise<{ grads: Float32Array[]; kernels: string[] }> {
   await tf.setBackend(backend);
   const m = model();
-  const x = tf.tensor(xIn.data, xIn.shape), y = tf.tensor(yIn.data, yIn.shape);
+  const x = tf.tensor(xIn.data, xIn.shape),
+    y = tf.tensor(yIn.data, yIn.shape);
   let grads: Float32Array[] = [];
   const profile = await tf.profile(() => {
     const r = tf.train.sgd(0.1).computeGradients(() => tf.losses.sigmoidCrossEntropy(y, m.apply(x) as tf.Tensor) as tf.Scalar);
@@ -65,7 +67,8 @@ async function lossCurve(backend: string, steps: number): Promise<number[]> {
   await tf.setBackend(backend);
   const m = model();
   m.compile({ optimizer: tf.train.rmsprop(1e-3), loss: 'binaryCrossentropy' });
-  const x = tf.tensor(xIn.data, xIn.shape), y = tf.tensor(yIn.data, yIn.shape);
+  const x = tf.tensor(xIn.data, xIn.shape),
+    y = tf.tensor(yIn.data, yIn.shape);
   const losses: number[] = [];
   for (let i = 0; i < steps; i++) losses.push((await m.trainOnBatch(x, y)) as number);
   tf.dispose([x, y]);
@@ -73,7 +76,7 @@ async function lossCurve(backend: string, steps: number): Promise<number[]> {
   return losses;
 }
 
-test('gradients of a small CNN equal the cpu backend\'s', { skip: skipReason }, async () => {
+test("gradients of a small CNN equal the cpu backend's", { skip: skipReason }, async () => {
   await setup();
   const before = nativeCalls.Conv2DBackpropFilter;
   const got = await gradients('native');
@@ -83,20 +86,24 @@ test('gradients of a small CNN equal the cpu backend\'s', { skip: skipReason }, 
   got.forEach((g, i) => assertClose(g, want[i], 1e-4, `gradient ${i}`));
 });
 
-test('through an optimizer, the pools fold in the convolutions\' relu gradient, and the gradients still equal the cpu backend\'s', { skip: skipReason }, async () => {
-  await setup();
-  const got = await optimizerGradients('native');
-  assert.equal(got.kernels.filter((k) => k === 'ConvkitMaxPoolReluGrad').length, 2, got.kernels.join(', '));
-  // No relu-gradient pass between a pool's gradient and its convolution's.
-  got.kernels.forEach((k, i) => {
-    if (k === 'ConvkitMaxPoolReluGrad') assert.match(got.kernels[i + 1]!, /^Conv2DBackprop/, got.kernels.join(', '));
-  });
-  const want = await optimizerGradients('cpu');
-  assert.ok(want.kernels.includes('MaxPoolGrad'));
-  got.grads.forEach((g, i) => assertClose(g, want.grads[i]!, 1e-4, `gradient ${i}`));
-});
+test(
+  "through an optimizer, the pools fold in the convolutions' relu gradient, and the gradients still equal the cpu backend's",
+  { skip: skipReason },
+  async () => {
+    await setup();
+    const got = await optimizerGradients('native');
+    assert.equal(got.kernels.filter((k) => k === 'ConvkitMaxPoolReluGrad').length, 2, got.kernels.join(', '));
+    // No relu-gradient pass between a pool's gradient and its convolution's.
+    got.kernels.forEach((k, i) => {
+      if (k === 'ConvkitMaxPoolReluGrad') assert.match(got.kernels[i + 1]!, /^Conv2DBackprop/, got.kernels.join(', '));
+    });
+    const want = await optimizerGradients('cpu');
+    assert.ok(want.kernels.includes('MaxPoolGrad'));
+    got.grads.forEach((g, i) => assertClose(g, want.grads[i]!, 1e-4, `gradient ${i}`));
+  },
+);
 
-test('20 RMSprop steps follow the cpu backend\'s loss curve', { skip: skipReason }, async () => {
+test("20 RMSprop steps follow the cpu backend's loss curve", { skip: skipReason }, async () => {
   await setup();
   const got = await lossCurve('native', 20);
   const want = await lossCurve('cpu', 20);
@@ -113,13 +120,15 @@ test('repeated training steps keep tf.memory() and RSS flat', { skip: skipReason
   await tf.setBackend('native');
   const m = model();
   m.compile({ optimizer: tf.train.rmsprop(1e-3), loss: 'binaryCrossentropy' });
-  const x = tf.tensor(xIn.data, xIn.shape), y = tf.tensor(yIn.data, yIn.shape);
+  const x = tf.tensor(xIn.data, xIn.shape),
+    y = tf.tensor(yIn.data, yIn.shape);
   const step = async (n: number) => {
     for (let i = 0; i < n; i++) await m.trainOnBatch(x, y);
     gc();
   };
   await step(10);
-  const tensors = tf.memory().numTensors, rss = process.memoryUsage().rss;
+  const tensors = tf.memory().numTensors,
+    rss = process.memoryUsage().rss;
   await step(60);
   assert.equal(tf.memory().numTensors, tensors, 'no tensors leak');
   const grown = (process.memoryUsage().rss - rss) / 2 ** 20;

@@ -5,9 +5,7 @@ import assert from 'node:assert/strict';
 import { addonBuilt, registerNative, nativeCalls } from '../src/backend/native.js';
 import { createRng, type Rng } from '../src/util/rng.js';
 
-export const skipReason = addonBuilt()
-  ? false
-  : 'native addon not built (install libdnnl-dev, then node scripts/build-native.mjs)';
+export const skipReason = addonBuilt() ? false : 'native addon not built (install libdnnl-dev, then node scripts/build-native.mjs)';
 // CI sets CONVKIT_REQUIRE_NATIVE=1: there a missing addon is a failure, not a skip.
 if (skipReason && process.env.CONVKIT_REQUIRE_NATIVE === '1') throw new Error(`CONVKIT_REQUIRE_NATIVE=1 but the ${skipReason}`);
 if (skipReason) console.log(`# skipping native backend tests: ${skipReason}`);
@@ -29,11 +27,7 @@ export function randomInput(rng: Rng, shape: number[], scale = 1, positive = fal
 }
 
 /** Runs `f` on the named backend with fresh tensors made from `inputs`; returns copies of the outputs. */
-export async function runOn(
-  backend: string,
-  inputs: Input[],
-  f: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[],
-): Promise<Float32Array[]> {
+export async function runOn(backend: string, inputs: Input[], f: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[]): Promise<Float32Array[]> {
   await tf.setBackend(backend);
   let out: Float32Array[] = [];
   tf.tidy(() => {
@@ -64,13 +58,7 @@ export function assertClose(actual: Float32Array, expected: Float32Array, rtol: 
  * Compares native with cpu on `f` and checks that each listed kernel ran in
  * the addon at least once.
  */
-export async function parity(
-  what: string,
-  inputs: Input[],
-  f: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[],
-  kernels: string[],
-  rtol = 1e-4,
-): Promise<void> {
+export async function parity(what: string, inputs: Input[], f: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[], kernels: string[], rtol = 1e-4): Promise<void> {
   const before = kernels.map((k) => nativeCalls[k] ?? 0);
   const got = await runOn('native', inputs, f);
   kernels.forEach((k, i) => assert.ok((nativeCalls[k] ?? 0) > before[i], `${what}: ${k} did not run natively`));

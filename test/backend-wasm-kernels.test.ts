@@ -34,7 +34,8 @@ function runOn(backend: string, kernel: string, inputs: Inputs, attrs: object): 
 
 /** max |a − b| / max |b|. */
 function relError(a: Float32Array, b: Float32Array): number {
-  let diff = 0, scale = 0;
+  let diff = 0,
+    scale = 0;
   for (let i = 0; i < b.length; i++) {
     diff = Math.max(diff, Math.abs(a[i] - b[i]));
     scale = Math.max(scale, Math.abs(b[i]));
@@ -50,7 +51,16 @@ function assertSame(kernel: string, inputs: Inputs, attrs: object, label: string
   assert.ok(err < 1e-4, `${kernel} ${label}: relative error ${err}`);
 }
 
-interface ConvCase { n: number; h: number; w: number; ci: number; co: number; k: number; s: number; pad: 'same' | 'valid' }
+interface ConvCase {
+  n: number;
+  h: number;
+  w: number;
+  ci: number;
+  co: number;
+  k: number;
+  s: number;
+  pad: 'same' | 'valid';
+}
 const convCases: ConvCase[] = [
   { n: 1, h: 7, w: 9, ci: 1, co: 2, k: 3, s: 1, pad: 'valid' },
   { n: 2, h: 8, w: 7, ci: 3, co: 4, k: 3, s: 2, pad: 'same' },
@@ -78,7 +88,8 @@ test('the composed kernels are the ones registered for wasm', () => {
 
 test('Conv2DBackpropFilter matches the cpu kernel', () => {
   convCases.forEach((c, i) => {
-    const xShape = [c.n, c.h, c.w, c.ci], fShape = [c.k, c.k, c.ci, c.co];
+    const xShape = [c.n, c.h, c.w, c.ci],
+      fShape = [c.k, c.k, c.ci, c.co];
     const inputs = { x: randomInput(xShape, 10 + i), dy: randomInput(outShape(c), 100 + i) };
     assertSame('Conv2DBackpropFilter', inputs, { strides: c.s, pad: c.pad, dataFormat: 'NHWC', filterShape: fShape }, JSON.stringify(c));
   });
@@ -86,21 +97,36 @@ test('Conv2DBackpropFilter matches the cpu kernel', () => {
 
 test('Conv2DBackpropInput matches the cpu kernel', () => {
   convCases.forEach((c, i) => {
-    const xShape = [c.n, c.h, c.w, c.ci], fShape = [c.k, c.k, c.ci, c.co];
+    const xShape = [c.n, c.h, c.w, c.ci],
+      fShape = [c.k, c.k, c.ci, c.co];
     const inputs = { dy: randomInput(outShape(c), 200 + i), filter: randomInput(fShape, 300 + i) };
     assertSame('Conv2DBackpropInput', inputs, { strides: c.s, pad: c.pad, dataFormat: 'NHWC', inputShape: xShape }, JSON.stringify(c));
   });
 });
 
 test('explicit padding and dimRoundingMode go through the same path', () => {
-  const xShape: [number, number, number, number] = [2, 9, 8, 3], fShape: [number, number, number, number] = [3, 3, 3, 2];
-  const pad = [[0, 0], [2, 1], [0, 2], [0, 0]];
+  const xShape: [number, number, number, number] = [2, 9, 8, 3],
+    fShape: [number, number, number, number] = [3, 3, 3, 2];
+  const pad = [
+    [0, 0],
+    [2, 1],
+    [0, 2],
+    [0, 0],
+  ];
   tf.setBackend('cpu');
   const dyShape = tf.conv2d(tf.zeros(xShape) as tf.Tensor4D, tf.zeros(fShape) as tf.Tensor4D, 2, pad as tf.backend_util.ExplicitPadding).shape;
-  assertSame('Conv2DBackpropFilter', { x: randomInput(xShape, 1), dy: randomInput(dyShape, 2) },
-    { strides: 2, pad, dataFormat: 'NHWC', filterShape: fShape }, 'explicit');
-  assertSame('Conv2DBackpropInput', { dy: randomInput(dyShape, 3), filter: randomInput(fShape, 4) },
-    { strides: 2, pad, dataFormat: 'NHWC', inputShape: xShape }, 'explicit');
+  assertSame(
+    'Conv2DBackpropFilter',
+    { x: randomInput(xShape, 1), dy: randomInput(dyShape, 2) },
+    { strides: 2, pad, dataFormat: 'NHWC', filterShape: fShape },
+    'explicit',
+  );
+  assertSame(
+    'Conv2DBackpropInput',
+    { dy: randomInput(dyShape, 3), filter: randomInput(fShape, 4) },
+    { strides: 2, pad, dataFormat: 'NHWC', inputShape: xShape },
+    'explicit',
+  );
 });
 
 test('MaxPoolGrad matches the cpu kernel (first maximum of a window wins ties)', () => {
@@ -116,7 +142,10 @@ test('MaxPoolGrad matches the cpu kernel (first maximum of a window wins ties)',
     tf.setBackend('cpu');
     const x = randomInput(c.shape, 400 + i);
     // ReLU-like input: many windows are all zeros.
-    if (c.ties) x.data.forEach((v, j) => { x.data[j] = Math.max(0, Math.round(v)); });
+    if (c.ties)
+      x.data.forEach((v, j) => {
+        x.data[j] = Math.max(0, Math.round(v));
+      });
     const y = tf.tidy(() => {
       const t = tf.maxPool(tf.tensor(x.data, c.shape) as tf.Tensor4D, c.size, c.s, c.pad as 'same' | 'valid');
       return { data: t.dataSync() as Float32Array, shape: t.shape as number[] };
@@ -127,21 +156,29 @@ test('MaxPoolGrad matches the cpu kernel (first maximum of a window wins ties)',
 });
 
 test('gradients of conv2d through tf.grads match cpu', () => {
-  const x = randomInput([2, 11, 10, 3], 7), f = randomInput([3, 3, 3, 4], 8);
+  const x = randomInput([2, 11, 10, 3], 7),
+    f = randomInput([3, 3, 3, 4], 8);
   const grads = (backend: string) => {
     tf.setBackend(backend);
     return tf.tidy(() => {
-      const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same').square().sum());
+      const g = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+        tf
+          .conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same')
+          .square()
+          .sum(),
+      );
       return g([tf.tensor(x.data, x.shape), tf.tensor(f.data, f.shape)]).map((t) => t.dataSync() as Float32Array);
     });
   };
-  const ref = grads('cpu'), got = grads('wasm');
+  const ref = grads('cpu'),
+    got = grads('wasm');
   for (let i = 0; i < 2; i++) assert.ok(relError(got[i], ref[i]) < 1e-4, `gradient ${i}: ${relError(got[i], ref[i])}`);
 });
 
 test('the kernels free their intermediates', () => {
   tf.setBackend('wasm');
-  const x = tf.randomNormal([2, 9, 9, 3]) as tf.Tensor4D, f = tf.randomNormal([3, 3, 3, 4]) as tf.Tensor4D;
+  const x = tf.randomNormal([2, 9, 9, 3]) as tf.Tensor4D,
+    f = tf.randomNormal([3, 3, 3, 4]) as tf.Tensor4D;
   const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'valid').sum());
   tf.dispose(g([x, f])); // warm up (first-use allocations)
   const before = tf.backend().numDataIds();

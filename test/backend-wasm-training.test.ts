@@ -33,9 +33,10 @@ function net(): tf.Sequential {
 async function train(backend: string, x: Float32Array, y: Float32Array, steps: number): Promise<{ losses: number[]; weights: Float32Array[] }> {
   tf.setBackend(backend);
   const m = net();
-  const xs = tf.tensor4d(x, [6, 19, 17, 3]), ys = tf.tensor2d(y, [6, 1]);
+  const xs = tf.tensor4d(x, [6, 19, 17, 3]),
+    ys = tf.tensor2d(y, [6, 1]);
   const losses: number[] = [];
-  for (let i = 0; i < steps; i++) losses.push(await m.trainOnBatch(xs, ys) as number);
+  for (let i = 0; i < steps; i++) losses.push((await m.trainOnBatch(xs, ys)) as number);
   const weights = m.getWeights().map((w) => w.dataSync() as Float32Array);
   tf.dispose([xs, ys]);
   m.dispose();
@@ -57,8 +58,12 @@ test('training steps on wasm match cpu (losses and weights)', async () => {
   cpu.losses.forEach((l, i) => assert.ok(Math.abs(wasm.losses[i] - l) <= 1e-4 * Math.abs(l), `step ${i}: wasm ${wasm.losses[i]} vs cpu ${l}`));
   assert.ok(cpu.losses[3] < cpu.losses[0], `the loss goes down: ${cpu.losses.join(', ')}`);
   cpu.weights.forEach((w, i) => {
-    let diff = 0, scale = 0;
-    for (let j = 0; j < w.length; j++) { diff = Math.max(diff, Math.abs(w[j] - wasm.weights[i][j])); scale = Math.max(scale, Math.abs(w[j])); }
+    let diff = 0,
+      scale = 0;
+    for (let j = 0; j < w.length; j++) {
+      diff = Math.max(diff, Math.abs(w[j] - wasm.weights[i][j]));
+      scale = Math.max(scale, Math.abs(w[j]));
+    }
     assert.ok(diff <= 1e-4 * scale, `weight ${i}: max diff ${diff} (scale ${scale})`);
   });
 });

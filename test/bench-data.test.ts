@@ -11,7 +11,22 @@ test('benchData times decode, cached and transformed epochs and leaks no tensors
     await makeClassFolder(dir, { cats: 9, dogs: 8 }, [20, 20]);
     let calls = 0;
     const before = tf.memory().numTensors;
-    const r = await benchData({ dir, targetSize: [15, 15], batchSize: 4, epochs: 2, print: false, transforms: [{ label: 'flip', transform: (x) => { calls++; return tf.reverse(x, 2); } }] });
+    const r = await benchData({
+      dir,
+      targetSize: [15, 15],
+      batchSize: 4,
+      epochs: 2,
+      print: false,
+      transforms: [
+        {
+          label: 'flip',
+          transform: (x) => {
+            calls++;
+            return tf.reverse(x, 2);
+          },
+        },
+      ],
+    });
     assert.equal(tf.memory().numTensors, before);
     assert.equal(r.decode.images, 17);
     assert.equal(r.cached.images, 34);

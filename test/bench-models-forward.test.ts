@@ -15,7 +15,9 @@ function node(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: packageRoot(), env, stdio: ['ignore', 'pipe', 'ignore'] });
     let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+    });
     child.on('error', reject);
     child.on('close', () => resolve(out));
   });
@@ -24,10 +26,7 @@ function node(args: string[]): Promise<string> {
 test('bench/models-forward.ts runs on the backend convkit picks by default', async () => {
   const picked = `import { initBackend } from './src/backend/index.js'; console.log((await initBackend()).name);`;
   // An unknown base ends the bench right after it has named its backend.
-  const [bench, expected] = await Promise.all([
-    node([join('bench', 'models-forward.ts'), 'no_such_base']),
-    node(['--input-type=module', '-e', picked]),
-  ]);
+  const [bench, expected] = await Promise.all([node([join('bench', 'models-forward.ts'), 'no_such_base']), node(['--input-type=module', '-e', picked])]);
   const backend = /^backend (\w+)/m.exec(bench)?.[1];
   assert.ok(backend, `no backend line in:\n${bench}`);
   assert.equal(backend, expected.trim());

@@ -31,7 +31,7 @@ test('a tiny training net: forward + dW of trainable layers + dX after the first
   assert.equal(workloadFlops({ input: [5, 5, 1], layers, mode: 'train', batch: 2 }), 2 * 2 * 1215);
 });
 
-test('small CNN training step: 3× forward minus the first conv\'s input gradient', () => {
+test("small CNN training step: 3× forward minus the first conv's input gradient", () => {
   // per image: conv 148²·27·32 + 72²·288·64 + 34²·576·128 + 15²·1152·128 + dense 6272·512 + 512
   const convs = [18_925_056, 95_551_488, 85_229_568, 33_177_600];
   const dense = [3_211_264, 512];
@@ -43,7 +43,7 @@ test('small CNN training step: 3× forward minus the first conv\'s input gradien
 test('VGG16 fine-tuning step: forward + block 5 and head gradients only', () => {
   const block5Conv = 9 * 9 * 9 * 512 * 512; // each of the 3 convs at 9×9
   const head = 8192 * 256 + 256;
-  const extra = 3 * block5Conv + head /* dW */ + 2 * block5Conv + head /* dX: conv5_2, conv5_3, both dense */;
+  const extra = 3 * block5Conv + head /* dW */ + 2 * block5Conv + head; /* dX: conv5_2, conv5_3, both dense */
   assert.equal(workloadFlops(byName.vgg16_finetune_step) - workloadFlops(byName.vgg16_forward), 2 * 20 * (head + extra));
 });
 

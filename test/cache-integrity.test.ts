@@ -36,17 +36,21 @@ test('a damaged feature cache entry (altered, NaN with a matching checksum, trun
   const notices: string[] = [];
   const run = async () => extractFeatures(features, await open(), { baseName: 'tiny', cacheDir, silent: true, log: (l) => notices.push(l) });
   const first = await run();
-  const bin = join(cacheDir, `${first.key}.bin`), header = join(cacheDir, `${first.key}.json`);
+  const bin = join(cacheDir, `${first.key}.bin`),
+    header = join(cacheDir, `${first.key}.json`);
   const nanBody = () => Buffer.from(new Float32Array(first.x.length + first.y.length).fill(NaN).buffer);
   const damages: [() => void, RegExp][] = [
     [() => writeFileSync(bin, nanBody()), /does not match its sha256/],
-    [() => {
-      // NaN written by a writer as if it were features: the checksum agrees, the values do not.
-      const body = nanBody();
-      const h = JSON.parse(readFileSync(header, 'utf8'));
-      writeFileSync(header, JSON.stringify({ ...h, sha256: createHash('sha256').update(body).digest('hex') }));
-      writeFileSync(bin, body);
-    }, /non-finite value/],
+    [
+      () => {
+        // NaN written by a writer as if it were features: the checksum agrees, the values do not.
+        const body = nanBody();
+        const h = JSON.parse(readFileSync(header, 'utf8'));
+        writeFileSync(header, JSON.stringify({ ...h, sha256: createHash('sha256').update(body).digest('hex') }));
+        writeFileSync(bin, body);
+      },
+      /non-finite value/,
+    ],
     [() => truncateSync(bin, 40), /holds 40 bytes instead of/],
     [() => writeFileSync(header, '{"format": "convkit-feat'), /header is not valid JSON/],
   ];
@@ -69,7 +73,10 @@ test('non-finite features a base computes are refused, not cached', async () => 
   const broken = truncate((await tinyBase().load()).model, 'block2_pool');
   const conv = broken.getLayer('block2_conv1');
   conv.setWeights(conv.getWeights().map((w) => tf.fill(w.shape, NaN)));
-  await assert.rejects(extractFeatures(broken, await open(), { baseName: 'tiny', cacheDir, silent: true }), /the base tiny gives (NaN|-Infinity) as a feature of .*cats\.0\.png/);
+  await assert.rejects(
+    extractFeatures(broken, await open(), { baseName: 'tiny', cacheDir, silent: true }),
+    /the base tiny gives (NaN|-Infinity) as a feature of .*cats\.0\.png/,
+  );
   assert.equal(existsSync(cacheDir), false, 'nothing was cached');
 });
 
@@ -88,9 +95,20 @@ test('writers of one feature cache key at once (interleaved in one process) leav
 
 /** A 2 MB feature set, so a torn write would be visible. */
 function bigSet(key: string): FeatureSet {
-  const n = 64, shape = [8192];
+  const n = 64,
+    shape = [8192];
   const x = new Float32Array(n * 8192).map((_, i) => Math.sin(i));
-  return { x, shape, y: new Float32Array(n).fill(1), yShape: [1], n, files: Array.from({ length: n }, (_, i) => `/img/${i}.png`), classNames: ['a', 'b'], key, hit: false };
+  return {
+    x,
+    shape,
+    y: new Float32Array(n).fill(1),
+    yShape: [1],
+    n,
+    files: Array.from({ length: n }, (_, i) => `/img/${i}.png`),
+    classNames: ['a', 'b'],
+    key,
+    hit: false,
+  };
 }
 
 test('two writer processes on one feature cache key: a concurrent reader only ever sees whole entries', async () => {
@@ -102,14 +120,17 @@ test('two writer processes on one feature cache key: a concurrent reader only ev
     const set = { x, shape: [8192], y: new Float32Array(n).fill(1), yShape: [1], n, files: Array.from({ length: n }, (_, i) => '/img/' + i + '.png'), classNames: ['a', 'b'], key: ${JSON.stringify(key)}, hit: false };
     for (let i = 0; i < 8; i++) await writeFeatureSet(${JSON.stringify(cacheDir)}, set, { writer: process.pid });
   `;
-  const writer = () => new Promise<number>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'inherit'] });
-    child.on('error', reject);
-    child.on('exit', (code) => resolve(code ?? 1));
-  });
+  const writer = () =>
+    new Promise<number>((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'inherit'] });
+      child.on('error', reject);
+      child.on('exit', (code) => resolve(code ?? 1));
+    });
   const writers = Promise.all([writer(), writer()]);
   let done = false;
-  void writers.finally(() => { done = true; });
+  void writers.finally(() => {
+    done = true;
+  });
   const damaged: string[] = [];
   let whole = 0;
   while (!done) {

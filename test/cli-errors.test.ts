@@ -25,8 +25,11 @@ after(async () => {
 /** Runs `fn` with console.error captured; returns its result and what it printed. */
 async function capture<T>(fn: () => T | Promise<T>): Promise<{ value: T; err: string }> {
   const lines: string[] = [];
-  const error = console.error, log = console.log;
-  console.error = (...a: unknown[]) => { lines.push(a.join(' ')); };
+  const error = console.error,
+    log = console.log;
+  console.error = (...a: unknown[]) => {
+    lines.push(a.join(' '));
+  };
   console.log = () => {};
   try {
     return { value: await fn(), err: lines.join('\n') };
@@ -43,11 +46,22 @@ test('intFlag and numberFlag take plain decimals only and name the flag otherwis
   assert.equal(intFlag('+3', 'epochs', 1), 3);
   assert.equal(intFlag(undefined, 'epochs', 7), 7);
   for (const bad of ['0x1', '0b1', '1e3', '1.5', ' 5', '', '5 ', 'Infinity', '99999999999999999999']) {
-    assert.throws(() => intFlag(bad, 'epochs', 1), (e: Error) => e instanceof ConvkitError && e.message.includes(`invalid --epochs: ${JSON.stringify(bad)}`), bad);
+    assert.throws(
+      () => intFlag(bad, 'epochs', 1),
+      (e: Error) => e instanceof ConvkitError && e.message.includes(`invalid --epochs: ${JSON.stringify(bad)}`),
+      bad,
+    );
   }
   assert.throws(() => intFlag('5000', 'image-size', 150, 8, 4096), /--image-size must be a decimal integer from 8 to 4096/);
   assert.equal(intFlag('4096', 'image-size', 150, 8, 4096), 4096);
-  for (const [s, n] of [['1e-4', 1e-4], ['-0.5', -0.5], ['.5', 0.5], ['3.', 3], ['2E3', 2000]] as const) assert.equal(numberFlag(s, 'learning-rate', 0), n, s);
+  for (const [s, n] of [
+    ['1e-4', 1e-4],
+    ['-0.5', -0.5],
+    ['.5', 0.5],
+    ['3.', 3],
+    ['2E3', 2000],
+  ] as const)
+    assert.equal(numberFlag(s, 'learning-rate', 0), n, s);
   for (const bad of ['0x1', '1_000', 'Infinity', '1e999', '', '1e', 'NaN']) {
     assert.throws(() => numberFlag(bad, 'learning-rate', 0), /invalid --learning-rate/, bad);
   }
@@ -112,7 +126,11 @@ test('an unexpected error is "internal error" in one line with a --verbose hint,
 test('file errors caused by the path given are one message naming the path, exit 2', async () => {
   const file = join(dir, 'file.txt');
   await writeFile(file, 'x');
-  const errorOf = (p: Promise<unknown>): Promise<unknown> => p.then(() => assert.fail('no error'), (e: unknown) => e);
+  const errorOf = (p: Promise<unknown>): Promise<unknown> =>
+    p.then(
+      () => assert.fail('no error'),
+      (e: unknown) => e,
+    );
   const cases: [unknown, string, RegExp][] = [
     [await errorOf(readFile(join(dir, 'missing.png'))), join(dir, 'missing.png'), /no such file or folder \(open\)/],
     [await errorOf(writeFile(dir, 'x')), dir, /is a folder, not a file \(open\)/],

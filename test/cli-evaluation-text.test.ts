@@ -39,12 +39,18 @@ test('1,000 classes: a few kB with the worst classes, the most confused pairs an
   const lines = formatEvaluation(result(1000), 4);
   const text = lines.join('\n');
   assert.ok(text.length < 4000, `${text.length} characters`);
-  assert.ok(lines.every((l) => l.length < 200), 'no long lines');
+  assert.ok(
+    lines.every((l) => l.length < 200),
+    'no long lines',
+  );
   assert.doesNotMatch(text, /confusion \(rows/);
   assert.match(text, /^accuracy .* \(4-view TTA\)$/m);
   assert.match(text, /1000 classes: class_0000, .*… and 990 more/);
   // The worst have 6 of 10 wrong (i % 7 === 6); the first listed is class_0006.
-  const worst = lines.slice(lines.findIndex((l) => /lowest F1/.test(l)) + 2).filter((l) => l.startsWith('class_')).slice(0, 10);
+  const worst = lines
+    .slice(lines.findIndex((l) => /lowest F1/.test(l)) + 2)
+    .filter((l) => l.startsWith('class_'))
+    .slice(0, 10);
   assert.equal(worst.length, 10);
   assert.match(worst[0]!, /^class_0006\s/);
   assert.match(text, /most confused[^\n]*\n\s+class_0006 → class_0007: 6\n/);

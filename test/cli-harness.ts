@@ -14,10 +14,16 @@ export interface CliRun {
 }
 
 export async function runCli(argv: string[]): Promise<CliRun> {
-  const out: string[] = [], err: string[] = [];
-  const log = console.log, error = console.error;
-  console.log = (...a: unknown[]) => { out.push(a.join(' ')); };
-  console.error = (...a: unknown[]) => { err.push(a.join(' ')); };
+  const out: string[] = [],
+    err: string[] = [];
+  const log = console.log,
+    error = console.error;
+  console.log = (...a: unknown[]) => {
+    out.push(a.join(' '));
+  };
+  console.error = (...a: unknown[]) => {
+    err.push(a.join(' '));
+  };
   try {
     return { code: await main(argv), out, err };
   } finally {
@@ -33,7 +39,12 @@ export async function snapshot(root: string): Promise<Record<string, string>> {
     for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) await walk(path);
-      else files[relative(root, path)] = entry.isFile() ? createHash('sha256').update(await fs.readFile(path)).digest('hex') : 'link-or-special';
+      else
+        files[relative(root, path)] = entry.isFile()
+          ? createHash('sha256')
+              .update(await fs.readFile(path))
+              .digest('hex')
+          : 'link-or-special';
     }
   };
   await walk(root);

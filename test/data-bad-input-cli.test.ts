@@ -52,7 +52,13 @@ test('classes named __proto__ and constructor: train, evaluate, predict and prep
   const ev = JSON.parse(e.out.join(''));
   assert.equal(ev.n, 8);
   assert.deepEqual(ev.classNames, CLASSES);
-  assert.deepEqual(ev.perClass.map((c: { className: string; support: number }) => [c.className, c.support]), [[CLASSES[0], 4], [CLASSES[1], 4]]);
+  assert.deepEqual(
+    ev.perClass.map((c: { className: string; support: number }) => [c.className, c.support]),
+    [
+      [CLASSES[0], 4],
+      [CLASSES[1], 4],
+    ],
+  );
 
   const p = await runCli(['predict', '--model', model, '--json', join(set.root, 'test', CLASSES[1]!)]);
   assert.equal(p.code, 0, p.err.join('\n'));
@@ -67,7 +73,10 @@ test('classes named __proto__ and constructor: train, evaluate, predict and prep
 
   const prepared = await runCli(['prepare', join(set.root, 'train'), join(work, 'prepared'), '--split', '4,2', '--json']);
   assert.equal(prepared.code, 0, prepared.err.join('\n'));
-  assert.deepEqual(JSON.parse(prepared.out.join('')).counts, JSON.parse('{"train": {"__proto__": 4, "constructor": 4}, "validation": {"__proto__": 2, "constructor": 2}}'));
+  assert.deepEqual(
+    JSON.parse(prepared.out.join('')).counts,
+    JSON.parse('{"train": {"__proto__": 4, "constructor": 4}, "validation": {"__proto__": 2, "constructor": 2}}'),
+  );
 });
 
 test('predict goes on past a file it cannot read: a {file, error} line, exit 1 (0 with --skip-bad)', async () => {
@@ -106,26 +115,44 @@ test('evaluate stops at a file it cannot read, or leaves it out with --skip-bad'
   await copyFile(damaged, join(data, 'all', CLASSES[1]!, 'damaged.jpg'));
   const stop = await runCli(['evaluate', '--model', model, '--data', join(data, 'all'), '--json']);
   assert.equal(stop.code, 2);
-  assert.match(stop.err.join('\n'), /^convkit evaluate: cannot decode image .*damaged\.jpg: (VipsJpeg: Corrupt JPEG data|damaged image data).*\n {2}fix: .*--skip-bad/);
+  assert.match(
+    stop.err.join('\n'),
+    /^convkit evaluate: cannot decode image .*damaged\.jpg: (VipsJpeg: Corrupt JPEG data|damaged image data).*\n {2}fix: .*--skip-bad/,
+  );
   const skip = await runCli(['evaluate', '--model', model, '--data', join(data, 'all'), '--json', '--skip-bad']);
   assert.equal(skip.code, 0, skip.err.join('\n'));
   const r = JSON.parse(skip.out.join(''));
   assert.equal(r.n, 8);
-  assert.deepEqual(r.skipped.map((s: { path: string }) => basename(s.path)), ['damaged.jpg']);
+  assert.deepEqual(
+    r.skipped.map((s: { path: string }) => basename(s.path)),
+    ['damaged.jpg'],
+  );
   assert.match(skip.err.join('\n'), /convkit evaluate: skipped .*damaged\.jpg/);
 });
 
-test('evaluate reads images at convkit.json\'s inputSize, as predict does', async () => {
+test("evaluate reads images at convkit.json's inputSize, as predict does", async () => {
   // A model that takes any input size: only convkit.json says how big the images are read.
   const net = tf.sequential({
     layers: [
-      tf.layers.conv2d({ inputShape: [null, null, 3] as unknown as number[], filters: 2, kernelSize: 3, activation: 'relu', kernelInitializer: tf.initializers.randomUniform({ minval: -1e-3, maxval: 1e-3, seed: 1 }) }),
+      tf.layers.conv2d({
+        inputShape: [null, null, 3] as unknown as number[],
+        filters: 2,
+        kernelSize: 3,
+        activation: 'relu',
+        kernelInitializer: tf.initializers.randomUniform({ minval: -1e-3, maxval: 1e-3, seed: 1 }),
+      }),
       tf.layers.globalAveragePooling2d({}),
       tf.layers.dense({ units: 2, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
     ],
   });
   const dir = join(work, 'any-size');
-  await saveModel(net, dir, { classNames: CLASSES, inputSize: [12, 12], colorMode: 'rgb', classMode: 'categorical', preprocessing: { input: 'RGB pixels 0..255', interpolation: 'bilinear' } });
+  await saveModel(net, dir, {
+    classNames: CLASSES,
+    inputSize: [12, 12],
+    colorMode: 'rgb',
+    classMode: 'categorical',
+    preprocessing: { input: 'RGB pixels 0..255', interpolation: 'bilinear' },
+  });
   net.dispose();
   const e = await runCli(['evaluate', '--model', dir, '--data', join(set.root, 'test'), '--json']);
   assert.equal(e.code, 0, e.err.join('\n'));
@@ -158,7 +185,13 @@ test('train, preview and classify stop at a damaged image, or leave it out with 
   if (existsSync(models)) {
     const classified = await runCli(['classify', '--base', 'mobilenet_v1', '--models-dir', join(models, '..'), '--json', '--top', '1', damaged, good]);
     assert.equal(classified.code, 1, classified.err.join('\n'));
-    assert.deepEqual(json(classified.out).map((l) => [basename(l.file as string), 'error' in l]), [['damaged.jpg', true], [basename(good), false]]);
+    assert.deepEqual(
+      json(classified.out).map((l) => [basename(l.file as string), 'error' in l]),
+      [
+        ['damaged.jpg', true],
+        [basename(good), false],
+      ],
+    );
     assert.equal((await runCli(['classify', '--base', 'mobilenet_v1', '--models-dir', join(models, '..'), '--skip-bad', damaged, good])).code, 0);
   }
 });

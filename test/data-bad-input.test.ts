@@ -45,7 +45,10 @@ test('a JPEG with garbage in its middle is an error naming the file, not a garba
     const skipping = await flowFromDirectory(join(dir, 'data'), { targetSize: [8, 8], batchSize: 8, shuffle: false, skipBad: true });
     const batch = await skipping.nextBatch();
     assert.equal(batch.files.length, 4);
-    assert.deepEqual(skipping.skipped.map((s) => basename(s.path)), ['damaged.jpg']);
+    assert.deepEqual(
+      skipping.skipped.map((s) => basename(s.path)),
+      ['damaged.jpg'],
+    );
     batch.x.dispose();
     batch.y?.dispose();
   } finally {
@@ -56,7 +59,8 @@ test('a JPEG with garbage in its middle is an error naming the file, not a garba
 test('symbolic links are followed: linked class folders, all-link classes, a linked image beside real ones', async () => {
   const { dir, cleanup } = tempDir();
   try {
-    const data = join(dir, 'data'), store = join(dir, 'store');
+    const data = join(dir, 'data'),
+      store = join(dir, 'store');
     await makeClassFolder(store, { birds: 2, cats: 3 });
     await makeClassFolder(data, { dogs: 2 });
     await fs.symlink(join(store, 'birds'), join(data, 'birds'));
@@ -65,9 +69,19 @@ test('symbolic links are followed: linked class folders, all-link classes, a lin
     await fs.symlink(join(store, 'cats', 'cats.0.png'), join(data, 'dogs', 'extra.png'));
     const folder = await scanImageFolder(data);
     assert.deepEqual(folder.classNames, ['birds', 'cats', 'dogs']);
-    assert.deepEqual(folder.files.map((f) => `${f.className}/${basename(f.path)}`), [
-      'birds/birds.0.png', 'birds/birds.1.png', 'cats/cats.0.png', 'cats/cats.1.png', 'cats/cats.2.png', 'dogs/dogs.0.png', 'dogs/dogs.1.png', 'dogs/extra.png',
-    ]);
+    assert.deepEqual(
+      folder.files.map((f) => `${f.className}/${basename(f.path)}`),
+      [
+        'birds/birds.0.png',
+        'birds/birds.1.png',
+        'cats/cats.0.png',
+        'cats/cats.1.png',
+        'cats/cats.2.png',
+        'dogs/dogs.0.png',
+        'dogs/dogs.1.png',
+        'dogs/extra.png',
+      ],
+    );
     assert.deepEqual(folder.skipped, []);
   } finally {
     cleanup();
@@ -78,7 +92,10 @@ test('a link loop or a dangling link is an error naming the link, or skipped and
   const { dir, cleanup } = tempDir();
   try {
     await makeClassFolder(dir, { cats: 2, dogs: 2 });
-    const loop = join(dir, 'cats', 'loop.jpg'), up = join(dir, 'dogs', 'up'), gone = join(dir, 'dogs', 'gone.png'), self = join(dir, 'dogs', 'self.png');
+    const loop = join(dir, 'cats', 'loop.jpg'),
+      up = join(dir, 'dogs', 'up'),
+      gone = join(dir, 'dogs', 'gone.png'),
+      self = join(dir, 'dogs', 'self.png');
     await fs.symlink('.', loop);
     await rejectsWith(scanImageFolder(dir), /cats[/\\]loop\.jpg: symbolic link loop \(it leads back to .*cats\)/);
     await fs.rm(loop);
@@ -92,18 +109,27 @@ test('a link loop or a dangling link is an error naming the link, or skipped and
     await fs.symlink('..', up);
     const folder = await scanImageFolder(dir, { skipBad: true });
     assert.equal(folder.files.length, 4);
-    assert.deepEqual(folder.skipped.map((s) => basename(s.path)), ['loop.jpg', 'gone.png', 'self.png', 'up']);
+    assert.deepEqual(
+      folder.skipped.map((s) => basename(s.path)),
+      ['loop.jpg', 'gone.png', 'self.png', 'up'],
+    );
     assert.match(folder.skipped[2]!.reason, /loop/);
     // predict's listing of a folder stops at the loop too, instead of following it 40 levels deep.
     const listed = await listImageFiles([join(dir, 'cats')], { skipBad: true });
-    assert.deepEqual(listed.files.map((f) => basename(f)), ['cats.0.png', 'cats.1.png']);
-    assert.deepEqual(listed.skipped.map((s) => basename(s.path)), ['loop.jpg']);
+    assert.deepEqual(
+      listed.files.map((f) => basename(f)),
+      ['cats.0.png', 'cats.1.png'],
+    );
+    assert.deepEqual(
+      listed.skipped.map((s) => basename(s.path)),
+      ['loop.jpg'],
+    );
   } finally {
     cleanup();
   }
 });
 
-test('images in nested folders of a class are read, in Keras\'s order', async () => {
+test("images in nested folders of a class are read, in Keras's order", async () => {
   const { dir, cleanup } = tempDir();
   try {
     await makeClassFolder(dir, { cats: 2, dogs: 2 });
@@ -114,10 +140,23 @@ test('images in nested folders of a class are read, in Keras\'s order', async ()
     const folder = await scanImageFolder(dir);
     const cats = folder.files.filter((f) => f.className === 'cats').map((f) => f.path.slice(join(dir, 'cats').length + 1));
     assert.equal(cats.length, 12);
-    assert.deepEqual(cats, [
-      'cats.0.png', 'cats.1.png', '2019/p0.png', '2019/p1.png', '2019/p2.png', '2019/summer/p0.png', '2019/summer/p1.png', '2019/summer/p2.png',
-      '2020/p0.png', '2020/p1.png', '2020/p2.png', '2020/p3.png',
-    ].map((p) => join(...p.split('/'))));
+    assert.deepEqual(
+      cats,
+      [
+        'cats.0.png',
+        'cats.1.png',
+        '2019/p0.png',
+        '2019/p1.png',
+        '2019/p2.png',
+        '2019/summer/p0.png',
+        '2019/summer/p1.png',
+        '2019/summer/p2.png',
+        '2020/p0.png',
+        '2020/p1.png',
+        '2020/p2.png',
+        '2020/p3.png',
+      ].map((p) => join(...p.split('/'))),
+    );
     assert.ok(folder.files.filter((f) => f.className === 'cats').every((f) => f.label === 0));
   } finally {
     cleanup();
@@ -130,9 +169,17 @@ test('unsupported formats are named with the formats convkit reads, whatever the
     await makeClassFolder(dir, { cats: 2, dogs: 2 });
     for (const name of ['photo.heic', 'logo.svg', 'scan.bmp']) {
       await fs.writeFile(join(dir, 'dogs', name), 'x');
-      await rejectsWith(scanImageFolder(dir), new RegExp(`${name.replace('.', '\\.')}: not an image file: \\.${name.split('.')[1]} files are not read; convkit reads JPEG .*PNG .*WebP .*GIF .*TIFF .*AVIF`));
+      await rejectsWith(
+        scanImageFolder(dir),
+        new RegExp(
+          `${name.replace('.', '\\.')}: not an image file: \\.${name.split('.')[1]} files are not read; convkit reads JPEG .*PNG .*WebP .*GIF .*TIFF .*AVIF`,
+        ),
+      );
       const folder = await scanImageFolder(dir, { skipBad: true });
-      assert.deepEqual(folder.skipped.map((s) => basename(s.path)), [name]);
+      assert.deepEqual(
+        folder.skipped.map((s) => basename(s.path)),
+        [name],
+      );
       await fs.rm(join(dir, 'dogs', name));
     }
     // Content decides too: an SVG named .png is refused by every command, as a .bmp name is.
@@ -150,9 +197,14 @@ test('unsupported formats are named with the formats convkit reads, whatever the
 test('prepare decodes every file before writing: zero-byte, truncated and text .jpg files are named, or left out and listed', async () => {
   const { dir, cleanup } = tempDir();
   try {
-    const src = join(dir, 'kaggle'), dest = join(dir, 'out');
+    const src = join(dir, 'kaggle'),
+      dest = join(dir, 'out');
     await fs.mkdir(src);
-    for (const cls of ['cat', 'dog']) for (let i = 0; i < 6; i++) await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: i * 9, g: 3, b: 4 } } }).jpeg().toFile(join(src, `${cls}.${i}.jpg`));
+    for (const cls of ['cat', 'dog'])
+      for (let i = 0; i < 6; i++)
+        await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: i * 9, g: 3, b: 4 } } })
+          .jpeg()
+          .toFile(join(src, `${cls}.${i}.jpg`));
     const good = await fs.readFile(join(src, 'cat.0.jpg'));
     await fs.writeFile(join(src, 'cat.1.jpg'), '');
     await fs.writeFile(join(src, 'dog.2.jpg'), good.subarray(0, good.length >> 1));
@@ -161,7 +213,10 @@ test('prepare decodes every file before writing: zero-byte, truncated and text .
     await rejectsWith(prepareSplits({ source: src, dest, split }), /cat\.1\.jpg is empty/);
     assert.ok(!existsSync(dest), 'nothing written');
     const r = await prepareSplits({ source: src, dest, split, skipBad: true });
-    assert.deepEqual(r.skipped.map((s) => basename(s.path)), ['cat.1.jpg', 'dog.2.jpg', 'dog.4.jpg']);
+    assert.deepEqual(
+      r.skipped.map((s) => basename(s.path)),
+      ['cat.1.jpg', 'dog.2.jpg', 'dog.4.jpg'],
+    );
     assert.match(r.skipped[1]!.reason, /dog\.2\.jpg: .*premature end of JPEG/);
     assert.match(r.skipped[2]!.reason, /dog\.4\.jpg: .*unsupported image format/);
     const written = (await fs.readdir(join(dest, 'train', 'dog'))).concat(await fs.readdir(join(dest, 'validation', 'dog')));
@@ -169,7 +224,10 @@ test('prepare decodes every file before writing: zero-byte, truncated and text .
 
     const cli = await quietly(['prepare', src, join(dir, 'out2'), '--split', '2,1', '--json', '--skip-bad']);
     assert.equal(cli.code, 0, cli.err);
-    assert.deepEqual(JSON.parse(cli.out).skipped.map((s: { path: string }) => basename(s.path)), ['cat.1.jpg', 'dog.2.jpg', 'dog.4.jpg']);
+    assert.deepEqual(
+      JSON.parse(cli.out).skipped.map((s: { path: string }) => basename(s.path)),
+      ['cat.1.jpg', 'dog.2.jpg', 'dog.4.jpg'],
+    );
     assert.match(cli.err, /convkit prepare: skipped .*cat\.1\.jpg/);
     const refused = await quietly(['prepare', src, join(dir, 'out3'), '--split', '2,1']);
     assert.equal(refused.code, 2);
@@ -196,7 +254,8 @@ test('a file that cannot be opened says why: a folder, a named pipe, permission 
     assert.equal(fileErrorReason(denied('/x')), 'permission denied');
     const file = join(dir, 'data', 'cats', 'cats.0.png');
     const readFile = fs.readFile;
-    const m1 = mock.method(fs, 'readFile', (async (p: string, ...rest: unknown[]) => (p === file ? Promise.reject(denied(p)) : (readFile as (...a: unknown[]) => Promise<unknown>)(p, ...rest))) as typeof fs.readFile);
+    const m1 = mock.method(fs, 'readFile', (async (p: string, ...rest: unknown[]) =>
+      p === file ? Promise.reject(denied(p)) : (readFile as (...a: unknown[]) => Promise<unknown>)(p, ...rest)) as typeof fs.readFile);
     try {
       await rejectsWith(decodeImage(file), /cannot read image .*cats\.0\.png: permission denied/);
     } finally {
@@ -204,7 +263,8 @@ test('a file that cannot be opened says why: a folder, a named pipe, permission 
     }
     const classDir = join(dir, 'data', 'dogs');
     const readdir = fs.readdir;
-    const m2 = mock.method(fs, 'readdir', (async (p: string, ...rest: unknown[]) => (p === classDir ? Promise.reject(denied(p)) : (readdir as (...a: unknown[]) => Promise<unknown>)(p, ...rest))) as typeof fs.readdir);
+    const m2 = mock.method(fs, 'readdir', (async (p: string, ...rest: unknown[]) =>
+      p === classDir ? Promise.reject(denied(p)) : (readdir as (...a: unknown[]) => Promise<unknown>)(p, ...rest)) as typeof fs.readdir);
     try {
       await rejectsWith(scanImageFolder(join(dir, 'data')), /dogs: cannot read the folder: permission denied/);
       const scan = await quietly(['preview', '--data', join(dir, 'data'), '--out', join(dir, 'p.png'), '--image-size', '8', '--count', '1']);

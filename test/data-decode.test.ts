@@ -41,21 +41,27 @@ test('alpha is dropped, grayscale expands to RGB, RGB reduces to grayscale, CMYK
   const { dir, cleanup } = tempDir();
   try {
     const rgba = join(dir, 'rgba.png');
-    await sharp({ create: { width: 4, height: 4, channels: 4, background: { r: 10, g: 120, b: 230, alpha: 0.5 } } }).png().toFile(rgba);
+    await sharp({ create: { width: 4, height: 4, channels: 4, background: { r: 10, g: 120, b: 230, alpha: 0.5 } } })
+      .png()
+      .toFile(rgba);
     const a = await decodeImage(rgba);
     assert.equal(a.channels, 3);
     assert.equal(a.data.length, 4 * 4 * 3);
     assert.deepEqual(px(a, 1, 1), [10, 120, 230]);
 
     const grey = join(dir, 'grey.png');
-    await sharp(Buffer.alloc(16, 77), { raw: { width: 4, height: 4, channels: 1 } }).png().toFile(grey);
+    await sharp(Buffer.alloc(16, 77), { raw: { width: 4, height: 4, channels: 1 } })
+      .png()
+      .toFile(grey);
     assert.deepEqual(px(await decodeImage(grey), 2, 2), [77, 77, 77]);
     const g1 = await decodeImage(grey, { colorMode: 'grayscale' });
     assert.equal(g1.channels, 1);
     assert.deepEqual(px(g1, 0, 0), [77]);
 
     const colour = join(dir, 'colour.png');
-    await sharp({ create: { width: 4, height: 4, channels: 3, background: { r: 200, g: 100, b: 50 } } }).png().toFile(colour);
+    await sharp({ create: { width: 4, height: 4, channels: 3, background: { r: 200, g: 100, b: 50 } } })
+      .png()
+      .toFile(colour);
     const g = await decodeImage(colour, { colorMode: 'grayscale' });
     assert.equal(g.channels, 1);
     assert.equal(g.data.length, 16);
@@ -63,11 +69,16 @@ test('alpha is dropped, grayscale expands to RGB, RGB reduces to grayscale, CMYK
     near(px(g, 1, 1), [0.2126 * 200 + 0.7152 * 100 + 0.0722 * 50], 20, 'luma');
 
     const greyAlpha = join(dir, 'grey-alpha.png');
-    await sharp(Buffer.from(Array.from({ length: 16 }, (_, i) => (i % 2 ? 128 : 90))), { raw: { width: 2, height: 4, channels: 2 } }).png().toFile(greyAlpha);
+    await sharp(Buffer.from(Array.from({ length: 16 }, (_, i) => (i % 2 ? 128 : 90))), { raw: { width: 2, height: 4, channels: 2 } })
+      .png()
+      .toFile(greyAlpha);
     assert.deepEqual(px(await decodeImage(greyAlpha), 0, 0), [90, 90, 90]);
 
     const cmyk = join(dir, 'cmyk.jpg');
-    await sharp({ create: { width: 16, height: 16, channels: 3, background: { r: 220, g: 30, b: 30 } } }).toColourspace('cmyk').jpeg({ quality: 100 }).toFile(cmyk);
+    await sharp({ create: { width: 16, height: 16, channels: 3, background: { r: 220, g: 30, b: 30 } } })
+      .toColourspace('cmyk')
+      .jpeg({ quality: 100 })
+      .toFile(cmyk);
     assert.equal((await sharp(cmyk).metadata()).space, 'cmyk');
     const c = await decodeImage(cmyk);
     assert.equal(c.channels, 3);
@@ -86,9 +97,18 @@ test('truncated, non-image and tiny files give a ConvkitError naming the file', 
     const text = join(dir, 'text.png');
     await fs.writeFile(text, 'not a png at all');
     const tiny = join(dir, 'tiny.png');
-    await sharp({ create: { width: 1, height: 5, channels: 3, background: 'white' } }).png().toFile(tiny);
-    for (const [file, re] of [[cut, /cut\.jpg/], [text, /text\.png/], [tiny, /tiny\.png is 1×5 px, under the 2×2 minimum/]] as const) {
-      await assert.rejects(decodeImage(file, { targetSize: [8, 8] }), (err: unknown) => err instanceof ConvkitError && re.test(err.message) && /fix: /.test(err.message));
+    await sharp({ create: { width: 1, height: 5, channels: 3, background: 'white' } })
+      .png()
+      .toFile(tiny);
+    for (const [file, re] of [
+      [cut, /cut\.jpg/],
+      [text, /text\.png/],
+      [tiny, /tiny\.png is 1×5 px, under the 2×2 minimum/],
+    ] as const) {
+      await assert.rejects(
+        decodeImage(file, { targetSize: [8, 8] }),
+        (err: unknown) => err instanceof ConvkitError && re.test(err.message) && /fix: /.test(err.message),
+      );
     }
   } finally {
     cleanup();
@@ -118,12 +138,17 @@ test('the cache decodes a file once per options, and the disk cache serves a new
     assert.deepEqual([b.height, b.width, b.channels], [4, 8, 3]);
     assert.deepEqual(Array.from(b.data), Array.from(a.data));
     // Same name, new content → a new key, decoded afresh.
-    await sharp({ create: { width: 16, height: 8, channels: 3, background: 'green' } }).png().toFile(file);
+    await sharp({ create: { width: 16, height: 8, channels: 3, background: 'green' } })
+      .png()
+      .toFile(file);
     const c = await new ImageCache({ cacheDir }).get(file, opts);
     near(px(c, 0, 0), [0, 128, 0], 1, 'new content');
     const notADir = join(dir, 'plain-file');
     await fs.writeFile(notADir, 'x');
-    await assert.rejects(new ImageCache({ cacheDir: notADir }).get(file, opts), (err: unknown) => err instanceof ConvkitError && /cache folder .*plain-file/.test(err.message));
+    await assert.rejects(
+      new ImageCache({ cacheDir: notADir }).get(file, opts),
+      (err: unknown) => err instanceof ConvkitError && /cache folder .*plain-file/.test(err.message),
+    );
   } finally {
     cleanup();
   }

@@ -18,7 +18,9 @@ export function colourOf(label: number, index: number): [number, number, number]
 
 export async function solidPng(path: string, rgb: readonly number[], width = 12, height = 10): Promise<void> {
   const [r, g, b] = rgb;
-  await sharp({ create: { width, height, channels: 3, background: { r: r!, g: g!, b: b! } } }).png().toFile(path);
+  await sharp({ create: { width, height, channels: 3, background: { r: r!, g: g!, b: b! } } })
+    .png()
+    .toFile(path);
 }
 
 /**
@@ -41,7 +43,9 @@ export async function makeClassFolder(root: string, perClass: Record<string, num
 export async function corruptJpeg(path: string, size = 96): Promise<void> {
   const rng = createRng(11);
   const raw = Buffer.from(Array.from({ length: size * size * 3 }, () => rng.int(256)));
-  const jpeg = await sharp(raw, { raw: { width: size, height: size, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+  const jpeg = await sharp(raw, { raw: { width: size, height: size, channels: 3 } })
+    .jpeg({ quality: 90 })
+    .toBuffer();
   const mid = jpeg.length >> 1;
   for (let i = 0; i < 200; i++) jpeg[mid + i] = i % 50 === 7 ? 0xff : rng.int(256);
   await fs.writeFile(path, jpeg);

@@ -23,11 +23,17 @@ before(async () => {
 after(() => cleanup());
 
 const indexOf = (path: string) => Number(basename(path).split('.')[1]);
-const dispose = (b: Batch) => { b.x.dispose(); b.y?.dispose(); };
+const dispose = (b: Batch) => {
+  b.x.dispose();
+  b.y?.dispose();
+};
 
 async function epochPaths(it: DirectoryIterator): Promise<string[]> {
   const paths: string[] = [];
-  for await (const b of it.epoch()) { paths.push(...b.files.map((f) => f.path)); dispose(b); }
+  for await (const b of it.epoch()) {
+    paths.push(...b.files.map((f) => f.path));
+    dispose(b);
+  }
   return paths;
 }
 
@@ -38,7 +44,10 @@ test('class names, indices and labels follow the sorted folder names', async () 
   assert.equal(it.n, 17);
   assert.equal(it.stepsPerEpoch, 4);
   assert.deepEqual(it.labels, [...Array(4).fill(0), ...Array(7).fill(1), ...Array(6).fill(2)]);
-  assert.deepEqual(it.files.map((f) => f.label), it.labels);
+  assert.deepEqual(
+    it.files.map((f) => f.label),
+    it.labels,
+  );
 });
 
 test('each epoch visits every file once, reshuffled per epoch; same seed gives the same order', async () => {
@@ -47,22 +56,33 @@ test('each epoch visits every file once, reshuffled per epoch; same seed gives t
   const b = await flowFromDirectory(join(dir, 'three'), opts);
   const c = await flowFromDirectory(join(dir, 'three'), { ...opts, seed: 8 });
   const all = a.files.map((f) => f.path).sort();
-  const a1 = await epochPaths(a), a2 = await epochPaths(a);
+  const a1 = await epochPaths(a),
+    a2 = await epochPaths(a);
   assert.deepEqual([...a1].sort(), all);
   assert.deepEqual([...a2].sort(), all);
   assert.notDeepEqual(a1, a2);
-  assert.notDeepEqual(a1, a.files.map((f) => f.path));
+  assert.notDeepEqual(
+    a1,
+    a.files.map((f) => f.path),
+  );
   assert.deepEqual(await epochPaths(b), a1);
   assert.deepEqual(await epochPaths(b), a2);
   assert.notDeepEqual(await epochPaths(c), a1);
   const plain = await flowFromDirectory(join(dir, 'three'), { ...opts, shuffle: false });
-  assert.deepEqual(await epochPaths(plain), plain.files.map((f) => f.path));
+  assert.deepEqual(
+    await epochPaths(plain),
+    plain.files.map((f) => f.path),
+  );
 });
 
 test('nextBatch is an endless stream with a short last batch per epoch; reset starts a new epoch', async () => {
   const it = await flowFromDirectory(join(dir, 'three'), { targetSize: SIZE, batchSize: 5, seed: 3 });
   const sizes: number[] = [];
-  for (let i = 0; i < 9; i++) { const b = await it.nextBatch(); sizes.push(b.x.shape[0]); dispose(b); }
+  for (let i = 0; i < 9; i++) {
+    const b = await it.nextBatch();
+    sizes.push(b.x.shape[0]);
+    dispose(b);
+  }
   assert.deepEqual(sizes, [5, 5, 5, 2, 5, 5, 5, 2, 5]);
   assert.equal(it.epochIndex, 3);
   it.reset();
@@ -78,7 +98,10 @@ test('the next batch is decoded while the current one is in use', async () => {
   const second = it.files.slice(4, 8);
   const deadline = Date.now() + 10_000;
   while (!second.every((f) => it.cache.has(f.path, it.decodeOptions)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-  assert.ok(second.every((f) => it.cache.has(f.path, it.decodeOptions)), 'second batch decoded ahead');
+  assert.ok(
+    second.every((f) => it.cache.has(f.path, it.decodeOptions)),
+    'second batch decoded ahead',
+  );
   assert.equal(it.cache.stats.decoded, 8, 'only one batch ahead');
   dispose(first);
   const b = await it.nextBatch();
@@ -140,17 +163,26 @@ test('grayscale batches have one channel', async () => {
 test('a transform gets the seeded rng (same seed, same augmentation) and its input is disposed', async () => {
   const calls: number[] = [];
   // Adds a random offset per batch.
-  const transform: BatchTransform = (x, rng) => { const o = rng.uniform(0, 10); calls.push(o); return tf.add(x, o); };
+  const transform: BatchTransform = (x, rng) => {
+    const o = rng.uniform(0, 10);
+    calls.push(o);
+    return tf.add(x, o);
+  };
   const make = () => flowFromDirectory(join(dir, 'three'), { targetSize: SIZE, batchSize: 6, seed: 5, transform });
-  const a = await make(), b = await make();
+  const a = await make(),
+    b = await make();
   const base = tf.memory().numTensors;
-  const va: number[][] = [], vb: number[][] = [];
+  const va: number[][] = [],
+    vb: number[][] = [];
   for (let i = 0; i < 5; i++) {
-    const ba = await a.nextBatch(), bb = await b.nextBatch();
-    va.push(Array.from(await ba.x.data())); vb.push(Array.from(await bb.x.data()));
+    const ba = await a.nextBatch(),
+      bb = await b.nextBatch();
+    va.push(Array.from(await ba.x.data()));
+    vb.push(Array.from(await bb.x.data()));
     const off = (await ba.x.data())[0]! - colourOf(ba.files[0]!.label, indexOf(ba.files[0]!.path))[0];
     assert.ok(off >= 0 && off < 10, `offset ${off}`);
-    dispose(ba); dispose(bb);
+    dispose(ba);
+    dispose(bb);
   }
   assert.deepEqual(va, vb);
   assert.equal(calls.length, 10);
@@ -170,14 +202,21 @@ test('tensor count stays flat across epochs', async () => {
 
 test('toDataset trains a tiny model with fitDataset, one reshuffled pass per epoch', async () => {
   const it = await flowFromDirectory(join(dir, 'three'), { targetSize: SIZE, batchSize: 5, seed: 2 });
-  const model = tf.sequential({ layers: [
-    tf.layers.rescaling({ scale: 1 / 255, inputShape: [...SIZE, 3] }),
-    tf.layers.flatten(), tf.layers.dense({ units: 3, activation: 'softmax' }),
-  ] });
+  const model = tf.sequential({
+    layers: [tf.layers.rescaling({ scale: 1 / 255, inputShape: [...SIZE, 3] }), tf.layers.flatten(), tf.layers.dense({ units: 3, activation: 'softmax' })],
+  });
   model.compile({ optimizer: 'adam', loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
   const batchSizes: number[] = [];
   const before = tf.memory().numTensors;
-  const history = await model.fitDataset(it.toDataset(), { epochs: 2, verbose: 0, callbacks: { onBatchEnd: async (_b, logs) => { batchSizes.push(logs!.size as number); } } });
+  const history = await model.fitDataset(it.toDataset(), {
+    epochs: 2,
+    verbose: 0,
+    callbacks: {
+      onBatchEnd: async (_b, logs) => {
+        batchSizes.push(logs!.size as number);
+      },
+    },
+  });
   assert.equal(history.history.loss!.length, 2);
   assert.ok(Number.isFinite(history.history.loss![1] as number));
   assert.deepEqual(batchSizes, [5, 5, 5, 2, 5, 5, 5, 2]);
@@ -190,8 +229,17 @@ test('skipBad skips unreadable and tiny images, records them and goes on', async
   const { dir: d, cleanup: c } = tempDir();
   try {
     await makeClassFolder(d, { cats: 3, dogs: 3 }, SIZE);
-    await fs.writeFile(join(d, 'cats', 'broken.jpg'), (await sharp({ create: { width: 20, height: 20, channels: 3, background: 'red' } }).jpeg().toBuffer()).subarray(0, 100));
-    await sharp({ create: { width: 1, height: 1, channels: 3, background: 'red' } }).png().toFile(join(d, 'dogs', 'dot.png'));
+    await fs.writeFile(
+      join(d, 'cats', 'broken.jpg'),
+      (
+        await sharp({ create: { width: 20, height: 20, channels: 3, background: 'red' } })
+          .jpeg()
+          .toBuffer()
+      ).subarray(0, 100),
+    );
+    await sharp({ create: { width: 1, height: 1, channels: 3, background: 'red' } })
+      .png()
+      .toFile(join(d, 'dogs', 'dot.png'));
     await fs.writeFile(join(d, 'dogs', 'notes.txt'), 'x');
     await assert.rejects(flowFromDirectory(d, { targetSize: SIZE }), /notes\.txt: not an image file/);
     await fs.rm(join(d, 'dogs', 'notes.txt'));
@@ -220,7 +268,8 @@ test('loadImageFolder and loadAll return the whole set in file order', async () 
   assert.deepEqual(Array.from(await y!.data()), [0, 0, 0, 0, 0, 1, 1, 1, 1]);
   const pixels = await x.array();
   files.forEach((f, i) => assert.deepEqual(pixels[i]![0]![0], colourOf(f.label, indexOf(f.path))));
-  x.dispose(); y!.dispose();
+  x.dispose();
+  y!.dispose();
 });
 
 test('the disk cache makes a second iterator skip decoding', async () => {

@@ -25,20 +25,31 @@ async function listing(root: string): Promise<Record<string, string[]>> {
 }
 
 const quietly = async (argv: string[]): Promise<{ code: number; out: string; err: string }> => {
-  const out: string[] = [], err: string[] = [];
-  const log = console.log, error = console.error;
-  console.log = (m: string) => out.push(m); console.error = (m: string) => err.push(m);
+  const out: string[] = [],
+    err: string[] = [];
+  const log = console.log,
+    error = console.error;
+  console.log = (m: string) => out.push(m);
+  console.error = (m: string) => err.push(m);
   try {
     return { code: await main(argv), out: out.join('\n'), err: err.join('\n') };
   } finally {
-    console.log = log; console.error = error;
+    console.log = log;
+    console.error = error;
   }
 };
 
 test('split flags parse into counts, fractions and ranges, and bad ones are named', () => {
   assert.deepEqual(parseSplit('1000,500,500'), { kind: 'counts', counts: [1000, 500, 500] });
   assert.deepEqual(parseSplit('0.5,0.25,0.25'), { kind: 'fractions', fractions: [0.5, 0.25, 0.25] });
-  assert.deepEqual(parseRanges('0-999,1000-1499,1500-1999'), { kind: 'ranges', ranges: [[0, 999], [1000, 1499], [1500, 1999]] });
+  assert.deepEqual(parseRanges('0-999,1000-1499,1500-1999'), {
+    kind: 'ranges',
+    ranges: [
+      [0, 999],
+      [1000, 1499],
+      [1500, 1999],
+    ],
+  });
   assert.throws(() => parseSplit('0.6,0.6'), /invalid --split: "0.6,0.6" \(fractions add up to 1.2, over 1\)/);
   assert.throws(() => parseSplit('10,x'), /invalid --split/);
   assert.throws(() => parseSplit('10.5,3'), /invalid --split/);
@@ -49,10 +60,11 @@ test('split flags parse into counts, fractions and ranges, and bad ones are name
   assert.equal(fileNumber('cat.jpg'), undefined);
 });
 
-test('the book\'s ranges on a flat folder (CLI), and refusal to overwrite', async () => {
+test("the book's ranges on a flat folder (CLI), and refusal to overwrite", async () => {
   const { dir, cleanup } = tempDir();
   try {
-    const src = join(dir, 'kaggle'), dest = join(dir, 'small');
+    const src = join(dir, 'kaggle'),
+      dest = join(dir, 'small');
     await flatFolder(src, 10);
     await fs.writeFile(join(src, 'README.txt'), 'not an image: ignored');
     const r = await quietly(['prepare', src, dest, '--ranges', '0-3,4-5,6-7']);
@@ -91,7 +103,11 @@ test('counts and fractions with a seed: disjoint, per-class, reproducible', asyn
     const la = await listing(join(dir, 'a'));
     const cats = [...la['train/cat']!, ...la['validation/cat']!, ...la['test/cat']!].sort();
     assert.deepEqual(cats, Array.from({ length: 12 }, (_, i) => `cat.${i}.png`).sort(), 'each file in exactly one part');
-    assert.notDeepEqual(la['train/cat'], Array.from({ length: 6 }, (_, i) => `cat.${i}.png`), 'shuffled');
+    assert.notDeepEqual(
+      la['train/cat'],
+      Array.from({ length: 6 }, (_, i) => `cat.${i}.png`),
+      'shuffled',
+    );
     await prepareSplits({ source: src, dest: join(dir, 'b'), split: parseSplit('6,3,3'), seed: 1 });
     assert.deepEqual(await listing(join(dir, 'b')), la, 'same seed, same split');
     await prepareSplits({ source: src, dest: join(dir, 'c'), split: parseSplit('6,3,3'), seed: 2 });
@@ -100,7 +116,10 @@ test('counts and fractions with a seed: disjoint, per-class, reproducible', asyn
     const f = await prepareSplits({ source: src, dest: join(dir, 'f'), split: parseSplit('0.5,0.25,0.25'), names: ['tr', 'va', 'te'] });
     assert.deepEqual(f.counts, { tr: { cat: 6, dog: 6 }, va: { cat: 3, dog: 3 }, te: { cat: 3, dog: 3 } });
     assert.equal(f.unused, 0);
-    await assert.rejects(prepareSplits({ source: src, dest: join(dir, 'g'), split: parseSplit('10,3') }), (e: unknown) => e instanceof ConvkitError && /class "cat" has 12 images, but --split 10,3 needs 13/.test(e.message));
+    await assert.rejects(
+      prepareSplits({ source: src, dest: join(dir, 'g'), split: parseSplit('10,3') }),
+      (e: unknown) => e instanceof ConvkitError && /class "cat" has 12 images, but --split 10,3 needs 13/.test(e.message),
+    );
   } finally {
     cleanup();
   }
@@ -133,7 +152,10 @@ test('class sub-folders as the source; pattern and source errors are named', asy
       await assert.rejects(prepareSplits(opts), (e: unknown) => e instanceof ConvkitError && re.test(e.message), re.source);
     }
     await fs.rm(join(flat, 'noclass.png'));
-    await assert.rejects(prepareSplits({ source: flat, dest: join(dir, 'x'), split: parseRanges('0-0,5-9') }), /part "validation" would get no images of class "cat"/);
+    await assert.rejects(
+      prepareSplits({ source: flat, dest: join(dir, 'x'), split: parseRanges('0-0,5-9') }),
+      /part "validation" would get no images of class "cat"/,
+    );
   } finally {
     cleanup();
   }

@@ -14,8 +14,21 @@ test('classes are the sorted sub-folder names, labels their indices, files sorte
     await fs.writeFile(join(dir, 'ant', '.DS_Store'), '');
     const folder = await scanImageFolder(dir);
     assert.deepEqual(folder.classNames, ['Moth', 'ant', 'zebra']);
-    assert.deepEqual(folder.files.map((f) => [f.className, f.label]), [['Moth', 0], ['ant', 1], ['ant', 1], ['ant', 1], ['zebra', 2], ['zebra', 2]]);
-    assert.deepEqual(folder.files.filter((f) => f.className === 'ant').map((f) => f.path), [0, 1, 2].map((i) => join(dir, 'ant', `ant.${i}.png`)));
+    assert.deepEqual(
+      folder.files.map((f) => [f.className, f.label]),
+      [
+        ['Moth', 0],
+        ['ant', 1],
+        ['ant', 1],
+        ['ant', 1],
+        ['zebra', 2],
+        ['zebra', 2],
+      ],
+    );
+    assert.deepEqual(
+      folder.files.filter((f) => f.className === 'ant').map((f) => f.path),
+      [0, 1, 2].map((i) => join(dir, 'ant', `ant.${i}.png`)),
+    );
     assert.deepEqual(folder.skipped, []);
   } finally {
     cleanup();
@@ -53,7 +66,10 @@ test('a non-image file fails, or is listed in skipped with skipBad', async () =>
     await makeClassFolder(dir, { cats: 2, dogs: 2 });
     await fs.writeFile(join(dir, 'dogs', 'readme.txt'), 'hello');
     await fs.writeFile(join(dir, 'dogs', 'scan.bmp'), 'BM');
-    await rejectsNaming(scanImageFolder(dir), /dogs[/\\]readme\.txt: not an image file: \.txt files are not read; convkit reads JPEG \(\.jpg \.jpeg \.jpe\), PNG/);
+    await rejectsNaming(
+      scanImageFolder(dir),
+      /dogs[/\\]readme\.txt: not an image file: \.txt files are not read; convkit reads JPEG \(\.jpg \.jpeg \.jpe\), PNG/,
+    );
     const folder = await scanImageFolder(dir, { skipBad: true });
     assert.equal(folder.files.length, 4);
     assert.deepEqual(folder.skipped.map((s) => s.path).sort(), [join(dir, 'dogs', 'readme.txt'), join(dir, 'dogs', 'scan.bmp')]);

@@ -12,8 +12,15 @@ const MODELS = join(SHARED, 'models');
 const skip = existsSync(SAMPLES) && existsSync(MODELS) ? false : `ImageNet samples or models not found under ${SHARED}`;
 
 test('topK returns the k largest, highest first, ties by lower index', () => {
-  assert.deepEqual(topK([0.1, 0.5, 0.2, 0.5, 0.05], 3), [{ index: 1, value: 0.5 }, { index: 3, value: 0.5 }, { index: 2, value: 0.2 }]);
-  assert.deepEqual(topK([3, 1, 2], 5).map((p) => p.index), [0, 2, 1]);
+  assert.deepEqual(topK([0.1, 0.5, 0.2, 0.5, 0.05], 3), [
+    { index: 1, value: 0.5 },
+    { index: 3, value: 0.5 },
+    { index: 2, value: 0.2 },
+  ]);
+  assert.deepEqual(
+    topK([3, 1, 2], 5).map((p) => p.index),
+    [0, 2, 1],
+  );
   assert.deepEqual(topK([1, 2], 0), []);
   const labels1001 = ['background', 'a', 'b'];
   assert.deepEqual(imagenetTopK([0.1, 0.2, 0.7], labels1001.concat(Array(998).fill('x')), 1), [{ index: 2, classIndex: 1, label: 'b', probability: 0.7 }]);

@@ -20,19 +20,28 @@ function values(n: number, seed: number): Float32Array {
   return Float32Array.from({ length: n }, (_, i) => Math.fround(Math.sin(seed * 1000 + i * 0.731) * 0.5));
 }
 
-interface Layout { layer: string; shapes: number[][] }
+interface Layout {
+  layer: string;
+  shapes: number[][];
+}
 
 /** The Keras VGG16 layers at width multiplier WIDTH (no preprocessing layer: Keras has none). */
 function vggLayout(top: boolean, classes = 5): Layout[] {
   const w = (n: number) => Math.max(1, Math.round(n * WIDTH));
   const out: Layout[] = [];
   let inC = 3;
-  VGG16_BLOCKS.forEach((filters, b) => filters.forEach((f, i) => {
-    out.push({ layer: `block${b + 1}_conv${i + 1}`, shapes: [[3, 3, inC, w(f)], [w(f)]] });
-    inC = w(f);
-  }));
+  VGG16_BLOCKS.forEach((filters, b) =>
+    filters.forEach((f, i) => {
+      out.push({ layer: `block${b + 1}_conv${i + 1}`, shapes: [[3, 3, inC, w(f)], [w(f)]] });
+      inC = w(f);
+    }),
+  );
   if (top) {
-    out.push({ layer: 'fc1', shapes: [[inC, w(4096)], [w(4096)]] }, { layer: 'fc2', shapes: [[w(4096), w(4096)], [w(4096)]] }, { layer: 'predictions', shapes: [[w(4096), classes], [classes]] });
+    out.push(
+      { layer: 'fc1', shapes: [[inC, w(4096)], [w(4096)]] },
+      { layer: 'fc2', shapes: [[w(4096), w(4096)], [w(4096)]] },
+      { layer: 'predictions', shapes: [[w(4096), classes], [classes]] },
+    );
   }
   return out;
 }
@@ -56,7 +65,10 @@ async function writeKerasH5(path: string, layout: Layout[], style: 'old' | 'new'
     g.create_attribute('weight_names', wnames, null, `S${Math.max(...wnames.map((n) => n.length))}`);
     const parent = style === 'old' ? g : g.create_group(layer);
     const arrays = shapes.map((shape, i) => {
-      const data = values(shape.reduce((a, b) => a * b, 1), seed++);
+      const data = values(
+        shape.reduce((a, b) => a * b, 1),
+        seed++,
+      );
       parent.create_dataset({ name: wnames[i].split('/').pop()!, data, shape, dtype: '<f' });
       return data;
     });
@@ -97,8 +109,14 @@ test('a notop file loads into the base; a model layer missing from the file is a
   assert.equal(base.layers.at(-1)!.name, 'block5_pool');
   assert.deepEqual(base.getLayer('block5_conv3').getWeights()[1].dataSync(), expected.get('block5_conv3')![1]);
   base.dispose();
-  await assert.rejects(loadVgg16({ weights: file, includeTop: true, inputSize: [32, 32], classes: 5, widthMultiplier: WIDTH }), (e: unknown) => e instanceof ConvkitError && /has no weights for layer fc1/.test(e.message));
-  await assert.rejects(loadVgg16({ weights: file, widthMultiplier: 1 / 16, inputSize: [32, 32] }), (e: unknown) => e instanceof ConvkitError && /block1_conv1.*has shape \[3,3,3,2\], the model expects \[3,3,3,4\]/.test(e.message));
+  await assert.rejects(
+    loadVgg16({ weights: file, includeTop: true, inputSize: [32, 32], classes: 5, widthMultiplier: WIDTH }),
+    (e: unknown) => e instanceof ConvkitError && /has no weights for layer fc1/.test(e.message),
+  );
+  await assert.rejects(
+    loadVgg16({ weights: file, widthMultiplier: 1 / 16, inputSize: [32, 32] }),
+    (e: unknown) => e instanceof ConvkitError && /block1_conv1.*has shape \[3,3,3,2\], the model expects \[3,3,3,4\]/.test(e.message),
+  );
 });
 
 test('VGG16 weights also load from a TF.js model folder by layer name', async () => {
@@ -130,11 +148,17 @@ test('ImageNet weights: offline → a ConvkitError naming the file and where to 
   process.env.CONVKIT_CACHE_DIR = cache;
   try {
     const dest = join(cache, 'keras-applications', 'vgg16', VGG16_IMAGENET.notop.file);
-    await assert.rejects(vgg16ImagenetWeights(false, false), (e: unknown) => e instanceof ConvkitError
-      && e.message.includes(VGG16_IMAGENET.notop.url) && e.message.includes(dest) && e.message.includes(VGG16_IMAGENET.notop.md5));
+    await assert.rejects(
+      vgg16ImagenetWeights(false, false),
+      (e: unknown) =>
+        e instanceof ConvkitError && e.message.includes(VGG16_IMAGENET.notop.url) && e.message.includes(dest) && e.message.includes(VGG16_IMAGENET.notop.md5),
+    );
     mkdirSync(join(cache, 'keras-applications', 'vgg16'), { recursive: true });
     writeFileSync(dest, 'not the weights');
-    await assert.rejects(loadVgg16({ download: false }), (e: unknown) => e instanceof ConvkitError && /has md5 [0-9a-f]{32}, expected 6d6bbae1/.test(e.message));
+    await assert.rejects(
+      loadVgg16({ download: false }),
+      (e: unknown) => e instanceof ConvkitError && /has md5 [0-9a-f]{32}, expected 6d6bbae1/.test(e.message),
+    );
   } finally {
     delete process.env.CONVKIT_CACHE_DIR;
   }

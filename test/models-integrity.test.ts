@@ -28,11 +28,19 @@ before(async () => {
   await tf.setBackend('cpu');
   work = await mkdtemp(join(tmpdir(), 'convkit-integrity-'));
   image = join(work, 'img.png');
-  await sharp(Buffer.alloc(8 * 8 * 3, 120), { raw: { width: 8, height: 8, channels: 3 } }).png().toFile(image);
+  await sharp(Buffer.alloc(8 * 8 * 3, 120), { raw: { width: 8, height: 8, channels: 3 } })
+    .png()
+    .toFile(image);
 });
 after(() => rm(work, { recursive: true, force: true }));
 
-const META: ModelMetaInput = { classNames: ['cat', 'dog'], inputSize: [8, 8], colorMode: 'rgb', classMode: 'binary', preprocessing: { input: 'RGB 0..255', interpolation: 'bilinear' } };
+const META: ModelMetaInput = {
+  classNames: ['cat', 'dog'],
+  inputSize: [8, 8],
+  colorMode: 'rgb',
+  classMode: 'binary',
+  preprocessing: { input: 'RGB 0..255', interpolation: 'bilinear' },
+};
 
 function tiny(units = 1, seed = 1): tf.Sequential {
   const m = tf.sequential();
@@ -116,7 +124,7 @@ test('duplicate class names are refused on save and on load', async () => {
   await assert.rejects(loadModel(dir), refused(join(dir, 'convkit.json'), 'names class "dog" twice'));
 });
 
-test('content hashes: another model\'s weights.bin of the same size is named; folders without hashes still load', async () => {
+test("content hashes: another model's weights.bin of the same size is named; folders without hashes still load", async () => {
   const dir = await saved(META, tiny(1, 1));
   const meta = await readJson(join(dir, 'convkit.json'));
   assert.match(meta.weightsSha256['weights.bin'], /^[0-9a-f]{64}$/);
@@ -136,11 +144,17 @@ test('foreign folders: two shards of different sizes swapped (same total) are na
   const split = 8 * 8 * 3 * 4;
   await writeFile(join(dir, 'k.bin'), bin.subarray(0, split));
   await writeFile(join(dir, 'b.bin'), bin.subarray(split));
-  json.weightsManifest = [{ paths: ['k.bin'], weights: [kernel] }, { paths: ['b.bin'], weights: [bias] }];
+  json.weightsManifest = [
+    { paths: ['k.bin'], weights: [kernel] },
+    { paths: ['b.bin'], weights: [bias] },
+  ];
   await writeJson(join(dir, 'model.json'), json);
   await unlink(join(dir, 'convkit.json'));
   (await loadLayersModelFromFile(dir)).dispose();
-  json.weightsManifest = [{ paths: ['b.bin'], weights: [kernel] }, { paths: ['k.bin'], weights: [bias] }];
+  json.weightsManifest = [
+    { paths: ['b.bin'], weights: [kernel] },
+    { paths: ['k.bin'], weights: [bias] },
+  ];
   await writeJson(join(dir, 'model.json'), json);
   await assert.rejects(loadLayersModelFromFile(dir), refused(/weight shard .*b\.bin holds 4 bytes but .*model\.json needs 768/, 'truncated'));
 });
@@ -166,8 +180,12 @@ test('damaged model.json and convkit.json give one-line errors naming the file a
   const metaPath = join(dir, 'convkit.json');
   const meta = await readJson(metaPath);
   const cases: [Record<string, unknown>, string][] = [
-    [{ inputSize: [0, 8] }, 'inputSize'], [{ inputSize: [8.5, 8] }, 'inputSize'], [{ inputSize: [1e6, 1e6] }, 'inputSize'],
-    [{ colorMode: 'cmyk' }, 'colorMode: "cmyk"'], [{ preprocessing: undefined }, 'preprocessing'], [{ classMode: 'multi' }, 'classMode'],
+    [{ inputSize: [0, 8] }, 'inputSize'],
+    [{ inputSize: [8.5, 8] }, 'inputSize'],
+    [{ inputSize: [1e6, 1e6] }, 'inputSize'],
+    [{ colorMode: 'cmyk' }, 'colorMode: "cmyk"'],
+    [{ preprocessing: undefined }, 'preprocessing'],
+    [{ classMode: 'multi' }, 'classMode'],
     [{ weightsSha256: { 'weights.bin': 'abc' } }, 'weightsSha256'],
   ];
   for (const [patch, what] of cases) {
@@ -197,17 +215,23 @@ test('damaged model.json and convkit.json give one-line errors naming the file a
 });
 
 const mobilenet = join(modelsDir(), MOBILENET_V1_DIR);
-test('a truncated shard of a pretrained MobileNet names the shard file', { skip: !existsSync(join(mobilenet, 'model.json')) && 'no MobileNet v1 files' }, async () => {
-  const copy = join(work, 'mobilenet');
-  await cp(mobilenet, copy, { recursive: true });
-  await truncate(join(copy, 'group29-shard1of1'), 1000);
-  await assert.rejects(loadMobileNetV1({ path: copy }), refused(join(copy, 'group29-shard1of1'), 'truncated'));
-});
+test(
+  'a truncated shard of a pretrained MobileNet names the shard file',
+  { skip: !existsSync(join(mobilenet, 'model.json')) && 'no MobileNet v1 files' },
+  async () => {
+    const copy = join(work, 'mobilenet');
+    await cp(mobilenet, copy, { recursive: true });
+    await truncate(join(copy, 'group29-shard1of1'), 1000);
+    await assert.rejects(loadMobileNetV1({ path: copy }), refused(join(copy, 'group29-shard1of1'), 'truncated'));
+  },
+);
 
 async function runCli(argv: string[]): Promise<{ code: number; err: string }> {
   const err: string[] = [];
   const error = console.error;
-  console.error = (...a: unknown[]) => { err.push(a.join(' ')); };
+  console.error = (...a: unknown[]) => {
+    err.push(a.join(' '));
+  };
   try {
     return { code: await main(argv), err: err.join('\n') };
   } finally {

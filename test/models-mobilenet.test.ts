@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { loadMobileNetV1, MOBILENET_V1_FEATURE_LAYER } from '../src/models/mobilenet-v1.js';
 import { fileSystem, loadLayersModelFromFile } from '../src/models/fs-io.js';
-import { BASES, getBase, loadBase, modelsDir } from '../src/models/bases.js';
+import { BASES, baseSpec, loadBase, modelsDir } from '../src/models/bases.js';
 import { ConvkitError } from '../src/util/errors.js';
 
 const MODELS = new URL('../../shared/models/', import.meta.url).pathname;
@@ -63,12 +63,18 @@ test('MobileNet v1 base: conv_pw_13_relu output at 224 and 160 px; fs-io save/lo
 
 test('bases registry: feature layers, shapes and blocks', { skip: skipV1 || skipV2 }, async () => {
   assert.equal(modelsDir(), MODELS.replace(/\/$/, ''));
-  assert.throws(() => getBase('resnet'), (e: unknown) => e instanceof ConvkitError && /mobilenet_v1, mobilenet_v2, vgg16/.test(e.message));
+  assert.throws(
+    () => baseSpec('resnet'),
+    (e: unknown) => e instanceof ConvkitError && /mobilenet_v1, mobilenet_v2, vgg16/.test(e.message),
+  );
   for (const name of ['mobilenet_v1', 'mobilenet_v2'] as const) {
     const spec = BASES[name];
     const base = await loadBase(name, { modelsDir: MODELS });
     assert.equal(base.featureLayer, spec.featureLayer);
-    assert.ok(base.model.layers.some((l) => l.name === spec.fineTuneFrom), spec.fineTuneFrom);
+    assert.ok(
+      base.model.layers.some((l) => l.name === spec.fineTuneFrom),
+      spec.fineTuneFrom,
+    );
     assert.equal(base.model.outputs[0].sourceLayer.name, base.featureLayer, name);
     assert.deepEqual(base.model.outputs[0].shape.slice(1), spec.featureShape, name);
     assert.equal(spec.labels(MODELS).length, spec.classes);
@@ -79,7 +85,10 @@ test('bases registry: feature layers, shapes and blocks', { skip: skipV1 || skip
     base.model.dispose();
   }
   const vgg = await loadBase('vgg16', { weights: null, inputSize: [32, 32] });
-  assert.deepEqual(vgg.blocks.map((b) => b.name), ['block1', 'block2', 'block3', 'block4', 'block5']);
+  assert.deepEqual(
+    vgg.blocks.map((b) => b.name),
+    ['block1', 'block2', 'block3', 'block4', 'block5'],
+  );
   assert.equal(vgg.model.outputs[0].sourceLayer.name, 'block5_pool');
   vgg.model.dispose();
 });

@@ -4,8 +4,22 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import * as flatbuffers from 'flatbuffers';
 import {
-  ActivationFunctionType, BuiltinOperator, BuiltinOptions, Buffer as TflBuffer, Conv2DOptions, DepthwiseConv2DOptions,
-  Model, MulOptions, Operator, OperatorCode, Padding, QuantizationDetails, QuantizationParameters, SubGraph, Tensor, TensorType,
+  ActivationFunctionType,
+  BuiltinOperator,
+  BuiltinOptions,
+  Buffer as TflBuffer,
+  Conv2DOptions,
+  DepthwiseConv2DOptions,
+  Model,
+  MulOptions,
+  Operator,
+  OperatorCode,
+  Padding,
+  QuantizationDetails,
+  QuantizationParameters,
+  SubGraph,
+  Tensor,
+  TensorType,
 } from '../src/models/tflite/schema/schema_generated.js';
 import { convertTflite, dequantize, layerNameFromTensor, readTflite } from '../src/models/tflite/index.js';
 import { ConvkitError } from '../src/util/errors.js';
@@ -62,7 +76,11 @@ test('dequantized int8 per-channel weights equal scale[c]·(q − zp[c]) from th
   const kernel = layer.getWeights()[0];
   assert.deepEqual(kernel.shape, [3, 3, 3, 32]);
   const k = kernel.dataSync();
-  for (const [o, y, x, i] of [[0, 0, 0, 0], [31, 2, 1, 2], [17, 1, 2, 1]]) {
+  for (const [o, y, x, i] of [
+    [0, 0, 0, 0],
+    [31, 2, 1, 2],
+    [17, 1, 2, 1],
+  ]) {
     assert.equal(k[((y * 3 + x) * 3 + i) * 32 + o], ref.values[((o * 3 + y) * 3 + x) * 3 + i]);
   }
   model.dispose();
@@ -77,8 +95,21 @@ test('layer names come from the TFLite tensor scopes', () => {
 
 // Small TFLite files written here with the flatbuffers builder and the same generated schema.
 
-interface TSpec { name: string; shape: number[]; type: TensorType; data?: Uint8Array; scale?: number[]; zp?: number[]; axis?: number }
-interface OSpec { code: BuiltinOperator; inputs: number[]; outputs: number[]; options?: (b: flatbuffers.Builder) => [BuiltinOptions, number] }
+interface TSpec {
+  name: string;
+  shape: number[];
+  type: TensorType;
+  data?: Uint8Array;
+  scale?: number[];
+  zp?: number[];
+  axis?: number;
+}
+interface OSpec {
+  code: BuiltinOperator;
+  inputs: number[];
+  outputs: number[];
+  options?: (b: flatbuffers.Builder) => [BuiltinOptions, number];
+}
 
 function buildTflite(tensors: TSpec[], ops: OSpec[], inputs: number[], outputs: number[]): Uint8Array {
   const b = new flatbuffers.Builder(1024);
@@ -111,9 +142,23 @@ function buildTflite(tensors: TSpec[], ops: OSpec[], inputs: number[], outputs: 
     const [type, opts] = o.options ? o.options(b) : [BuiltinOptions.NONE, 0];
     return Operator.createOperator(b, codes.indexOf(o.code), Operator.createInputsVector(b, o.inputs), Operator.createOutputsVector(b, o.outputs), type, opts);
   });
-  const sg = SubGraph.createSubGraph(b, SubGraph.createTensorsVector(b, tensorOffsets), SubGraph.createInputsVector(b, inputs), SubGraph.createOutputsVector(b, outputs), SubGraph.createOperatorsVector(b, opOffsets), b.createString('main'));
+  const sg = SubGraph.createSubGraph(
+    b,
+    SubGraph.createTensorsVector(b, tensorOffsets),
+    SubGraph.createInputsVector(b, inputs),
+    SubGraph.createOutputsVector(b, outputs),
+    SubGraph.createOperatorsVector(b, opOffsets),
+    b.createString('main'),
+  );
   const codeOffsets = codes.map((c) => OperatorCode.createOperatorCode(b, Math.min(c, 127), 0, 1, c));
-  const model = Model.createModel(b, 3, Model.createOperatorCodesVector(b, codeOffsets), Model.createSubgraphsVector(b, [sg]), b.createString('test'), Model.createBuffersVector(b, buffers));
+  const model = Model.createModel(
+    b,
+    3,
+    Model.createOperatorCodesVector(b, codeOffsets),
+    Model.createSubgraphsVector(b, [sg]),
+    b.createString('test'),
+    Model.createBuffersVector(b, buffers),
+  );
   Model.finishModelBuffer(b, model);
   return b.asUint8Array().slice();
 }
@@ -122,31 +167,52 @@ const i8 = (v: number[]) => new Uint8Array(Int8Array.from(v).buffer);
 const i32 = (v: number[]) => new Uint8Array(Int32Array.from(v).buffer);
 
 /** Plain-JS NHWC convolution with TF's SAME padding (pad before = ⌊total/2⌋, the extra row/column after). */
-function refConv(x: Float32Array, [h, w, c]: number[], kernel: (o: number, ky: number, kx: number, i: number) => number, outC: number, k: number, s: number, depthwise: boolean, bias: number[], act: (v: number) => number) {
-  const oh = Math.ceil(h / s), ow = Math.ceil(w / s);
-  const padT = Math.floor(Math.max((oh - 1) * s + k - h, 0) / 2), padL = Math.floor(Math.max((ow - 1) * s + k - w, 0) / 2);
+function refConv(
+  x: Float32Array,
+  [h, w, c]: number[],
+  kernel: (o: number, ky: number, kx: number, i: number) => number,
+  outC: number,
+  k: number,
+  s: number,
+  depthwise: boolean,
+  bias: number[],
+  act: (v: number) => number,
+) {
+  const oh = Math.ceil(h / s),
+    ow = Math.ceil(w / s);
+  const padT = Math.floor(Math.max((oh - 1) * s + k - h, 0) / 2),
+    padL = Math.floor(Math.max((ow - 1) * s + k - w, 0) / 2);
   const out = new Float32Array(oh * ow * outC);
-  for (let y = 0; y < oh; y++) for (let xo = 0; xo < ow; xo++) for (let o = 0; o < outC; o++) {
-    let sum = bias[o];
-    for (let ky = 0; ky < k; ky++) for (let kx = 0; kx < k; kx++) {
-      const iy = y * s + ky - padT, ix = xo * s + kx - padL;
-      if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-      if (depthwise) sum += x[(iy * w + ix) * c + o] * kernel(o, ky, kx, o);
-      else for (let i = 0; i < c; i++) sum += x[(iy * w + ix) * c + i] * kernel(o, ky, kx, i);
-    }
-    out[(y * ow + xo) * outC + o] = act(sum);
-  }
+  for (let y = 0; y < oh; y++)
+    for (let xo = 0; xo < ow; xo++)
+      for (let o = 0; o < outC; o++) {
+        let sum = bias[o];
+        for (let ky = 0; ky < k; ky++)
+          for (let kx = 0; kx < k; kx++) {
+            const iy = y * s + ky - padT,
+              ix = xo * s + kx - padL;
+            if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+            if (depthwise) sum += x[(iy * w + ix) * c + o] * kernel(o, ky, kx, o);
+            else for (let i = 0; i < c; i++) sum += x[(iy * w + ix) * c + i] * kernel(o, ky, kx, i);
+          }
+        out[(y * ow + xo) * outC + o] = act(sum);
+      }
   return { out, shape: [oh, ow, outC] };
 }
 
 test('a generated TFLite conv → depthwise graph matches a plain-JS reference (SAME padding at stride 2, per-channel int8, relu6)', () => {
-  const H = 7, W = 6, C = 3, F = 4;
+  const H = 7,
+    W = 6,
+    C = 3,
+    F = 4;
   const convQ = Array.from({ length: F * 3 * 3 * C }, (_, i) => ((i * 37) % 255) - 127);
   const convScale = [0.01, 0.02, 0.005, 0.03];
   const convBiasQ = [100, -200, 50, 0];
-  const inScale = 1 / 64, inZp = 100;
+  const inScale = 1 / 64,
+    inZp = 100;
   const dwQ = Array.from({ length: 3 * 3 * F }, (_, i) => (i * 53) % 256);
-  const dwScale = 0.004, dwZp = 120;
+  const dwScale = 0.004,
+    dwZp = 120;
   const dwBiasQ = [10, 20, -30, 40];
   const tensors: TSpec[] = [
     { name: 'input', shape: [1, H, W, C], type: TensorType.UINT8, scale: [inScale], zp: [inZp] },
@@ -155,22 +221,58 @@ test('a generated TFLite conv → depthwise graph matches a plain-JS reference (
     { name: 'net/conv/bias', shape: [F], type: TensorType.INT32, data: i32(convBiasQ), scale: convScale.map((s) => s * inScale), zp: [0, 0, 0, 0] },
     { name: 'net/conv/Relu6', shape: [1, 4, 3, F], type: TensorType.UINT8, scale: [6 / 255], zp: [0] },
     { name: 'net/dw/weights', shape: [1, 3, 3, F], type: TensorType.UINT8, data: new Uint8Array(dwQ), scale: [dwScale], zp: [dwZp] },
-    { name: 'net/dw/bias', shape: [F], type: TensorType.INT32, data: i32(dwBiasQ), scale: [dwScale * 6 / 255], zp: [0] },
+    { name: 'net/dw/bias', shape: [F], type: TensorType.INT32, data: i32(dwBiasQ), scale: [(dwScale * 6) / 255], zp: [0] },
     { name: 'net/dw/BiasAdd', shape: [1, 2, 2, F], type: TensorType.UINT8, scale: [0.05], zp: [128] },
   ];
   const ops: OSpec[] = [
-    { code: BuiltinOperator.CONV_2D, inputs: [0, 1, 2], outputs: [3], options: (b) => [BuiltinOptions.Conv2DOptions, Conv2DOptions.createConv2DOptions(b, Padding.SAME, 2, 2, ActivationFunctionType.RELU6, 1, 1)] },
-    { code: BuiltinOperator.DEPTHWISE_CONV_2D, inputs: [3, 4, 5], outputs: [6], options: (b) => [BuiltinOptions.DepthwiseConv2DOptions, DepthwiseConv2DOptions.createDepthwiseConv2DOptions(b, Padding.SAME, 2, 2, 1, ActivationFunctionType.NONE, 1, 1)] },
+    {
+      code: BuiltinOperator.CONV_2D,
+      inputs: [0, 1, 2],
+      outputs: [3],
+      options: (b) => [BuiltinOptions.Conv2DOptions, Conv2DOptions.createConv2DOptions(b, Padding.SAME, 2, 2, ActivationFunctionType.RELU6, 1, 1)],
+    },
+    {
+      code: BuiltinOperator.DEPTHWISE_CONV_2D,
+      inputs: [3, 4, 5],
+      outputs: [6],
+      options: (b) => [
+        BuiltinOptions.DepthwiseConv2DOptions,
+        DepthwiseConv2DOptions.createDepthwiseConv2DOptions(b, Padding.SAME, 2, 2, 1, ActivationFunctionType.NONE, 1, 1),
+      ],
+    },
   ];
   const bytes = buildTflite(tensors, ops, [0], [6]);
   const { model, rescale } = convertTflite(readTflite(bytes, 'gen.tflite'), { name: 'gen.tflite' });
-  assert.deepEqual(model.layers.map((l) => l.name), ['input', 'rescaling', 'conv', 'dw']);
+  assert.deepEqual(
+    model.layers.map((l) => l.name),
+    ['input', 'rescaling', 'conv', 'dw'],
+  );
   assert.ok(Math.abs(rescale.scale - inScale) < 1e-12 && Math.abs(rescale.offset + inZp * inScale) < 1e-12);
 
   const pixels = Float32Array.from({ length: H * W * C }, (_, i) => (i * 29) % 256);
   const x = pixels.map((p) => inScale * (p - inZp));
-  const conv = refConv(x, [H, W, C], (o, ky, kx, i) => convScale[o] * convQ[((o * 3 + ky) * 3 + kx) * C + i], F, 3, 2, false, convBiasQ.map((q, o) => q * convScale[o] * inScale), (v) => Math.min(6, Math.max(0, v)));
-  const dw = refConv(conv.out, conv.shape, (o, ky, kx) => dwScale * (dwQ[(ky * 3 + kx) * F + o] - dwZp), F, 3, 2, true, dwBiasQ.map((q) => q * dwScale * 6 / 255), (v) => v);
+  const conv = refConv(
+    x,
+    [H, W, C],
+    (o, ky, kx, i) => convScale[o] * convQ[((o * 3 + ky) * 3 + kx) * C + i],
+    F,
+    3,
+    2,
+    false,
+    convBiasQ.map((q, o) => q * convScale[o] * inScale),
+    (v) => Math.min(6, Math.max(0, v)),
+  );
+  const dw = refConv(
+    conv.out,
+    conv.shape,
+    (o, ky, kx) => dwScale * (dwQ[(ky * 3 + kx) * F + o] - dwZp),
+    F,
+    3,
+    2,
+    true,
+    dwBiasQ.map((q) => (q * dwScale * 6) / 255),
+    (v) => v,
+  );
   const y = tf.tidy(() => (model.predict(tf.tensor4d(pixels, [1, H, W, C])) as tf.Tensor).dataSync());
   assert.deepEqual(dw.shape, [2, 2, F]);
   assert.equal(y.length, dw.out.length);
@@ -183,11 +285,24 @@ test('an unsupported op is named in a ConvkitError', () => {
     { name: 'a', shape: [1, 2, 2, 1], type: TensorType.FLOAT32 },
     { name: 'b', shape: [1, 2, 2, 1], type: TensorType.FLOAT32 },
   ];
-  const ops: OSpec[] = [{ code: BuiltinOperator.MUL, inputs: [0, 0], outputs: [1], options: (b) => [BuiltinOptions.MulOptions, MulOptions.createMulOptions(b, ActivationFunctionType.NONE)] }];
+  const ops: OSpec[] = [
+    {
+      code: BuiltinOperator.MUL,
+      inputs: [0, 0],
+      outputs: [1],
+      options: (b) => [BuiltinOptions.MulOptions, MulOptions.createMulOptions(b, ActivationFunctionType.NONE)],
+    },
+  ];
   const g = readTflite(buildTflite(tensors, ops, [0], [1]));
   assert.equal(g.operators[0].op, 'MUL');
-  assert.throws(() => convertTflite(g, { name: 'mul.tflite', rescale: { scale: 1, offset: 0 } }), (e: unknown) => e instanceof ConvkitError && /mul\.tflite uses TFLite op MUL/.test(e.message));
-  assert.throws(() => readTflite(new Uint8Array(64), 'junk.bin'), (e: unknown) => e instanceof ConvkitError && /junk\.bin is not a TensorFlow Lite model/.test(e.message));
+  assert.throws(
+    () => convertTflite(g, { name: 'mul.tflite', rescale: { scale: 1, offset: 0 } }),
+    (e: unknown) => e instanceof ConvkitError && /mul\.tflite uses TFLite op MUL/.test(e.message),
+  );
+  assert.throws(
+    () => readTflite(new Uint8Array(64), 'junk.bin'),
+    (e: unknown) => e instanceof ConvkitError && /junk\.bin is not a TensorFlow Lite model/.test(e.message),
+  );
 });
 
 test('MobileNet v2: both TFLite files rebuild with a 7×7×1280 feature layer and the same ops', { skip: skipV2 }, () => {

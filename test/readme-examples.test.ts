@@ -10,11 +10,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
+import { writeSyntheticSet } from './train-synthetic.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const WORK = join(ROOT, 'test', '.readme-examples');
@@ -49,7 +51,12 @@ interface Example {
 }
 
 function markdownFiles(): string[] {
-  const docs = existsSync(join(ROOT, 'docs')) ? readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`) : [];
+  const docs = existsSync(join(ROOT, 'docs'))
+    ? readdirSync(join(ROOT, 'docs'))
+        .filter((f) => f.endsWith('.md'))
+        .sort()
+        .map((f) => `docs/${f}`)
+    : [];
   return ['README.md', ...docs];
 }
 
@@ -79,9 +86,14 @@ function examples(): Example[] {
 function importedModules(source: ts.SourceFile): string[] {
   const found: string[] = [];
   const visit = (node: ts.Node): void => {
-    if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) found.push(node.moduleSpecifier.text);
-    if (ts.isCallExpression(node) && node.arguments.length > 0 && ts.isStringLiteralLike(node.arguments[0]!)
-      && (node.expression.kind === ts.SyntaxKind.ImportKeyword || (ts.isIdentifier(node.expression) && node.expression.text === 'require'))) {
+    if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier))
+      found.push(node.moduleSpecifier.text);
+    if (
+      ts.isCallExpression(node) &&
+      node.arguments.length > 0 &&
+      ts.isStringLiteralLike(node.arguments[0]!) &&
+      (node.expression.kind === ts.SyntaxKind.ImportKeyword || (ts.isIdentifier(node.expression) && node.expression.text === 'require'))
+    ) {
       found.push(node.arguments[0].text);
     }
     if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument) && ts.isStringLiteral(node.argument.literal)) found.push(node.argument.literal.text);
@@ -119,7 +131,10 @@ const all = examples();
 const parsed = all.map((ex) => ({ ex, source: ts.createSourceFile(fileNameOf(ex), ex.code, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS) }));
 
 test('README.md and docs/ hold TypeScript examples', () => {
-  assert.ok(all.some((ex) => ex.doc === 'README.md'), 'README.md has no ```ts example');
+  assert.ok(
+    all.some((ex) => ex.doc === 'README.md'),
+    'README.md has no ```ts example',
+  );
   assert.ok(all.length >= 5, `only ${all.length} examples found`);
 });
 
@@ -128,14 +143,21 @@ test('every example imports from convkit, not from the source tree', () => {
   for (const { ex, source } of parsed) {
     const modules = importedModules(source);
     if (!modules.includes('convkit')) problems.push(`${ex.doc}:${ex.line}: does not import from 'convkit'`);
-    for (const m of modules) if (!ALLOWED_IMPORTS.has(m)) problems.push(`${ex.doc}:${ex.line}: imports from '${m}' (only ${[...ALLOWED_IMPORTS].map((a) => `'${a}'`).join(', ')} are allowed)`);
+    for (const m of modules)
+      if (!ALLOWED_IMPORTS.has(m))
+        problems.push(`${ex.doc}:${ex.line}: imports from '${m}' (only ${[...ALLOWED_IMPORTS].map((a) => `'${a}'`).join(', ')} are allowed)`);
   }
   assert.deepEqual(problems, []);
 });
 
 /** GitHub's anchor for a heading: lower case, punctuation dropped, spaces → '-'. */
 function slug(heading: string): string {
-  return heading.trim().toLowerCase().replace(/`/g, '').replace(/[^\p{L}\p{N} _-]/gu, '').replace(/ /g, '-');
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/`/g, '')
+    .replace(/[^\p{L}\p{N} _-]/gu, '')
+    .replace(/ /g, '-');
 }
 
 function anchors(text: string): Set<string> {
@@ -158,7 +180,8 @@ test('links between README.md and docs/ lead to files and headings that exist', 
       const [path, anchor] = target!.split('#');
       const file = path ? resolve(ROOT, dirname(doc), path) : join(ROOT, doc);
       if (!existsSync(file)) problems.push(`${doc}: link to missing ${target}`);
-      else if (anchor && file.endsWith('.md') && !anchors(readFileSync(file, 'utf8')).has(anchor)) problems.push(`${doc}: no heading #${anchor} in ${relative(ROOT, file)}`);
+      else if (anchor && file.endsWith('.md') && !anchors(readFileSync(file, 'utf8')).has(anchor))
+        problems.push(`${doc}: no heading #${anchor} in ${relative(ROOT, file)}`);
     }
   }
   assert.deepEqual(problems, []);
@@ -170,27 +193,80 @@ test('every example type-checks against the library', () => {
   const where = new Map<string, Example>();
   for (const { ex, source } of parsed) {
     const declared = declaredNames(source);
-    const assumed = Object.entries(ASSUMED).filter(([name]) => !declared.has(name)).map(([name, type]) => `declare const ${name}: ${type};`);
+    const assumed = Object.entries(ASSUMED)
+      .filter(([name]) => !declared.has(name))
+      .map(([name, type]) => `declare const ${name}: ${type};`);
     // One prelude line, so a diagnostic's line N is the block's line N - 1; `export {}` keeps a block without imports a module.
     const file = fileNameOf(ex);
     writeFileSync(join(WORK, file), `${assumed.join(' ')}\n${ex.code}\nexport {};\n`);
     where.set(file, ex);
   }
-  writeFileSync(join(WORK, 'tsconfig.json'), JSON.stringify({
-    extends: '../../tsconfig.json',
-    compilerOptions: {
-      noEmit: true, rootDir: '../..', paths: { convkit: ['../../src/index.ts'] },
-    },
-    include: ['*.ts'],
-  }, null, 2));
+  writeFileSync(
+    join(WORK, 'tsconfig.json'),
+    JSON.stringify(
+      {
+        extends: '../../tsconfig.json',
+        compilerOptions: {
+          noEmit: true,
+          rootDir: '../..',
+          paths: { convkit: ['../../src/index.ts'] },
+        },
+        include: ['*.ts'],
+      },
+      null,
+      2,
+    ),
+  );
   const tsc = join(dirname(createRequire(import.meta.url).resolve('typescript/package.json')), 'bin', 'tsc');
   const r = spawnSync(process.execPath, [tsc, '-p', join(WORK, 'tsconfig.json'), '--pretty', 'false'], { cwd: ROOT, encoding: 'utf8' });
   const out = `${r.stdout}${r.stderr}`.trim();
   // Diagnostics name the generated file; point them at the Markdown line instead.
-  const report = out.split('\n').map((line) => {
-    const m = /^(?:.*[\\/])?([^\\/(]+\.ts)\((\d+),(\d+)\): (.*)$/.exec(line);
-    const ex = m ? where.get(m[1]!) : undefined;
-    return ex ? `${ex.doc}:${ex.line + Number(m![2]) - 2}:${m![3]}: ${m![4]}` : line;
-  }).join('\n');
+  const report = out
+    .split('\n')
+    .map((line) => {
+      const m = /^(?:.*[\\/])?([^\\/(]+\.ts)\((\d+),(\d+)\): (.*)$/.exec(line);
+      const ex = m ? where.get(m[1]!) : undefined;
+      return ex ? `${ex.doc}:${ex.line + Number(m![2]) - 2}:${m![3]}: ${m![4]}` : line;
+    })
+    .join('\n');
   assert.equal(r.status, 0, `tsc found errors in the examples (${relative(ROOT, WORK)}/ holds the checked files):\n${report}`);
+});
+
+/**
+ * The README's library example runs as written, on a small synthetic set:
+ * only its data folder, image sizes and epoch counts are scaled down.
+ */
+test("the README's library example runs (small synthetic images, one epoch per fit)", { timeout: 300_000 }, async () => {
+  const readme = parsed.filter(({ ex }) => ex.doc === 'README.md');
+  assert.equal(readme.length, 1, 'README.md has one library example');
+  const set = await writeSyntheticSet({ train: 8, validation: 4, test: 4 }, 64, 9);
+  const work = mkdtempSync(join(tmpdir(), 'convkit-readme-run-'));
+  try {
+    const code = readme[0]!.ex.code;
+    const scaled = [
+      [/'cats_and_dogs_small'/, JSON.stringify(set.root)],
+      [/\[150, 150\]/, '[48, 48]'],
+      [/\[224, 224\]/, '[64, 64]'],
+      [/\.fit\(\d+,/g, '.fit(1,'],
+      [/'models\/cats-vs-dogs'/, JSON.stringify(join(work, 'model'))],
+    ] as const;
+    let run = code;
+    for (const [pattern, value] of scaled) {
+      assert.match(run, pattern, `the example no longer has ${pattern}`);
+      run = run.replace(pattern, value);
+    }
+    // Inside the project, so that 'convkit' resolves to the package itself, as in a user's project.
+    mkdirSync(WORK, { recursive: true });
+    const file = join(WORK, 'readme-run.ts');
+    writeFileSync(file, run);
+    const r = spawnSync(process.execPath, ['--import', 'tsx', file], { cwd: ROOT, encoding: 'utf8', timeout: 280_000 });
+    assert.equal(r.status, 0, `the README example failed:\n${r.stderr.slice(-3000)}`);
+    assert.match(r.stdout, /accuracy/);
+    const meta = JSON.parse(readFileSync(join(work, 'model', 'convkit.json'), 'utf8'));
+    assert.deepEqual(meta.classNames, ['left', 'right']);
+    assert.deepEqual(meta.inputSize, [64, 64]);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+    await set.cleanup();
+  }
 });

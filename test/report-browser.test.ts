@@ -17,17 +17,26 @@ import { writeReport, writeTryPage } from '../src/report/index.js';
 import { predictNode, samplePixels, samplePng, saveModel, setDecisiveBias, tinyModel, tinyStudy } from './report-fixtures.js';
 
 const CHROMIUM = process.env.CONVKIT_CHROMIUM ?? '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is absent (install Debian's chromium: apt-get install -y chromium, or bash scripts/setup.sh --with-test-deps)`;
+const skip = existsSync(CHROMIUM)
+  ? false
+  : `${CHROMIUM} is absent (install Debian's chromium: apt-get install -y chromium, or bash scripts/setup.sh --with-test-deps)`;
 
-interface PageLog { errors: string[]; requests: string[] }
+interface PageLog {
+  errors: string[];
+  requests: string[];
+}
 
 /** Opens `url`, recording console errors, page errors and any request that leaves the disk. */
 async function open(browser: Browser, url: string): Promise<{ page: Page; log: PageLog }> {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const log: PageLog = { errors: [], requests: [] };
-  page.on('console', (m) => { if (m.type() === 'error') log.errors.push(m.text()); });
+  page.on('console', (m) => {
+    if (m.type() === 'error') log.errors.push(m.text());
+  });
   page.on('pageerror', (e) => log.errors.push(e.message));
-  page.on('request', (r) => { if (!/^(file|data|blob):/.test(r.url())) log.requests.push(r.url()); });
+  page.on('request', (r) => {
+    if (!/^(file|data|blob):/.test(r.url())) log.requests.push(r.url());
+  });
   await page.goto(url);
   return { page, log };
 }
@@ -50,7 +59,15 @@ describe('report pages in Chromium', { skip }, () => {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   });
 
@@ -72,17 +89,19 @@ describe('report pages in Chromium', { skip }, () => {
       const rows = await page.locator('#results tbody tr').count();
       assert.equal(rows, study.steps.length);
       assert.equal((await page.locator('#results tbody tr').first().innerText()).split('\n')[0], 'Small convnet');
-      const charts = await page.$$eval('.chart', (els) => els.map((el) => {
-        const svg = el.querySelector('svg');
-        const box = svg?.getBoundingClientRect();
-        return {
-          id: (el as HTMLElement).dataset.chart,
-          width: box?.width ?? 0,
-          height: box?.height ?? 0,
-          marks: svg ? svg.querySelectorAll('.role-mark path, .role-mark text').length : 0,
-          texts: svg ? svg.querySelectorAll('text').length : 0,
-        };
-      }));
+      const charts = await page.$$eval('.chart', (els) =>
+        els.map((el) => {
+          const svg = el.querySelector('svg');
+          const box = svg?.getBoundingClientRect();
+          return {
+            id: (el as HTMLElement).dataset.chart,
+            width: box?.width ?? 0,
+            height: box?.height ?? 0,
+            marks: svg ? svg.querySelectorAll('.role-mark path, .role-mark text').length : 0,
+            texts: svg ? svg.querySelectorAll('text').length : 0,
+          };
+        }),
+      );
       assert.equal(charts.length, 5);
       for (const c of charts) {
         assert.ok(c.width > 100 && c.height > 100, `chart ${c.id} is ${c.width}×${c.height}`);
@@ -91,7 +110,10 @@ describe('report pages in Chromium', { skip }, () => {
       }
       const images = await page.$$eval('.gallery img', (els) => els.map((img) => (img as HTMLImageElement).complete && (img as HTMLImageElement).naturalWidth));
       assert.equal(images.length, 7);
-      assert.ok(images.every((w) => typeof w === 'number' && w > 0), 'every image decodes');
+      assert.ok(
+        images.every((w) => typeof w === 'number' && w > 0),
+        'every image decodes',
+      );
       assert.equal(await page.locator('a[href="try.html"]').count(), 1);
       const shot = join(dir, 'report.png');
       await page.screenshot({ path: shot, fullPage: true });
@@ -122,17 +144,28 @@ describe('report pages in Chromium', { skip }, () => {
         assert.equal(await page.evaluate(() => document.body.dataset.state), 'ready', await page.locator('#status').innerText());
         if (units === 3) assert.equal(await page.locator('#tfjs-backend').innerText(), 'cpu');
         for (const variant of [1, 2]) {
-          await page.evaluate(() => { document.body.dataset.state = 'waiting'; });
+          await page.evaluate(() => {
+            document.body.dataset.state = 'waiting';
+          });
           await page.setInputFiles('#file', { name: `sample-${variant}.png`, mimeType: 'image/png', buffer: await samplePng(variant) });
           await page.waitForFunction(() => ['predicted', 'error'].includes(document.body.dataset.state ?? ''), null, { timeout: 30_000 });
           const got = await page.evaluate(() => {
             const pred = document.getElementById('prediction')!.dataset;
-            return { state: document.body.dataset.state, status: document.getElementById('status')!.textContent, label: pred.label, probability: pred.probability };
+            return {
+              state: document.body.dataset.state,
+              status: document.getElementById('status')!.textContent,
+              label: pred.label,
+              probability: pred.probability,
+            };
           });
           assert.equal(got.state, 'predicted', got.status ?? '');
           const probs = predictNode(model, samplePixels(variant));
           const best = probs.indexOf(Math.max(...probs));
-          assert.equal(got.label, classNames[best], `variant ${variant}: browser says ${got.label}, Node says ${classNames[best]} (${probs.map((p) => p.toFixed(4)).join(', ')})`);
+          assert.equal(
+            got.label,
+            classNames[best],
+            `variant ${variant}: browser says ${got.label}, Node says ${classNames[best]} (${probs.map((p) => p.toFixed(4)).join(', ')})`,
+          );
           assert.ok(Math.abs(Number(got.probability) - probs[best]!) < 2e-3, `probability ${got.probability} vs ${probs[best]}`);
           if (units === 1 && variant === 1) assert.ok(Math.abs(Number(got.probability) - 1 / (1 + Math.exp(-2))) < 2e-3);
         }

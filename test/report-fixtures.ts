@@ -25,19 +25,21 @@ export function tinyModel(units: 1 | 3 = 1): tf.Sequential {
 /** Saves `model` as model.json + weights.bin in `dir` (the TF.js layers format). */
 export async function saveModel(model: tf.LayersModel, dir: string): Promise<void> {
   await fs.mkdir(dir, { recursive: true });
-  await model.save(tf.io.withSaveHandler(async (artifacts) => {
-    const weightData = tf.io.CompositeArrayBuffer.join(artifacts.weightData!);
-    const json = {
-      modelTopology: artifacts.modelTopology,
-      format: 'layers-model',
-      generatedBy: artifacts.generatedBy,
-      convertedBy: null,
-      weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }],
-    };
-    await fs.writeFile(join(dir, 'model.json'), JSON.stringify(json));
-    await fs.writeFile(join(dir, 'weights.bin'), new Uint8Array(weightData));
-    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-  }));
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      const weightData = tf.io.CompositeArrayBuffer.join(artifacts.weightData!);
+      const json = {
+        modelTopology: artifacts.modelTopology,
+        format: 'layers-model',
+        generatedBy: artifacts.generatedBy,
+        convertedBy: null,
+        weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }],
+      };
+      await fs.writeFile(join(dir, 'model.json'), JSON.stringify(json));
+      await fs.writeFile(join(dir, 'weights.bin'), new Uint8Array(weightData));
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
 }
 
 /** A 32×32 RGB test pattern; `variant` changes colours and stripes. */
@@ -56,7 +58,9 @@ export function samplePixels(variant: number): Uint8Array {
 }
 
 export async function samplePng(variant: number): Promise<Buffer> {
-  return sharp(samplePixels(variant), { raw: { width: SIZE, height: SIZE, channels: 3 } }).png().toBuffer();
+  return sharp(samplePixels(variant), { raw: { width: SIZE, height: SIZE, channels: 3 } })
+    .png()
+    .toBuffer();
 }
 
 /** Node's prediction for raw pixels: class probabilities (sigmoid → [1-p, p]). */
@@ -92,7 +96,12 @@ export function fakeHistory(epochs: number, seedShift = 0): Record<string, numbe
 
 /** A plausible two-step study on generated images. */
 export async function tinyStudy(): Promise<StudyReport> {
-  const wrong = await Promise.all([0, 1, 2, 3].map(async (v) => ({ image: await samplePng(v), caption: `true ${v % 2 ? 'dog' : 'cat'}\npred ${v % 2 ? 'cat' : 'dog'} ${(0.99 - v * 0.03).toFixed(2)}` })));
+  const wrong = await Promise.all(
+    [0, 1, 2, 3].map(async (v) => ({
+      image: await samplePng(v),
+      caption: `true ${v % 2 ? 'dog' : 'cat'}\npred ${v % 2 ? 'cat' : 'dog'} ${(0.99 - v * 0.03).toFixed(2)}`,
+    })),
+  );
   const augmented = await Promise.all([4, 5, 6].map(async (v) => ({ image: samplePixels(v), width: SIZE, height: SIZE, caption: `sample ${v - 3}` })));
   return {
     title: 'Cats vs dogs, small data (synthetic)',
@@ -103,21 +112,37 @@ export async function tinyStudy(): Promise<StudyReport> {
       {
         name: 'Small convnet',
         description: 'four conv/pool blocks trained from scratch',
-        testAccuracy: 0.705, valAccuracy: 0.712, bookAccuracy: [0.70, 0.72],
-        epochs: 6, wallSeconds: 83.4, imagesPerSecond: 412.5,
+        testAccuracy: 0.705,
+        valAccuracy: 0.712,
+        bookAccuracy: [0.7, 0.72],
+        epochs: 6,
+        wallSeconds: 83.4,
+        imagesPerSecond: 412.5,
         params: { trainable: 3453121, total: 3453121 },
         history: { epoch: [0, 1, 2, 3, 4, 5], history: fakeHistory(6) },
-        confusion: [[7, 3], [3, 7]], classNames: ['cats', 'dogs'],
+        confusion: [
+          [7, 3],
+          [3, 7],
+        ],
+        classNames: ['cats', 'dogs'],
         wrongImages: wrong,
       },
       {
         name: 'Data augmentation + dropout',
         description: 'random rotations, shifts, shear, zoom and flips',
-        testAccuracy: 0.79, valAccuracy: 0.81, bookAccuracy: [0.82, 0.82],
-        epochs: 8, wallSeconds: 120, imagesPerSecond: 380,
+        testAccuracy: 0.79,
+        valAccuracy: 0.81,
+        bookAccuracy: [0.82, 0.82],
+        epochs: 8,
+        wallSeconds: 120,
+        imagesPerSecond: 380,
         params: { trainable: 3453121, total: 3453121 },
         history: fakeHistory(8, 1),
-        confusion: [[8, 2], [2, 8]], classNames: ['cats', 'dogs'],
+        confusion: [
+          [8, 2],
+          [2, 8],
+        ],
+        classNames: ['cats', 'dogs'],
         augmentedSamples: augmented,
       },
     ],

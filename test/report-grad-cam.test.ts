@@ -15,24 +15,41 @@ before(async () => {
 
 function knownModel(outputWeights: number[][]): tf.LayersModel {
   const input = tf.input({ shape: [8, 8, 1] });
-  const conv = tf.layers.conv2d({ filters: 1, kernelSize: 1, useBias: false, name: 'features', weights: [tf.ones([1, 1, 1, 1])] }).apply(input) as tf.SymbolicTensor;
+  const conv = tf.layers
+    .conv2d({ filters: 1, kernelSize: 1, useBias: false, name: 'features', weights: [tf.ones([1, 1, 1, 1])] })
+    .apply(input) as tf.SymbolicTensor;
   const pooled = tf.layers.globalAveragePooling2d({ name: 'pool' }).apply(conv) as tf.SymbolicTensor;
   const units = outputWeights[0]!.length;
-  const out = tf.layers.dense({ units, activation: units === 1 ? 'sigmoid' : 'softmax', name: 'out', weights: [tf.tensor2d(outputWeights), tf.zeros([units])] }).apply(pooled) as tf.SymbolicTensor;
+  const out = tf.layers
+    .dense({ units, activation: units === 1 ? 'sigmoid' : 'softmax', name: 'out', weights: [tf.tensor2d(outputWeights), tf.zeros([units])] })
+    .apply(pooled) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: out });
 }
 
 /** A dark image with a bright 3×2 patch (value 4) and one dimmer pixel (value 2). */
 function image(): { x: tf.Tensor4D; expected: number[] } {
   const px = new Array(64).fill(0);
-  for (const [r, c] of [[1, 5], [1, 6], [1, 7], [2, 5], [2, 6], [2, 7]]) px[r! * 8 + c!] = 4;
+  for (const [r, c] of [
+    [1, 5],
+    [1, 6],
+    [1, 7],
+    [2, 5],
+    [2, 6],
+    [2, 7],
+  ])
+    px[r! * 8 + c!] = 4;
   px[6 * 8 + 1] = 2;
   return { x: tf.tensor4d(px, [1, 8, 8, 1]), expected: px.map((v) => v / 4) };
 }
 
 test('the heat map of a known model is the image scaled to 0..1, for sigmoid and softmax, either class', () => {
   const { x, expected } = image();
-  const cases: [number[][], number][] = [[[[1]], 1], [[[-1]], 0], [[[1, -1]], 0], [[[-1, 1]], 1]];
+  const cases: [number[][], number][] = [
+    [[[1]], 1],
+    [[[-1]], 0],
+    [[[1, -1]], 0],
+    [[[-1, 1]], 1],
+  ];
   for (const [weights, cls] of cases) {
     const model = knownModel(weights);
     assert.equal(lastSpatialLayer(model), 'features');
@@ -42,7 +59,7 @@ test('the heat map of a known model is the image scaled to 0..1, for sigmoid and
     assert.equal(r.layer, 'features');
     assert.deepEqual(r.classIndex, [cls], JSON.stringify(weights));
     // |logit| = mean of the image = 26/64.
-    assert.ok(Math.abs(r.probability[0]! - 1 / (1 + Math.exp(-26 / 64 * (weights[0]!.length === 1 ? 1 : 2)))) < 1e-5, `probability ${r.probability[0]}`);
+    assert.ok(Math.abs(r.probability[0]! - 1 / (1 + Math.exp((-26 / 64) * (weights[0]!.length === 1 ? 1 : 2)))) < 1e-5, `probability ${r.probability[0]}`);
     r.heatmaps[0]!.forEach((v, i) => assert.ok(Math.abs(v - expected[i]!) < 1e-5, `${JSON.stringify(weights)} pixel ${i}: ${v} vs ${expected[i]}`));
     model.dispose();
   }
@@ -66,7 +83,7 @@ test('heat maps are resized to the input when the feature map is smaller', () =>
   model.dispose();
 });
 
-test('overlay: cold pixels keep the photo, hot ones take the ramp\'s red; size mismatch is an error', () => {
+test("overlay: cold pixels keep the photo, hot ones take the ramp's red; size mismatch is an error", () => {
   assert.deepEqual(heatColor(0), [0, 0, 140]);
   assert.deepEqual(heatColor(1), [220, 0, 0]);
   const rgb = new Uint8Array([10, 20, 30, 10, 20, 30]);

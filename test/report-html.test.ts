@@ -66,7 +66,10 @@ test('writeReport writes a self-contained index.html, results.json and every fig
     assert.equal(results.steps[0].testAccuracy, 0.705);
     assert.deepEqual(results.steps[0].bookAccuracy, [0.7, 0.72]);
     assert.equal(results.steps[1].versusBook, 'below');
-    assert.deepEqual(results.steps[0].confusion, [[7, 3], [3, 7]]);
+    assert.deepEqual(results.steps[0].confusion, [
+      [7, 3],
+      [3, 7],
+    ]);
     assert.equal(results.steps[0].history.val_acc.length, 6);
     assert.deepEqual(results.steps[0].params, { trainable: 3453121, total: 3453121 });
     assert.equal(results.machine.backend, 'cpu');
@@ -127,12 +130,16 @@ test('writeTryPage embeds the model so that it loads from memory and predicts li
     const saved = await readSavedModel(join(dir, 'model', 'model.json'));
     assert.ok(Buffer.from(embedded.weightData, 'base64').equals(saved.weightData));
     const weightData = Buffer.from(embedded.weightData, 'base64');
-    const loaded = await tf.loadLayersModel(tf.io.fromMemory({
-      modelTopology: embedded.modelTopology, weightSpecs: embedded.weightSpecs,
-      weightData: weightData.buffer.slice(weightData.byteOffset, weightData.byteOffset + weightData.length),
-    }));
+    const loaded = await tf.loadLayersModel(
+      tf.io.fromMemory({
+        modelTopology: embedded.modelTopology,
+        weightSpecs: embedded.weightSpecs,
+        weightData: weightData.buffer.slice(weightData.byteOffset, weightData.byteOffset + weightData.length),
+      }),
+    );
     const px = samplePixels(2);
-    const a = predictNode(model, px), b = predictNode(loaded, px);
+    const a = predictNode(model, px),
+      b = predictNode(loaded, px);
     assert.equal(a.length, 3);
     a.forEach((v, i) => assert.ok(Math.abs(v - b[i]!) < 1e-6));
     model.dispose();
@@ -170,6 +177,9 @@ test('writeTryPage names a missing model folder, a bad class list and a class co
 
 test('topologyInputSize finds the input height and width in Sequential and functional topologies', () => {
   assert.deepEqual(topologyInputSize({ config: { layers: [{ class_name: 'Rescaling', config: { batch_input_shape: [null, 150, 120, 3] } }] } }), [150, 120]);
-  assert.deepEqual(topologyInputSize({ model_config: { config: { layers: [{ class_name: 'InputLayer', config: { batch_input_shape: [null, 224, 224, 3] } }] } } }), [224, 224]);
+  assert.deepEqual(
+    topologyInputSize({ model_config: { config: { layers: [{ class_name: 'InputLayer', config: { batch_input_shape: [null, 224, 224, 3] } }] } } }),
+    [224, 224],
+  );
   assert.equal(topologyInputSize({ config: { layers: [{ config: { batch_input_shape: [null, null, null, 3] } }] } }), undefined);
 });

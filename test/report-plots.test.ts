@@ -5,7 +5,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import {
-  confusionMatrixChart, imageGrid, learningCurves, normalizeHistory, svgSize, svgToPng, uniquifySvgIds, writeFigure, accuracySummaryChart, fontsRender,
+  confusionMatrixChart,
+  imageGrid,
+  learningCurves,
+  normalizeHistory,
+  svgSize,
+  svgToPng,
+  uniquifySvgIds,
+  writeFigure,
+  accuracySummaryChart,
+  fontsRender,
 } from '../src/report/index.js';
 import { ConvkitError } from '../src/util/errors.js';
 
@@ -37,10 +46,16 @@ async function pixelDifference(a: Buffer, b: Buffer): Promise<number> {
 }
 
 test('normalizeHistory pairs val_ metrics, counts epochs from 1 and rejects ragged input', () => {
-  const h = normalizeHistory({ epoch: [0, 1, 2], history: { loss: [1, 0.5, NaN], val_loss: [1.1, 0.7, 0.6], accuracy: [0.5, 0.6, 0.7], val_accuracy: [0.4, 0.5, 0.6] } });
+  const h = normalizeHistory({
+    epoch: [0, 1, 2],
+    history: { loss: [1, 0.5, NaN], val_loss: [1.1, 0.7, 0.6], accuracy: [0.5, 0.6, 0.7], val_accuracy: [0.4, 0.5, 0.6] },
+  });
   assert.deepEqual(h.epochs, [1, 2, 3]);
   assert.equal(h.accuracyKey, 'accuracy');
-  assert.deepEqual(h.metrics.map((m) => m.metric), ['loss', 'accuracy']);
+  assert.deepEqual(
+    h.metrics.map((m) => m.metric),
+    ['loss', 'accuracy'],
+  );
   assert.deepEqual(h.metrics[0]!.train, [1, 0.5, null]);
   assert.deepEqual(h.metrics[0]!.val, [1.1, 0.7, 0.6]);
   assert.throws(() => normalizeHistory({ loss: [1, 2], acc: [1] }), ConvkitError);
@@ -98,7 +113,13 @@ test('learningCurves with only training loss draws a single panel; unknown metri
 });
 
 test('confusionMatrixChart draws n×n cells with counts, darker where the share is higher', async () => {
-  const fig = await confusionMatrixChart([[420, 80], [130, 370]], ['cats', 'dogs']);
+  const fig = await confusionMatrixChart(
+    [
+      [420, 80],
+      [130, 370],
+    ],
+    ['cats', 'dogs'],
+  );
   const rects = markGroup(fig.svg, 'mark-rect role-mark');
   const cells = [...rects.matchAll(/aria-label="([^"]*)"[^>]*fill="rgb\((\d+), (\d+), (\d+)\)"/g)];
   assert.equal(cells.length, 4);
@@ -118,7 +139,16 @@ test('confusionMatrixChart draws n×n cells with counts, darker where the share 
 
 test('confusionMatrixChart rejects a matrix that does not match the classes', async () => {
   await assert.rejects(confusionMatrixChart([[1, 2]], ['a', 'b']), ConvkitError);
-  await assert.rejects(confusionMatrixChart([[1, -2], [0, 1]], ['a', 'b']), /negative/);
+  await assert.rejects(
+    confusionMatrixChart(
+      [
+        [1, -2],
+        [0, 1],
+      ],
+      ['a', 'b'],
+    ),
+    /negative/,
+  );
 });
 
 test('accuracySummaryChart places a point per measured accuracy and a band per book range', async () => {
@@ -160,16 +190,22 @@ test('writeFigure writes .svg and .png atomically and leaves no temp files', asy
 });
 
 test('imageGrid lays tiles out in columns with captions under them', async () => {
-  const red = await sharp({ create: { width: 20, height: 20, channels: 3, background: { r: 255, g: 0, b: 0 } } }).png().toBuffer();
+  const red = await sharp({ create: { width: 20, height: 20, channels: 3, background: { r: 255, g: 0, b: 0 } } })
+    .png()
+    .toBuffer();
   const blue = new Uint8Array(20 * 20 * 3);
   for (let i = 0; i < blue.length; i += 3) blue[i + 2] = 255;
   const gray = new Uint8Array(20 * 20).fill(128);
-  const png = await imageGrid([
-    { data: red, caption: 'true cat\npred dog 0.97' },
-    { data: blue, width: 20, height: 20 },
-    { data: gray, width: 20, height: 20, caption: 'gray' },
-  ], { columns: 2, tileSize: 40, gap: 10, fontSize: 12 });
-  const lineH = Math.round(12 * 1.3), captionH = 2 * lineH + 6;
+  const png = await imageGrid(
+    [
+      { data: red, caption: 'true cat\npred dog 0.97' },
+      { data: blue, width: 20, height: 20 },
+      { data: gray, width: 20, height: 20, caption: 'gray' },
+    ],
+    { columns: 2, tileSize: 40, gap: 10, fontSize: 12 },
+  );
+  const lineH = Math.round(12 * 1.3),
+    captionH = 2 * lineH + 6;
   const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
   assert.equal(info.width, 10 + 2 * (40 + 10));
   assert.equal(info.height, 10 + 2 * (40 + captionH + 10));
@@ -196,7 +232,11 @@ test('imageGrid rejects raw pixels of the wrong size and empty input', async () 
 
 test('imageGrid takes raw tiles as pixels whatever their first bytes look like', async () => {
   // First pixels that read as '<' (SVG), a PNG and a JPEG signature.
-  const starts = [[60, 10, 20], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a], [0xff, 0xd8, 0xff]];
+  const starts = [
+    [60, 10, 20],
+    [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a],
+    [0xff, 0xd8, 0xff],
+  ];
   const tiles = starts.map((start) => {
     const data = new Uint8Array(4 * 4 * 3).fill(60);
     data.set(start);

@@ -14,10 +14,19 @@ import { join } from 'node:path';
 import { snapshot } from './cli-harness.js';
 import { writeSyntheticSet, type SyntheticSet } from './train-synthetic.js';
 import {
-  BAD_ENTRIES, MODEL_DAMAGE, countImages, escapeRe, named, nestHalf, renameClass, symlinkClass, tempLeftovers, type BadEntry,
+  BAD_ENTRIES,
+  MODEL_DAMAGE,
+  countImages,
+  escapeRe,
+  named,
+  nestHalf,
+  renameClass,
+  symlinkClass,
+  tempLeftovers,
+  type BadEntry,
 } from './robustness-corpus.js';
 import { createTally, runCaptured, runCase, type Case, type CommandName, type Env, type Expect } from './robustness-harness.js';
-import { trainRecipe } from '../src/train/train-recipe.js';
+import { trainRecipe } from '../src/recipes/train-recipe.js';
 import { loadModel } from '../src/train/saved-model.js';
 import { ImageCache } from '../src/data/cache.js';
 import { scanImageFolder } from '../src/data/scan.js';
@@ -37,7 +46,13 @@ const tally = createTally();
 // ---- inputs ----
 
 const tinyFlags: Record<string, string | true> = {
-  '--epochs': '1', '--image-size': '16', '--filters': '4,4', '--dense-units': '8', '--batch-size': '4', '--no-plots': true, '--quiet': true,
+  '--epochs': '1',
+  '--image-size': '16',
+  '--filters': '4,4',
+  '--dense-units': '8',
+  '--batch-size': '4',
+  '--no-plots': true,
+  '--quiet': true,
 };
 
 /** The tiny training flags with `changes` applied (null drops a flag). */
@@ -46,28 +61,86 @@ function tiny(changes: Record<string, string | true | null> = {}): string[] {
   return Object.entries(all).flatMap(([k, v]) => (v === null ? [] : v === true ? [k] : [k, v]));
 }
 
-const trainArgv = (env: Env, changes: Record<string, string | true | null> = {}, data = env.data, out = env.out): string[] =>
-  ['train', '--recipe', 'scratch', '--data', data, '--out', out, ...tiny(changes)];
+const trainArgv = (env: Env, changes: Record<string, string | true | null> = {}, data = env.data, out = env.out): string[] => [
+  'train',
+  '--recipe',
+  'scratch',
+  '--data',
+  data,
+  '--out',
+  out,
+  ...tiny(changes),
+];
 const evaluateArgv = (env: Env, extra: string[] = [], data = join(env.data, 'test')): string[] => ['evaluate', '--model', env.model, '--data', data, ...extra];
 const predictArgv = (env: Env, extra: string[] = [], paths = [env.pics]): string[] => ['predict', '--model', env.model, ...extra, ...paths];
 const previewOut = (env: Env) => join(env.root, 'preview.png');
-const previewArgv = (env: Env, extra: string[] = [], data = join(env.data, 'train')): string[] =>
-  ['preview', '--data', data, '--images', '100', '--count', '1', '--image-size', '16', '--out', previewOut(env), ...extra];
-const prepareArgv = (env: Env, extra: string[] = [], source = env.photos, dest = env.out): string[] => ['prepare', source, dest, '--split', '3,2,1', '--json', ...extra];
-const classifyArgv = (env: Env, extra: string[] = []): string[] => ['classify', '--base', 'mobilenet_v1', '--models-dir', MODELS, '--top', '1', ...extra, env.pics];
-const studyArgv = (env: Env, extra: string[] = [], data = env.data, out = env.out): string[] =>
-  ['study', 'cats-vs-dogs', '--data', data, '--out', out, '--cache-dir', env.cache, '--quiet', ...extra];
+const previewArgv = (env: Env, extra: string[] = [], data = join(env.data, 'train')): string[] => [
+  'preview',
+  '--data',
+  data,
+  '--images',
+  '100',
+  '--count',
+  '1',
+  '--image-size',
+  '16',
+  '--out',
+  previewOut(env),
+  ...extra,
+];
+const prepareArgv = (env: Env, extra: string[] = [], source = env.photos, dest = env.out): string[] => [
+  'prepare',
+  source,
+  dest,
+  '--split',
+  '3,2,1',
+  '--json',
+  ...extra,
+];
+const classifyArgv = (env: Env, extra: string[] = []): string[] => [
+  'classify',
+  '--base',
+  'mobilenet_v1',
+  '--models-dir',
+  MODELS,
+  '--top',
+  '1',
+  ...extra,
+  env.pics,
+];
+const studyArgv = (env: Env, extra: string[] = [], data = env.data, out = env.out): string[] => [
+  'study',
+  'cats-vs-dogs',
+  '--data',
+  data,
+  '--out',
+  out,
+  '--cache-dir',
+  env.cache,
+  '--quiet',
+  ...extra,
+];
 
-const withData = async (env: Env) => { await fs.cp(good!.root, env.data, { recursive: true }); };
-const withModel = async (env: Env) => { await fs.cp(goodModel, env.model, { recursive: true }); };
-const withPhotos = async (env: Env) => { await fs.cp(join(good!.root, 'train'), env.photos, { recursive: true }); };
+const withData = async (env: Env) => {
+  await fs.cp(good!.root, env.data, { recursive: true });
+};
+const withModel = async (env: Env) => {
+  await fs.cp(goodModel, env.model, { recursive: true });
+};
+const withPhotos = async (env: Env) => {
+  await fs.cp(join(good!.root, 'train'), env.photos, { recursive: true });
+};
 /** Two good images (one per class) for predict; `one` keeps one (classify loads a big model per image batch). */
 const withPics = async (env: Env, one = false) => {
   await fs.mkdir(env.pics, { recursive: true });
   await fs.copyFile(join(good!.root, 'test', 'left', 'left_000.png'), join(env.pics, 'left_000.png'));
   if (!one) await fs.copyFile(join(good!.root, 'test', 'right', 'right_000.png'), join(env.pics, 'right_000.png'));
 };
-const all = (...steps: ((env: Env) => Promise<void>)[]) => async (env: Env) => { for (const s of steps) await s(env); };
+const all =
+  (...steps: ((env: Env) => Promise<void>)[]) =>
+  async (env: Env) => {
+    for (const s of steps) await s(env);
+  };
 
 async function readMeta(dir: string): Promise<{ classNames: string[]; data?: { train?: number } }> {
   return JSON.parse(await fs.readFile(join(dir, 'convkit.json'), 'utf8')) as { classNames: string[]; data?: { train?: number } };
@@ -83,7 +156,9 @@ function jsonOut(run: { outLines: string[] }): Record<string, unknown> {
 // ---- the table ----
 
 const cases: Case[] = [];
-const add = (c: Case) => { cases.push(c); };
+const add = (c: Case) => {
+  cases.push(c);
+};
 
 const failsNaming = (re: RegExp): Expect => ({ code: 2, error: re });
 
@@ -107,23 +182,45 @@ const skippedLine = (file: string) => new RegExp(`skipped .*${escapeRe(file)}`);
 
 const IMAGE_TARGETS: ImageTarget[] = [
   {
-    command: 'train', dir: (e) => join(e.data, 'train', 'left'), setup: withData, argv: (e) => trainArgv(e),
+    command: 'train',
+    dir: (e) => join(e.data, 'train', 'left'),
+    setup: withData,
+    argv: (e) => trainArgv(e),
     onBad: (b) => failsNaming(named(b.file)),
-    readAll: (n) => async (env) => { assert.equal((await readMeta(env.out)).data?.train, n, 'training images read'); },
+    readAll: (n) => async (env) => {
+      assert.equal((await readMeta(env.out)).data?.train, n, 'training images read');
+    },
   },
   {
-    command: 'evaluate', dir: (e) => join(e.data, 'test', 'left'), setup: all(withData, withModel), argv: (e, x) => evaluateArgv(e, ['--json', ...x]), skippedLine,
+    command: 'evaluate',
+    dir: (e) => join(e.data, 'test', 'left'),
+    setup: all(withData, withModel),
+    argv: (e, x) => evaluateArgv(e, ['--json', ...x]),
+    skippedLine,
     onBad: (b) => failsNaming(named(b.file)),
-    readAll: (n) => async (_env, run) => { assert.equal(jsonOut(run).n, n, 'images evaluated'); },
+    readAll: (n) => async (_env, run) => {
+      assert.equal(jsonOut(run).n, n, 'images evaluated');
+    },
   },
   {
-    command: 'predict', dir: (e) => e.pics, setup: all(withPics, withModel), argv: (e, x) => predictArgv(e, x), skippedLine: named,
+    command: 'predict',
+    dir: (e) => e.pics,
+    setup: all(withPics, withModel),
+    argv: (e, x) => predictArgv(e, x),
+    skippedLine: named,
     // One line per good image on stdout, one per bad file on stderr; exit 1 unless --skip-bad.
     onBad: (b) => ({ code: 1, listed: [named(b.file)], stdoutLines: 2 }),
-    readAll: (n) => async (_env, run) => { assert.equal(run.outLines.length, n, 'images predicted'); },
+    readAll: (n) => async (_env, run) => {
+      assert.equal(run.outLines.length, n, 'images predicted');
+    },
   },
   {
-    command: 'preview', dir: (e) => join(e.data, 'train', 'left'), setup: withData, argv: (e, x) => previewArgv(e, x), outputs: (e) => [previewOut(e)], skippedLine,
+    command: 'preview',
+    dir: (e) => join(e.data, 'train', 'left'),
+    setup: withData,
+    argv: (e, x) => previewArgv(e, x),
+    outputs: (e) => [previewOut(e)],
+    skippedLine,
     onBad: (b) => failsNaming(named(b.file)),
     readAll: (n) => async (env, run) => {
       assert.match(run.outLines[0]!, new RegExp(`\\(${n} image\\(s\\)`), 'images previewed');
@@ -131,11 +228,17 @@ const IMAGE_TARGETS: ImageTarget[] = [
     },
   },
   {
-    command: 'prepare', dir: (e) => join(e.photos, 'left'), setup: withPhotos, argv: (e, x) => prepareArgv(e, x), skippedLine,
+    command: 'prepare',
+    dir: (e) => join(e.photos, 'left'),
+    setup: withPhotos,
+    argv: (e, x) => prepareArgv(e, x),
+    skippedLine,
     onBad: (b) => failsNaming(named(b.file)),
     readAll: (n) => async (env, run) => {
       const r = jsonOut(run) as { counts: Record<string, Record<string, number>>; unused?: number };
-      const placed = Object.values(r.counts).flatMap((c) => Object.values(c)).reduce((a, b) => a + b, 0);
+      const placed = Object.values(r.counts)
+        .flatMap((c) => Object.values(c))
+        .reduce((a, b) => a + b, 0);
       assert.equal(placed + (r.unused ?? 0), n, 'images prepared or counted unused');
       assert.equal(await countImages(env.out), placed, 'images in DEST');
     },
@@ -149,42 +252,70 @@ for (const t of IMAGE_TARGETS) {
     for (const skip of variants) {
       const n = nGood + (entry.adds ?? 0);
       add({
-        command: t.command, kind: 'images', name: `${entry.name}${skip ? ' with --skip-bad' : ''}`,
-        setup: async (env) => { await t.setup(env); await entry.make(t.dir(env)); },
+        command: t.command,
+        kind: 'images',
+        name: `${entry.name}${skip ? ' with --skip-bad' : ''}`,
+        setup: async (env) => {
+          await t.setup(env);
+          await entry.make(t.dir(env));
+        },
         argv: (env) => t.argv(env, skip ? ['--skip-bad'] : []),
         outputs: t.outputs,
-        expect: entry.outcome === 'ok' ? { code: 0, listed: [], check: t.readAll?.(n) }
-          // With --skip-bad: listed on stderr, every good image still read, exit 0.
-          : skip ? { code: 0, listed: [t.skippedLine!(entry.file)], check: t.readAll?.(nGood) }
-          : t.onBad(entry),
+        expect:
+          entry.outcome === 'ok'
+            ? { code: 0, listed: [], check: t.readAll?.(n) }
+            : // With --skip-bad: listed on stderr, every good image still read, exit 0.
+              skip
+              ? { code: 0, listed: [t.skippedLine!(entry.file)], check: t.readAll?.(nGood) }
+              : t.onBad(entry),
       });
     }
   }
   // A class folder that is a symbolic link, and images in nested folders of a class, are read.
   const n = nGood;
   add({
-    command: t.command, kind: 'images', name: 'symlinked class folder (must work)',
+    command: t.command,
+    kind: 'images',
+    name: 'symlinked class folder (must work)',
     setup: async (env) => {
       await t.setup(env);
       const dir = t.dir(env);
       if (t.command === 'predict') await symlinkClass(dir, join(env.root, 'elsewhere', 'pics'));
       else await symlinkClass(join(dir, '..', 'right'), join(env.root, 'elsewhere', 'right'));
     },
-    argv: (env) => t.argv(env, []), outputs: t.outputs, expect: { code: 0, listed: [], check: t.readAll?.(n) },
+    argv: (env) => t.argv(env, []),
+    outputs: t.outputs,
+    expect: { code: 0, listed: [], check: t.readAll?.(n) },
   });
   add({
-    command: t.command, kind: 'images', name: 'nested sub-folder inside a class (images read)',
-    setup: async (env) => { await t.setup(env); await nestHalf(t.dir(env)); },
-    argv: (env) => t.argv(env, []), outputs: t.outputs, expect: { code: 0, listed: [], check: t.readAll?.(n) },
+    command: t.command,
+    kind: 'images',
+    name: 'nested sub-folder inside a class (images read)',
+    setup: async (env) => {
+      await t.setup(env);
+      await nestHalf(t.dir(env));
+    },
+    argv: (env) => t.argv(env, []),
+    outputs: t.outputs,
+    expect: { code: 0, listed: [], check: t.readAll?.(n) },
   });
 }
 
 // classify loads MobileNet for each case: a few cases only.
-for (const [file, skip] of [['truncated.jpg', false], ['gone.jpg', true], ['vector.svg', false]] as const) {
+for (const [file, skip] of [
+  ['truncated.jpg', false],
+  ['gone.jpg', true],
+  ['vector.svg', false],
+] as const) {
   const entry = BAD_ENTRIES.find((b) => b.file === file)!;
   add({
-    command: 'classify', kind: 'images', name: `${entry.name}${skip ? ' with --skip-bad' : ''}`,
-    setup: async (env) => { await withPics(env, true); await entry.make(env.pics); },
+    command: 'classify',
+    kind: 'images',
+    name: `${entry.name}${skip ? ' with --skip-bad' : ''}`,
+    setup: async (env) => {
+      await withPics(env, true);
+      await entry.make(env.pics);
+    },
     argv: (env) => classifyArgv(env, skip ? ['--skip-bad'] : []),
     expect: { code: skip ? 0 : 1, listed: [named(file)], stdoutLines: 2 },
   });
@@ -194,17 +325,31 @@ for (const [file, skip] of [['truncated.jpg', false], ['gone.jpg', true], ['vect
 for (const file of ['truncated.jpg', 'gone.jpg']) {
   const entry = BAD_ENTRIES.find((b) => b.file === file)!;
   add({
-    command: 'study', kind: 'images', name: entry.name,
-    setup: async (env) => { await withData(env); await entry.make(join(env.data, 'train', 'left')); },
-    argv: (env) => studyArgv(env), expect: failsNaming(named(file)),
+    command: 'study',
+    kind: 'images',
+    name: entry.name,
+    setup: async (env) => {
+      await withData(env);
+      await entry.make(join(env.data, 'train', 'left'));
+    },
+    argv: (env) => studyArgv(env),
+    expect: failsNaming(named(file)),
   });
 }
 
 // ---- bad folders ----
 
-const emptyFolder = (path: string) => async () => { await fs.rm(path, { recursive: true, force: true }); await fs.mkdir(path, { recursive: true }); };
-const oneClass = async (env: Env) => { for (const s of ['train', 'validation', 'test']) await fs.rm(join(env.data, s, 'right'), { recursive: true }); };
-const protoClasses = async (env: Env) => { await renameClass(env.data, 'left', '__proto__'); await renameClass(env.data, 'right', 'constructor'); };
+const emptyFolder = (path: string) => async () => {
+  await fs.rm(path, { recursive: true, force: true });
+  await fs.mkdir(path, { recursive: true });
+};
+const oneClass = async (env: Env) => {
+  for (const s of ['train', 'validation', 'test']) await fs.rm(join(env.data, s, 'right'), { recursive: true });
+};
+const protoClasses = async (env: Env) => {
+  await renameClass(env.data, 'left', '__proto__');
+  await renameClass(env.data, 'right', 'constructor');
+};
 const aFile = (path: string) => fs.writeFile(path, 'not a folder\n');
 
 /** After a train run on __proto__/constructor classes: the model, evaluate and predict all work with those names. */
@@ -228,53 +373,187 @@ async function protoEndToEnd(env: Env): Promise<void> {
 const folderCases: [CommandName, string, (env: Env) => Promise<void>, (env: Env) => string[], Expect][] = [
   // train
   ['train', '--data missing', async () => undefined, (e) => trainArgv(e, {}, join(e.root, 'nope')), failsNaming(/nope/)],
-  ['train', '--data a file', (e) => aFile(join(e.root, 'data.txt')), (e) => trainArgv(e, {}, join(e.root, 'data.txt')), failsNaming(/data\.txt.*(not a folder|is a file)/)],
+  [
+    'train',
+    '--data a file',
+    (e) => aFile(join(e.root, 'data.txt')),
+    (e) => trainArgv(e, {}, join(e.root, 'data.txt')),
+    failsNaming(/data\.txt.*(not a folder|is a file)/),
+  ],
   ['train', 'no class folders', all(withData, async (e) => emptyFolder(join(e.data, 'train'))()), (e) => trainArgv(e), failsNaming(/train/)],
   ['train', 'one class only', all(withData, oneClass), (e) => trainArgv(e), failsNaming(/(train|validation).*(left|class)/)],
   ['train', 'an empty class', all(withData, async (e) => emptyFolder(join(e.data, 'train', 'right'))()), (e) => trainArgv(e), failsNaming(/right/)],
-  ['train', 'no validation/ folder', all(withData, async (e) => fs.rm(join(e.data, 'validation'), { recursive: true })), (e) => trainArgv(e), failsNaming(/validation/)],
-  ['train', 'validation/ with other class names', all(withData, async (e) => fs.rename(join(e.data, 'validation', 'right'), join(e.data, 'validation', 'other'))), (e) => trainArgv(e), failsNaming(/validation/)],
+  [
+    'train',
+    'no validation/ folder',
+    all(withData, async (e) => fs.rm(join(e.data, 'validation'), { recursive: true })),
+    (e) => trainArgv(e),
+    failsNaming(/validation/),
+  ],
+  [
+    'train',
+    'validation/ with other class names',
+    all(withData, async (e) => fs.rename(join(e.data, 'validation', 'right'), join(e.data, 'validation', 'other'))),
+    (e) => trainArgv(e),
+    failsNaming(/validation/),
+  ],
   // Found before training, not after the model is saved.
-  ['train', 'test/ with other class names than train/', all(withData, async (e) => fs.rename(join(e.data, 'test', 'right'), join(e.data, 'test', 'other'))), (e) => trainArgv(e), failsNaming(/test/)],
+  [
+    'train',
+    'test/ with other class names than train/',
+    all(withData, async (e) => fs.rename(join(e.data, 'test', 'right'), join(e.data, 'test', 'other'))),
+    (e) => trainArgv(e),
+    failsNaming(/test/),
+  ],
   ['train', '--data pointing at train/ instead of its parent', withData, (e) => trainArgv(e, {}, join(e.data, 'train')), failsNaming(/train/)],
-  ['train', 'a hidden .ipynb_checkpoints folder and a stray README in train/ (ignored)', all(withData, async (e) => {
-    await fs.mkdir(join(e.data, 'train', '.ipynb_checkpoints'));
-    await fs.writeFile(join(e.data, 'train', '.ipynb_checkpoints', 'notes.txt'), 'x\n');
-    await fs.writeFile(join(e.data, 'train', 'README.txt'), 'my data\n');
-  }), (e) => trainArgv(e), { code: 0, listed: [], check: async (env) => { assert.deepEqual((await readMeta(env.out)).classNames, ['left', 'right']); } }],
-  ['train', 'class names with spaces and accents (must work)', all(withData, async (e) => { await renameClass(e.data, 'left', 'chat noir'); await renameClass(e.data, 'right', 'čaj zelený'); }),
-    (e) => trainArgv(e), { code: 0, listed: [], check: async (env) => { assert.deepEqual((await readMeta(env.out)).classNames, ['chat noir', 'čaj zelený']); } }],
-  ['train', 'class folders named __proto__ and constructor (must work end to end)', all(withData, protoClasses), (e) => trainArgv(e), { code: 0, listed: [], check: protoEndToEnd }],
+  [
+    'train',
+    'a hidden .ipynb_checkpoints folder and a stray README in train/ (ignored)',
+    all(withData, async (e) => {
+      await fs.mkdir(join(e.data, 'train', '.ipynb_checkpoints'));
+      await fs.writeFile(join(e.data, 'train', '.ipynb_checkpoints', 'notes.txt'), 'x\n');
+      await fs.writeFile(join(e.data, 'train', 'README.txt'), 'my data\n');
+    }),
+    (e) => trainArgv(e),
+    {
+      code: 0,
+      listed: [],
+      check: async (env) => {
+        assert.deepEqual((await readMeta(env.out)).classNames, ['left', 'right']);
+      },
+    },
+  ],
+  [
+    'train',
+    'class names with spaces and accents (must work)',
+    all(withData, async (e) => {
+      await renameClass(e.data, 'left', 'chat noir');
+      await renameClass(e.data, 'right', 'čaj zelený');
+    }),
+    (e) => trainArgv(e),
+    {
+      code: 0,
+      listed: [],
+      check: async (env) => {
+        assert.deepEqual((await readMeta(env.out)).classNames, ['chat noir', 'čaj zelený']);
+      },
+    },
+  ],
+  [
+    'train',
+    'class folders named __proto__ and constructor (must work end to end)',
+    all(withData, protoClasses),
+    (e) => trainArgv(e),
+    { code: 0, listed: [], check: protoEndToEnd },
+  ],
   // evaluate
   ['evaluate', '--data missing', withModel, (e) => evaluateArgv(e, [], join(e.root, 'nope')), failsNaming(/nope/)],
-  ['evaluate', '--data a file', all(withModel, (e) => aFile(join(e.root, 'data.txt'))), (e) => evaluateArgv(e, [], join(e.root, 'data.txt')), failsNaming(/data\.txt/)],
-  ['evaluate', 'no class folders', all(withModel, async (e) => emptyFolder(join(e.root, 'empty'))()), (e) => evaluateArgv(e, [], join(e.root, 'empty')), failsNaming(/empty/)],
+  [
+    'evaluate',
+    '--data a file',
+    all(withModel, (e) => aFile(join(e.root, 'data.txt'))),
+    (e) => evaluateArgv(e, [], join(e.root, 'data.txt')),
+    failsNaming(/data\.txt/),
+  ],
+  [
+    'evaluate',
+    'no class folders',
+    all(withModel, async (e) => emptyFolder(join(e.root, 'empty'))()),
+    (e) => evaluateArgv(e, [], join(e.root, 'empty')),
+    failsNaming(/empty/),
+  ],
   ['evaluate', 'one class only', all(withData, withModel, oneClass), (e) => evaluateArgv(e), failsNaming(/test|left|class/)],
-  ['evaluate', 'an empty class', all(withData, withModel, async (e) => emptyFolder(join(e.data, 'test', 'right'))()), (e) => evaluateArgv(e), failsNaming(/right/)],
-  ['evaluate', 'classes other than the model\'s', all(withData, withModel, async (e) => fs.rename(join(e.data, 'test', 'right'), join(e.data, 'test', 'other'))), (e) => evaluateArgv(e), failsNaming(/other/)],
+  [
+    'evaluate',
+    'an empty class',
+    all(withData, withModel, async (e) => emptyFolder(join(e.data, 'test', 'right'))()),
+    (e) => evaluateArgv(e),
+    failsNaming(/right/),
+  ],
+  [
+    'evaluate',
+    "classes other than the model's",
+    all(withData, withModel, async (e) => fs.rename(join(e.data, 'test', 'right'), join(e.data, 'test', 'other'))),
+    (e) => evaluateArgv(e),
+    failsNaming(/other/),
+  ],
   ['evaluate', 'the data root instead of a split', all(withData, withModel), (e) => evaluateArgv(e, [], e.data), failsNaming(/train|classes/)],
   // predict
   ['predict', 'a missing path', withModel, (e) => predictArgv(e, [], [join(e.root, 'nope.jpg')]), { code: [1, 2], listed: [/nope\.jpg/] }],
-  ['predict', 'an empty folder', all(withModel, async (e) => emptyFolder(join(e.root, 'empty'))()), (e) => predictArgv(e, [], [join(e.root, 'empty')]), failsNaming(/empty/)],
-  ['predict', 'a folder named __proto__ (must work)', all(withModel, async (e) => { await withPics(e); await fs.rename(e.pics, join(e.root, '__proto__')); }), (e) => predictArgv(e, [], [join(e.root, '__proto__')]), { code: 0, listed: [], stdoutLines: 2 }],
+  [
+    'predict',
+    'an empty folder',
+    all(withModel, async (e) => emptyFolder(join(e.root, 'empty'))()),
+    (e) => predictArgv(e, [], [join(e.root, 'empty')]),
+    failsNaming(/empty/),
+  ],
+  [
+    'predict',
+    'a folder named __proto__ (must work)',
+    all(withModel, async (e) => {
+      await withPics(e);
+      await fs.rename(e.pics, join(e.root, '__proto__'));
+    }),
+    (e) => predictArgv(e, [], [join(e.root, '__proto__')]),
+    { code: 0, listed: [], stdoutLines: 2 },
+  ],
   // preview
   ['preview', '--data missing', async () => undefined, (e) => previewArgv(e, [], join(e.root, 'nope')), failsNaming(/nope/)],
   ['preview', '--data a file', (e) => aFile(join(e.root, 'data.txt')), (e) => previewArgv(e, [], join(e.root, 'data.txt')), failsNaming(/data\.txt/)],
-  ['preview', 'a folder without images', async (e) => emptyFolder(join(e.root, 'empty'))(), (e) => previewArgv(e, [], join(e.root, 'empty')), failsNaming(/empty/)],
+  [
+    'preview',
+    'a folder without images',
+    async (e) => emptyFolder(join(e.root, 'empty'))(),
+    (e) => previewArgv(e, [], join(e.root, 'empty')),
+    failsNaming(/empty/),
+  ],
   ['preview', 'an empty class', all(withData, async (e) => emptyFolder(join(e.data, 'train', 'right'))()), (e) => previewArgv(e), failsNaming(/right/)],
-  ['preview', '--batch with classes __proto__ and constructor (must work)', all(withData, protoClasses), (e) => previewArgv(e, ['--batch', '--batch-size', '4']), { code: 0, listed: [] }],
+  [
+    'preview',
+    '--batch with classes __proto__ and constructor (must work)',
+    all(withData, protoClasses),
+    (e) => previewArgv(e, ['--batch', '--batch-size', '4']),
+    { code: 0, listed: [] },
+  ],
   // prepare
   ['prepare', 'SOURCE missing', async () => undefined, (e) => prepareArgv(e, [], join(e.root, 'nope')), failsNaming(/nope/)],
   ['prepare', 'SOURCE a file', (e) => aFile(join(e.root, 'photos.txt')), (e) => prepareArgv(e, [], join(e.root, 'photos.txt')), failsNaming(/photos\.txt/)],
   ['prepare', 'SOURCE without images', async (e) => emptyFolder(e.photos)(), (e) => prepareArgv(e), failsNaming(/photos/)],
-  ['prepare', 'one class only', all(withPhotos, async (e) => fs.rm(join(e.photos, 'right'), { recursive: true })), (e) => prepareArgv(e), failsNaming(/class|left/)],
+  [
+    'prepare',
+    'one class only',
+    all(withPhotos, async (e) => fs.rm(join(e.photos, 'right'), { recursive: true })),
+    (e) => prepareArgv(e),
+    failsNaming(/class|left/),
+  ],
   ['prepare', 'an empty class', all(withPhotos, async (e) => emptyFolder(join(e.photos, 'right'))()), (e) => prepareArgv(e), failsNaming(/right/)],
-  ['prepare', 'classes __proto__ and constructor (must work)', all(withPhotos, async (e) => { await fs.rename(join(e.photos, 'left'), join(e.photos, '__proto__')); await fs.rename(join(e.photos, 'right'), join(e.photos, 'constructor')); }),
-    (e) => prepareArgv(e), { code: 0, listed: [], check: async (env) => { assert.deepEqual((await fs.readdir(join(env.out, 'train'))).sort(), ['__proto__', 'constructor']); assert.equal(await countImages(env.out), 12); } }],
+  [
+    'prepare',
+    'classes __proto__ and constructor (must work)',
+    all(withPhotos, async (e) => {
+      await fs.rename(join(e.photos, 'left'), join(e.photos, '__proto__'));
+      await fs.rename(join(e.photos, 'right'), join(e.photos, 'constructor'));
+    }),
+    (e) => prepareArgv(e),
+    {
+      code: 0,
+      listed: [],
+      check: async (env) => {
+        assert.deepEqual((await fs.readdir(join(env.out, 'train'))).sort(), ['__proto__', 'constructor']);
+        assert.equal(await countImages(env.out), 12);
+      },
+    },
+  ],
   // study
   ['study', '--data missing', async () => undefined, (e) => studyArgv(e, [], join(e.root, 'nope')), failsNaming(/nope/)],
   ['study', 'one class only', all(withData, oneClass), (e) => studyArgv(e), failsNaming(/train|class/)],
-  ['study', 'test/ with other class names than train/', all(withData, async (e) => fs.rename(join(e.data, 'test', 'right'), join(e.data, 'test', 'other'))), (e) => studyArgv(e), failsNaming(/test/)],
+  [
+    'study',
+    'test/ with other class names than train/',
+    all(withData, async (e) => fs.rename(join(e.data, 'test', 'right'), join(e.data, 'test', 'other'))),
+    (e) => studyArgv(e),
+    failsNaming(/test/),
+  ],
 ];
 for (const [command, name, setup, argv, expect] of folderCases) {
   add({ command, kind: 'folders', name, setup, argv, expect, outputs: command === 'preview' ? (e) => [previewOut(e)] : undefined });
@@ -283,8 +562,22 @@ for (const [command, name, setup, argv, expect] of folderCases) {
 // ---- bad model folders ----
 
 for (const damage of MODEL_DAMAGE) {
-  add({ command: 'evaluate', kind: 'model', name: damage.name, setup: all(withData, withModel, async (e) => damage.make(e.model)), argv: (e) => evaluateArgv(e), expect: failsNaming(damage.error) });
-  add({ command: 'predict', kind: 'model', name: damage.name, setup: all(withPics, withModel, async (e) => damage.make(e.model)), argv: (e) => predictArgv(e), expect: failsNaming(damage.error) });
+  add({
+    command: 'evaluate',
+    kind: 'model',
+    name: damage.name,
+    setup: all(withData, withModel, async (e) => damage.make(e.model)),
+    argv: (e) => evaluateArgv(e),
+    expect: failsNaming(damage.error),
+  });
+  add({
+    command: 'predict',
+    kind: 'model',
+    name: damage.name,
+    setup: all(withPics, withModel, async (e) => damage.make(e.model)),
+    argv: (e) => predictArgv(e),
+    expect: failsNaming(damage.error),
+  });
 }
 const modelPathCases: [string, (env: Env) => Promise<void>, (env: Env) => string, RegExp][] = [
   ['--model missing', async () => undefined, (e) => join(e.root, 'nope'), /nope/],
@@ -292,8 +585,22 @@ const modelPathCases: [string, (env: Env) => Promise<void>, (env: Env) => string
   ['--model a data folder', async () => undefined, (e) => e.data, /data|convkit\.json/],
 ];
 for (const [name, make, model, error] of modelPathCases) {
-  add({ command: 'evaluate', kind: 'model', name, setup: all(withData, make), argv: (e) => ['evaluate', '--model', model(e), '--data', join(e.data, 'test')], expect: failsNaming(error) });
-  add({ command: 'predict', kind: 'model', name, setup: all(withData, withPics, make), argv: (e) => ['predict', '--model', model(e), e.pics], expect: failsNaming(error) });
+  add({
+    command: 'evaluate',
+    kind: 'model',
+    name,
+    setup: all(withData, make),
+    argv: (e) => ['evaluate', '--model', model(e), '--data', join(e.data, 'test')],
+    expect: failsNaming(error),
+  });
+  add({
+    command: 'predict',
+    kind: 'model',
+    name,
+    setup: all(withData, withPics, make),
+    argv: (e) => ['predict', '--model', model(e), e.pics],
+    expect: failsNaming(error),
+  });
 }
 
 // ---- bad flags ----
@@ -312,7 +619,13 @@ const flagCases: [CommandName, string, (env: Env) => Promise<void>, (env: Env) =
   ['train', '--filters 4,x', withData, (e) => trainArgv(e, { '--filters': '4,x' }), /--filters/],
   ['train', '--seed -1', withData, (e) => trainArgv(e, { '--seed': '-1' }), /--seed/],
   ['train', '--out missing', withData, (e) => trainArgv(e).filter((a, i, arr) => a !== '--out' && arr[i - 1] !== '--out'), /--out/],
-  ['train', '--filters with --recipe features', withData, (e) => trainArgv(e, { '--image-size': '32' }).map((a) => (a === 'scratch' ? 'features' : a)), /--filters.*features|features.*--filters/],
+  [
+    'train',
+    '--filters with --recipe features',
+    withData,
+    (e) => trainArgv(e, { '--image-size': '32' }).map((a) => (a === 'scratch' ? 'features' : a)),
+    /--filters.*features|features.*--filters/,
+  ],
   ['train', '--variants with --recipe scratch', withData, (e) => trainArgv(e, { '--variants': '3' }), /--variants/],
   ['train', '--recipe scratch --from /nonexistent', withData, (e) => trainArgv(e, { '--from': '/nonexistent' }), /--from/],
   ['train', '--epochs ""', withData, (e) => trainArgv(e, { '--epochs': '' }), /--epochs/],
@@ -351,61 +664,296 @@ for (const [command, name, setup, argv, error] of flagCases) {
   add({ command, kind: 'flags', name, setup, argv, expect: failsNaming(error), outputs: command === 'preview' ? (e) => [previewOut(e)] : undefined });
 }
 // A batch bigger than the data is one batch of all of it.
-add({ command: 'train', kind: 'flags', name: '--batch-size 100000 (more than the images: must work)', setup: withData, argv: (e) => trainArgv(e, { '--batch-size': '100000' }), expect: { code: 0, listed: [] } });
+add({
+  command: 'train',
+  kind: 'flags',
+  name: '--batch-size 100000 (more than the images: must work)',
+  setup: withData,
+  argv: (e) => trainArgv(e, { '--batch-size': '100000' }),
+  expect: { code: 0, listed: [] },
+});
 // preview --out naming a folder that exists: refused before any work, the folder untouched.
 add({
-  command: 'preview', kind: 'flags', name: '--out an existing folder',
-  setup: all(withData, async (e) => { await fs.mkdir(join(e.root, 'shots')); await fs.writeFile(join(e.root, 'shots', 'keep.txt'), 'mine\n'); }),
+  command: 'preview',
+  kind: 'flags',
+  name: '--out an existing folder',
+  setup: all(withData, async (e) => {
+    await fs.mkdir(join(e.root, 'shots'));
+    await fs.writeFile(join(e.root, 'shots', 'keep.txt'), 'mine\n');
+  }),
   argv: (e) => previewArgv(e).map((a) => (a === previewOut(e) ? join(e.root, 'shots') : a)),
-  outputs: (e) => [join(e.root, 'shots')], expect: failsNaming(/--out.*shots/),
+  outputs: (e) => [join(e.root, 'shots')],
+  expect: failsNaming(/--out.*shots/),
 });
 
 // ---- bad paths ----
 
-const unrelated = async (dir: string) => { await fs.mkdir(dir, { recursive: true }); await fs.writeFile(join(dir, 'thesis.tex'), '\\documentclass{article}\n'); await fs.writeFile(join(dir, 'budget.csv'), 'a,b\n1,2\n'); };
+const unrelated = async (dir: string) => {
+  await fs.mkdir(dir, { recursive: true });
+  await fs.writeFile(join(dir, 'thesis.tex'), '\\documentclass{article}\n');
+  await fs.writeFile(join(dir, 'budget.csv'), 'a,b\n1,2\n');
+};
 const PROC_OUT = '/proc/convkit-robustness-out';
 
-const pathCases: { command: CommandName; name: string; setup: (e: Env) => Promise<void>; argv: (e: Env) => string[]; outputs: (e: Env) => string[]; expect: Expect }[] = [
-  { command: 'train', name: '--out equal to --data', setup: withData, argv: (e) => trainArgv(e, {}, e.data, e.data), outputs: (e) => [e.data], expect: failsNaming(/--out/) },
-  { command: 'train', name: '--out inside --data/train', setup: withData, argv: (e) => trainArgv(e, {}, e.data, join(e.data, 'train', 'model')), outputs: (e) => [join(e.data, 'train', 'model')], expect: failsNaming(/--out.*--data|inside/) },
-  { command: 'train', name: '--out a parent of --data', setup: withData, argv: (e) => trainArgv(e, {}, e.data, e.root), outputs: (e) => [e.root], expect: failsNaming(/--out.*--data|holds/) },
-  { command: 'train', name: '--out a link to --data', setup: all(withData, async (e) => fs.symlink(e.data, join(e.root, 'data-link'))), argv: (e) => trainArgv(e, {}, e.data, join(e.root, 'data-link')), outputs: (e) => [join(e.root, 'data-link')], expect: failsNaming(/--out/) },
-  { command: 'train', name: '--out an existing file', setup: all(withData, (e) => fs.writeFile(e.out, 'my notes\n')), argv: (e) => trainArgv(e), outputs: (e) => [e.out], expect: failsNaming(/--out.*file/) },
-  { command: 'train', name: '--out a folder of unrelated files', setup: all(withData, (e) => unrelated(e.out)), argv: (e) => trainArgv(e), outputs: (e) => [e.out], expect: failsNaming(/--out.*(thesis|budget)|already holds/) },
-  { command: 'train', name: '--out under /proc', setup: withData, argv: (e) => trainArgv(e, {}, e.data, PROC_OUT), outputs: () => [PROC_OUT], expect: failsNaming(new RegExp(`--out ${escapeRe(PROC_OUT)}`)) },
-  { command: 'train', name: '--cache-dir under /proc', setup: withData, argv: (e) => trainArgv(e, { '--cache-dir': PROC_OUT }), outputs: (e) => [e.out], expect: failsNaming(new RegExp(`--cache-dir ${escapeRe(PROC_OUT)}`)) },
-  // The cache would fill the model folder (and the model's save would replace the cache).
-  { command: 'train', name: '--cache-dir equal to --out', setup: withData, argv: (e) => trainArgv(e, { '--cache-dir': e.out }), outputs: (e) => [e.out], expect: failsNaming(/--cache-dir.*--out|--out.*--cache-dir/) },
-  { command: 'train', name: '--cache-dir inside --data', setup: withData, argv: (e) => trainArgv(e, { '--cache-dir': join(e.data, 'cache') }), outputs: (e) => [e.out, join(e.data, 'cache')], expect: failsNaming(/--cache-dir/) },
-  { command: 'train', name: '--cache-dir an existing file', setup: all(withData, (e) => fs.writeFile(e.cache, 'x\n')), argv: (e) => trainArgv(e, { '--cache-dir': e.cache }), outputs: (e) => [e.out, e.cache], expect: failsNaming(/--cache-dir|cache/) },
+const pathCases: {
+  command: CommandName;
+  name: string;
+  setup: (e: Env) => Promise<void>;
+  argv: (e: Env) => string[];
+  outputs: (e: Env) => string[];
+  expect: Expect;
+}[] = [
   {
-    command: 'train', name: '--out a previous model folder (replaced)', setup: all(withData, async (e) => fs.cp(goodModel, e.out, { recursive: true })),
-    argv: (e) => trainArgv(e), outputs: (e) => [e.out],
-    expect: { code: 0, listed: [], check: async (env) => { const m = await loadModel(env.out); m.model.dispose(); } },
+    command: 'train',
+    name: '--out equal to --data',
+    setup: withData,
+    argv: (e) => trainArgv(e, {}, e.data, e.data),
+    outputs: (e) => [e.data],
+    expect: failsNaming(/--out/),
   },
-  { command: 'train', name: '--out a new nested path', setup: withData, argv: (e) => trainArgv(e, {}, e.data, join(e.out, 'a', 'b')), outputs: (e) => [e.out], expect: { code: 0, listed: [] } },
-  { command: 'study', name: '--out equal to --data', setup: withData, argv: (e) => studyArgv(e, [], e.data, e.data), outputs: (e) => [e.data], expect: failsNaming(/--out/) },
-  { command: 'study', name: '--out an existing file', setup: all(withData, (e) => fs.writeFile(e.out, 'x\n')), argv: (e) => studyArgv(e), outputs: (e) => [e.out], expect: failsNaming(/--out/) },
-  { command: 'study', name: '--cache-dir under /proc', setup: withData, argv: (e) => studyArgv(e).map((a) => (a === e.cache ? PROC_OUT : a)), outputs: (e) => [e.out], expect: failsNaming(new RegExp(`--cache-dir ${escapeRe(PROC_OUT)}`)) },
-  { command: 'prepare', name: 'DEST equal to SOURCE', setup: withPhotos, argv: (e) => prepareArgv(e, [], e.photos, e.photos), outputs: (e) => [e.photos], expect: failsNaming(/photos/) },
-  { command: 'prepare', name: 'DEST inside SOURCE', setup: withPhotos, argv: (e) => prepareArgv(e, [], e.photos, join(e.photos, 'split')), outputs: (e) => [join(e.photos, 'split')], expect: failsNaming(/photos/) },
-  { command: 'prepare', name: 'DEST an existing file', setup: all(withPhotos, (e) => fs.writeFile(e.out, 'x\n')), argv: (e) => prepareArgv(e), outputs: (e) => [e.out], expect: failsNaming(/out/) },
-  { command: 'prepare', name: 'DEST a folder of unrelated files', setup: all(withPhotos, (e) => unrelated(e.out)), argv: (e) => prepareArgv(e), outputs: (e) => [e.out], expect: failsNaming(/out/) },
-  { command: 'prepare', name: 'DEST a folder of unrelated files with --overwrite', setup: all(withPhotos, (e) => unrelated(e.out)), argv: (e) => prepareArgv(e, ['--overwrite']), outputs: (e) => [e.out], expect: failsNaming(/out/) },
-  { command: 'prepare', name: 'DEST under /proc', setup: withPhotos, argv: (e) => prepareArgv(e, [], e.photos, PROC_OUT), outputs: () => [PROC_OUT], expect: failsNaming(new RegExp(`${escapeRe(PROC_OUT)}(?!\\.tmp)\\b.*(cannot|not writable|read-only|does not accept)`)) },
-  { command: 'preview', name: '--out under /proc', setup: withData, argv: (e) => previewArgv(e).map((a) => (a === previewOut(e) ? `${PROC_OUT}.png` : a)), outputs: () => [`${PROC_OUT}.png`], expect: failsNaming(/--out .*\/proc.*cannot be written/) },
-  { command: 'preview', name: '--out below a file', setup: all(withData, (e) => fs.writeFile(join(e.root, 'notes.txt'), 'x\n')), argv: (e) => previewArgv(e).map((a) => (a === previewOut(e) ? join(e.root, 'notes.txt', 'p.png') : a)), outputs: (e) => [join(e.root, 'notes.txt')], expect: failsNaming(/notes\.txt/) },
+  {
+    command: 'train',
+    name: '--out inside --data/train',
+    setup: withData,
+    argv: (e) => trainArgv(e, {}, e.data, join(e.data, 'train', 'model')),
+    outputs: (e) => [join(e.data, 'train', 'model')],
+    expect: failsNaming(/--out.*--data|inside/),
+  },
+  {
+    command: 'train',
+    name: '--out a parent of --data',
+    setup: withData,
+    argv: (e) => trainArgv(e, {}, e.data, e.root),
+    outputs: (e) => [e.root],
+    expect: failsNaming(/--out.*--data|holds/),
+  },
+  {
+    command: 'train',
+    name: '--out a link to --data',
+    setup: all(withData, async (e) => fs.symlink(e.data, join(e.root, 'data-link'))),
+    argv: (e) => trainArgv(e, {}, e.data, join(e.root, 'data-link')),
+    outputs: (e) => [join(e.root, 'data-link')],
+    expect: failsNaming(/--out/),
+  },
+  {
+    command: 'train',
+    name: '--out an existing file',
+    setup: all(withData, (e) => fs.writeFile(e.out, 'my notes\n')),
+    argv: (e) => trainArgv(e),
+    outputs: (e) => [e.out],
+    expect: failsNaming(/--out.*file/),
+  },
+  {
+    command: 'train',
+    name: '--out a folder of unrelated files',
+    setup: all(withData, (e) => unrelated(e.out)),
+    argv: (e) => trainArgv(e),
+    outputs: (e) => [e.out],
+    expect: failsNaming(/--out.*(thesis|budget)|already holds/),
+  },
+  {
+    command: 'train',
+    name: '--out under /proc',
+    setup: withData,
+    argv: (e) => trainArgv(e, {}, e.data, PROC_OUT),
+    outputs: () => [PROC_OUT],
+    expect: failsNaming(new RegExp(`--out ${escapeRe(PROC_OUT)}`)),
+  },
+  {
+    command: 'train',
+    name: '--cache-dir under /proc',
+    setup: withData,
+    argv: (e) => trainArgv(e, { '--cache-dir': PROC_OUT }),
+    outputs: (e) => [e.out],
+    expect: failsNaming(new RegExp(`--cache-dir ${escapeRe(PROC_OUT)}`)),
+  },
+  // The cache would fill the model folder (and the model's save would replace the cache).
+  {
+    command: 'train',
+    name: '--cache-dir equal to --out',
+    setup: withData,
+    argv: (e) => trainArgv(e, { '--cache-dir': e.out }),
+    outputs: (e) => [e.out],
+    expect: failsNaming(/--cache-dir.*--out|--out.*--cache-dir/),
+  },
+  {
+    command: 'train',
+    name: '--cache-dir inside --data',
+    setup: withData,
+    argv: (e) => trainArgv(e, { '--cache-dir': join(e.data, 'cache') }),
+    outputs: (e) => [e.out, join(e.data, 'cache')],
+    expect: failsNaming(/--cache-dir/),
+  },
+  {
+    command: 'train',
+    name: '--cache-dir an existing file',
+    setup: all(withData, (e) => fs.writeFile(e.cache, 'x\n')),
+    argv: (e) => trainArgv(e, { '--cache-dir': e.cache }),
+    outputs: (e) => [e.out, e.cache],
+    expect: failsNaming(/--cache-dir|cache/),
+  },
+  {
+    command: 'train',
+    name: '--out a previous model folder (replaced)',
+    setup: all(withData, async (e) => fs.cp(goodModel, e.out, { recursive: true })),
+    argv: (e) => trainArgv(e),
+    outputs: (e) => [e.out],
+    expect: {
+      code: 0,
+      listed: [],
+      check: async (env) => {
+        const m = await loadModel(env.out);
+        m.model.dispose();
+      },
+    },
+  },
+  {
+    command: 'train',
+    name: '--out a new nested path',
+    setup: withData,
+    argv: (e) => trainArgv(e, {}, e.data, join(e.out, 'a', 'b')),
+    outputs: (e) => [e.out],
+    expect: { code: 0, listed: [] },
+  },
+  {
+    command: 'study',
+    name: '--out equal to --data',
+    setup: withData,
+    argv: (e) => studyArgv(e, [], e.data, e.data),
+    outputs: (e) => [e.data],
+    expect: failsNaming(/--out/),
+  },
+  {
+    command: 'study',
+    name: '--out an existing file',
+    setup: all(withData, (e) => fs.writeFile(e.out, 'x\n')),
+    argv: (e) => studyArgv(e),
+    outputs: (e) => [e.out],
+    expect: failsNaming(/--out/),
+  },
+  {
+    command: 'study',
+    name: '--cache-dir under /proc',
+    setup: withData,
+    argv: (e) => studyArgv(e).map((a) => (a === e.cache ? PROC_OUT : a)),
+    outputs: (e) => [e.out],
+    expect: failsNaming(new RegExp(`--cache-dir ${escapeRe(PROC_OUT)}`)),
+  },
+  {
+    command: 'prepare',
+    name: 'DEST equal to SOURCE',
+    setup: withPhotos,
+    argv: (e) => prepareArgv(e, [], e.photos, e.photos),
+    outputs: (e) => [e.photos],
+    expect: failsNaming(/photos/),
+  },
+  {
+    command: 'prepare',
+    name: 'DEST inside SOURCE',
+    setup: withPhotos,
+    argv: (e) => prepareArgv(e, [], e.photos, join(e.photos, 'split')),
+    outputs: (e) => [join(e.photos, 'split')],
+    expect: failsNaming(/photos/),
+  },
+  {
+    command: 'prepare',
+    name: 'DEST an existing file',
+    setup: all(withPhotos, (e) => fs.writeFile(e.out, 'x\n')),
+    argv: (e) => prepareArgv(e),
+    outputs: (e) => [e.out],
+    expect: failsNaming(/out/),
+  },
+  {
+    command: 'prepare',
+    name: 'DEST a folder of unrelated files',
+    setup: all(withPhotos, (e) => unrelated(e.out)),
+    argv: (e) => prepareArgv(e),
+    outputs: (e) => [e.out],
+    expect: failsNaming(/out/),
+  },
+  {
+    command: 'prepare',
+    name: 'DEST a folder of unrelated files with --overwrite',
+    setup: all(withPhotos, (e) => unrelated(e.out)),
+    argv: (e) => prepareArgv(e, ['--overwrite']),
+    outputs: (e) => [e.out],
+    expect: failsNaming(/out/),
+  },
+  {
+    command: 'prepare',
+    name: 'DEST under /proc',
+    setup: withPhotos,
+    argv: (e) => prepareArgv(e, [], e.photos, PROC_OUT),
+    outputs: () => [PROC_OUT],
+    expect: failsNaming(new RegExp(`${escapeRe(PROC_OUT)}(?!\\.tmp)\\b.*(cannot|not writable|read-only|does not accept)`)),
+  },
+  {
+    command: 'preview',
+    name: '--out under /proc',
+    setup: withData,
+    argv: (e) => previewArgv(e).map((a) => (a === previewOut(e) ? `${PROC_OUT}.png` : a)),
+    outputs: () => [`${PROC_OUT}.png`],
+    expect: failsNaming(/--out .*\/proc.*cannot be written/),
+  },
+  {
+    command: 'preview',
+    name: '--out below a file',
+    setup: all(withData, (e) => fs.writeFile(join(e.root, 'notes.txt'), 'x\n')),
+    argv: (e) => previewArgv(e).map((a) => (a === previewOut(e) ? join(e.root, 'notes.txt', 'p.png') : a)),
+    outputs: (e) => [join(e.root, 'notes.txt')],
+    expect: failsNaming(/notes\.txt/),
+  },
   // The preview must not replace the image it shows.
-  { command: 'preview', name: '--out one of the input images', setup: withData, argv: (e) => previewArgv(e).map((a) => (a === previewOut(e) ? join(e.data, 'train', 'left', 'left_000.png') : a)), outputs: (e) => [join(e.data, 'train', 'left', 'left_000.png')], expect: failsNaming(/left_000\.png|--out/) },
+  {
+    command: 'preview',
+    name: '--out one of the input images',
+    setup: withData,
+    argv: (e) => previewArgv(e).map((a) => (a === previewOut(e) ? join(e.data, 'train', 'left', 'left_000.png') : a)),
+    outputs: (e) => [join(e.data, 'train', 'left', 'left_000.png')],
+    expect: failsNaming(/left_000\.png|--out/),
+  },
 ];
 for (const p of pathCases) add({ ...p, kind: 'paths' });
 
 // ---- a full disk ----
 
-add({ command: 'train', kind: 'disk', name: 'no space left while saving the model', setup: withData, argv: (e) => trainArgv(e), fullDisk: true, expect: failsNaming(/no space/) });
-add({ command: 'train', kind: 'disk', name: 'no space left in --cache-dir', setup: withData, argv: (e) => trainArgv(e, { '--cache-dir': e.cache }), fullDisk: true, expect: failsNaming(/no space/) });
-add({ command: 'preview', kind: 'disk', name: 'no space left while writing the PNG', setup: withData, argv: (e) => previewArgv(e), outputs: (e) => [previewOut(e)], fullDisk: true, expect: failsNaming(/no space/) });
-add({ command: 'prepare', kind: 'disk', name: 'no space left while copying', setup: withPhotos, argv: (e) => prepareArgv(e), fullDisk: true, expect: failsNaming(/no space/) });
+add({
+  command: 'train',
+  kind: 'disk',
+  name: 'no space left while saving the model',
+  setup: withData,
+  argv: (e) => trainArgv(e),
+  fullDisk: true,
+  expect: failsNaming(/no space/),
+});
+add({
+  command: 'train',
+  kind: 'disk',
+  name: 'no space left in --cache-dir',
+  setup: withData,
+  argv: (e) => trainArgv(e, { '--cache-dir': e.cache }),
+  fullDisk: true,
+  expect: failsNaming(/no space/),
+});
+add({
+  command: 'preview',
+  kind: 'disk',
+  name: 'no space left while writing the PNG',
+  setup: withData,
+  argv: (e) => previewArgv(e),
+  outputs: (e) => [previewOut(e)],
+  fullDisk: true,
+  expect: failsNaming(/no space/),
+});
+add({
+  command: 'prepare',
+  kind: 'disk',
+  name: 'no space left while copying',
+  setup: withPhotos,
+  argv: (e) => prepareArgv(e),
+  fullDisk: true,
+  expect: failsNaming(/no space/),
+});
 
 // ---- running the table ----
 
@@ -413,8 +961,13 @@ async function newEnv(label: string): Promise<Env> {
   const root = join(suiteRoot, `case-${String(++caseCount).padStart(3, '0')}-${label.replace(/[^a-z0-9]+/gi, '-').slice(0, 40)}`);
   await fs.mkdir(root);
   return {
-    root, data: join(root, 'data'), model: join(root, 'model'), photos: join(root, 'photos'), pics: join(root, 'pics'),
-    out: join(root, 'out'), cache: join(root, 'cache'),
+    root,
+    data: join(root, 'data'),
+    model: join(root, 'model'),
+    photos: join(root, 'photos'),
+    pics: join(root, 'pics'),
+    out: join(root, 'out'),
+    cache: join(root, 'cache'),
   };
 }
 
@@ -432,15 +985,22 @@ after(async () => {
   if (suiteRoot) await fs.rm(suiteRoot, { recursive: true, force: true });
 });
 
-const haveMobileNet = await fs.stat(MODEL_FOR_CLASSIFY).then(() => true, () => false);
+const haveMobileNet = await fs.stat(MODEL_FOR_CLASSIFY).then(
+  () => true,
+  () => false,
+);
 for (const c of cases) {
   const slow = c.command === 'classify' || c.command === 'study';
-  test(`${c.command} · ${c.kind} · ${c.name}`, { timeout: slow ? 240_000 : 120_000, skip: c.command === 'classify' && !haveMobileNet ? 'no MobileNet v1 in ../shared/models' : false }, async () => {
-    tally.add(c.command, c.kind);
-    const env = await newEnv(`${c.command}-${c.name}`);
-    await runCase(c, env);
-    await fs.rm(env.root, { recursive: true, force: true });
-  });
+  test(
+    `${c.command} · ${c.kind} · ${c.name}`,
+    { timeout: slow ? 240_000 : 120_000, skip: c.command === 'classify' && !haveMobileNet ? 'no MobileNet v1 in ../shared/models' : false },
+    async () => {
+      tally.add(c.command, c.kind);
+      const env = await newEnv(`${c.command}-${c.name}`);
+      await runCase(c, env);
+      await fs.rm(env.root, { recursive: true, force: true });
+    },
+  );
 }
 
 // ---- interrupted and concurrent runs (the library, in-process) ----
@@ -460,11 +1020,32 @@ test('train · concurrency · an abort before the first epoch ends leaves no mod
   const data = await snapshot(env.data);
   const controller = new AbortController();
   const r = await trainRecipe({
-    recipe: 'scratch', data: env.data, out: env.out, overrides: { ...tinySettings, epochs: 2 }, verbose: false, signal: controller.signal,
-    callbacks: [{ onBatchEnd: (batch) => { if (batch === 0) controller.abort(); } }],
-  }).then(() => undefined, (err: unknown) => err);
+    recipe: 'scratch',
+    data: env.data,
+    out: env.out,
+    overrides: { ...tinySettings, epochs: 2 },
+    verbose: false,
+    signal: controller.signal,
+    callbacks: [
+      {
+        onBatchEnd: (batch) => {
+          if (batch === 0) controller.abort();
+        },
+      },
+    ],
+  }).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   assert.ok(r instanceof Error && r.name === 'ConvkitError', `an abort before any epoch ended: ${String(r)}`);
-  assert.equal(await fs.lstat(env.out).then(() => true, () => false), false, 'no --out folder after an abort before the first epoch');
+  assert.equal(
+    await fs.lstat(env.out).then(
+      () => true,
+      () => false,
+    ),
+    false,
+    'no --out folder after an abort before the first epoch',
+  );
   assert.deepEqual(await tempLeftovers(env.root), []);
   assert.deepEqual(await snapshot(env.data), data);
   await fs.rm(env.root, { recursive: true, force: true });
@@ -481,12 +1062,27 @@ test('train · concurrency · an abort over a previous model leaves it, or a com
     const controller = new AbortController();
     let epochsEnded = 0;
     await trainRecipe({
-      recipe: 'scratch', data: env.data, out: env.out, overrides: { ...tinySettings, epochs: 3 }, verbose: false, signal: controller.signal,
+      recipe: 'scratch',
+      data: env.data,
+      out: env.out,
+      overrides: { ...tinySettings, epochs: 3 },
+      verbose: false,
+      signal: controller.signal,
       callbacks: [
-        { onEpochEnd: () => { epochsEnded++; } },
-        { onBatchEnd: (batch) => { if (batch === 1 && epochsEnded === (stopAt === 'first-epoch' ? 0 : 1)) controller.abort(); } },
+        {
+          onEpochEnd: () => {
+            epochsEnded++;
+          },
+        },
+        {
+          onBatchEnd: (batch) => {
+            if (batch === 1 && epochsEnded === (stopAt === 'first-epoch' ? 0 : 1)) controller.abort();
+          },
+        },
       ],
-    }).catch((err: unknown) => { assert.equal((err as Error).name, 'ConvkitError', String(err)); });
+    }).catch((err: unknown) => {
+      assert.equal((err as Error).name, 'ConvkitError', String(err));
+    });
     const now = await snapshot(env.out);
     if (JSON.stringify(now) !== JSON.stringify(previous)) await assertCompleteModel(env.out);
     assert.deepEqual(await tempLeftovers(env.root), [], stopAt);
@@ -498,7 +1094,8 @@ test('train · concurrency · two runs sharing one --cache-dir both succeed and 
   tally.add('train', 'concurrency');
   const env = await newEnv('shared-cache');
   await withData(env);
-  const run = (out: string, seed: number) => trainRecipe({ recipe: 'scratch', data: env.data, out, overrides: tinySettings, seed, verbose: false, cacheDir: env.cache });
+  const run = (out: string, seed: number) =>
+    trainRecipe({ recipe: 'scratch', data: env.data, out, overrides: tinySettings, seed, verbose: false, cacheDir: env.cache });
   const [a, b] = await Promise.all([run(join(env.root, 'out-a'), 1), run(join(env.root, 'out-b'), 2)]);
   assert.equal(a.history.epoch.length, 1);
   assert.equal(b.history.epoch.length, 1);
@@ -506,10 +1103,13 @@ test('train · concurrency · two runs sharing one --cache-dir both succeed and 
   await assertCompleteModel(join(env.root, 'out-b'));
   assert.deepEqual(await tempLeftovers(env.root), []);
   // Every training and validation image comes from the disk cache now, none decoded again.
-  const cache = new ImageCache({ cacheDir: env.cache });
+  const cache = new ImageCache({ cacheDir: join(env.cache, 'images') });
   for (const split of ['train', 'validation']) {
     const folder = await scanImageFolder(join(env.data, split));
-    const got = await cache.getMany(folder.files.map((f) => f.path), { targetSize: [16, 16], colorMode: 'rgb', interpolation: 'nearest' });
+    const got = await cache.getMany(
+      folder.files.map((f) => f.path),
+      { targetSize: [16, 16], colorMode: 'rgb', interpolation: 'nearest' },
+    );
     assert.ok(got.every((g) => !(g instanceof Error)));
   }
   assert.equal(cache.stats.decoded, 0, `cache entries decoded again: ${JSON.stringify(cache.stats)}`);
@@ -525,7 +1125,10 @@ test('train · concurrency · two runs into the same --out at once leave one com
   await withData(env);
   const run = (seed: number) => trainRecipe({ recipe: 'scratch', data: env.data, out: env.out, overrides: tinySettings, seed, verbose: false });
   const results = await Promise.allSettled([run(1), run(2)]);
-  assert.ok(results.some((r) => r.status === 'fulfilled'), 'at least one run succeeds');
+  assert.ok(
+    results.some((r) => r.status === 'fulfilled'),
+    'at least one run succeeds',
+  );
   await assertCompleteModel(env.out);
   assert.deepEqual(await tempLeftovers(env.root), []);
   // A run that lost the race says so as bad input (one line, exit 2), not as an internal error.
@@ -535,7 +1138,10 @@ test('train · concurrency · two runs into the same --out at once leave one com
 
 /** Runs several CLI commands at once (as two processes would); their output is interleaved and only the exit codes are kept. */
 async function runConcurrently(argvs: string[][]): Promise<number[]> {
-  const log = console.log, error = console.error, warn = console.warn, write = process.stderr.write;
+  const log = console.log,
+    error = console.error,
+    warn = console.warn,
+    write = process.stderr.write;
   try {
     return (await Promise.all(argvs.map((a) => runCaptured(a)))).map((r) => r.code);
   } finally {
@@ -552,7 +1158,10 @@ test('prepare · concurrency · two runs into the same DEST at once leave one co
   await withPhotos(env);
   const photos = await snapshot(env.photos);
   const codes = await runConcurrently([prepareArgv(env), prepareArgv(env, ['--seed', '7'])]);
-  assert.ok(codes.every((c) => c === 0 || c === 2), `exit codes ${codes.join(', ')}`);
+  assert.ok(
+    codes.every((c) => c === 0 || c === 2),
+    `exit codes ${codes.join(', ')}`,
+  );
   assert.ok(codes.includes(0), 'at least one run succeeds');
   assert.equal(await countImages(env.out), 12, 'DEST holds one whole split');
   assert.deepEqual(await tempLeftovers(env.root), []);

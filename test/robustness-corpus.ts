@@ -16,7 +16,9 @@ import { syntheticImage } from './train-synthetic.js';
 /** A valid JPEG big enough (noisy 64×64) that a damaged middle lands in its entropy-coded data. */
 export async function goodJpeg(label = 0, size = 64, seed = 5): Promise<Buffer> {
   const px = syntheticImage(label, size, createRng(seed));
-  return sharp(Buffer.from(px), { raw: { width: size, height: size, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+  return sharp(Buffer.from(px), { raw: { width: size, height: size, channels: 3 } })
+    .jpeg({ quality: 90 })
+    .toBuffer();
 }
 
 /** `bytes` with `n` seeded random bytes written over its middle (seed 1 makes libjpeg report a bad Huffman code). */
@@ -72,7 +74,9 @@ function hugePngBytes(side = 100_000): Buffer {
   ihdr[9] = 2; // RGB
   return Buffer.concat([
     Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.alloc(64))), chunk('IEND', Buffer.alloc(0)),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(Buffer.alloc(64))),
+    chunk('IEND', Buffer.alloc(0)),
   ]);
 }
 
@@ -100,17 +104,36 @@ export const BAD_ENTRIES: readonly BadEntry[] = [
   { name: 'zero-byte .jpg', file: 'zero.jpg', outcome: 'error', make: (d) => fs.writeFile(join(d, 'zero.jpg'), '') },
   { name: 'text file named .jpg', file: 'notes.jpg', outcome: 'error', make: (d) => fs.writeFile(join(d, 'notes.jpg'), 'shopping list: milk, eggs\n') },
   {
-    name: 'truncated JPEG', file: 'truncated.jpg', outcome: 'error',
-    make: async (d) => { const j = await goodJpeg(); await fs.writeFile(join(d, 'truncated.jpg'), j.subarray(0, j.length >> 1)); },
+    name: 'truncated JPEG',
+    file: 'truncated.jpg',
+    outcome: 'error',
+    make: async (d) => {
+      const j = await goodJpeg();
+      await fs.writeFile(join(d, 'truncated.jpg'), j.subarray(0, j.length >> 1));
+    },
   },
-  { name: 'JPEG with 200 garbage bytes mid-file', file: 'garbled.jpg', outcome: 'error', make: async (d) => fs.writeFile(join(d, 'garbled.jpg'), garble(await goodJpeg())) },
   {
-    name: '1×1 px image', file: 'dot.png', outcome: 'error',
-    make: async (d) => { await sharp({ create: { width: 1, height: 1, channels: 3, background: '#808080' } }).png().toFile(join(d, 'dot.png')); },
+    name: 'JPEG with 200 garbage bytes mid-file',
+    file: 'garbled.jpg',
+    outcome: 'error',
+    make: async (d) => fs.writeFile(join(d, 'garbled.jpg'), garble(await goodJpeg())),
   },
   {
-    name: '.svg in a class folder', file: 'vector.svg', outcome: 'error',
-    make: (d) => fs.writeFile(join(d, 'vector.svg'), '<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="8" height="8" fill="red"/></svg>\n'),
+    name: '1×1 px image',
+    file: 'dot.png',
+    outcome: 'error',
+    make: async (d) => {
+      await sharp({ create: { width: 1, height: 1, channels: 3, background: '#808080' } })
+        .png()
+        .toFile(join(d, 'dot.png'));
+    },
+  },
+  {
+    name: '.svg in a class folder',
+    file: 'vector.svg',
+    outcome: 'error',
+    make: (d) =>
+      fs.writeFile(join(d, 'vector.svg'), '<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="8" height="8" fill="red"/></svg>\n'),
   },
   { name: '.bmp in a class folder', file: 'bitmap.bmp', outcome: 'error', make: (d) => fs.writeFile(join(d, 'bitmap.bmp'), bmpBytes()) },
   { name: '.heic in a class folder', file: 'phone.heic', outcome: 'error', make: (d) => fs.writeFile(join(d, 'phone.heic'), heicBytes()) },
@@ -118,13 +141,35 @@ export const BAD_ENTRIES: readonly BadEntry[] = [
   { name: 'symlink loop (loop.jpg -> .)', file: 'loop.jpg', outcome: 'error', make: (d) => fs.symlink('.', join(d, 'loop.jpg')) },
   { name: 'PNG header claiming 100000×100000 px', file: 'bomb.png', outcome: 'error', make: (d) => fs.writeFile(join(d, 'bomb.png'), hugePngBytes()) },
   // A pipe would block a plain read forever.
-  { name: 'named pipe called pipe.jpg', file: 'pipe.jpg', outcome: 'error', make: async (d) => { execFileSync('mkfifo', [join(d, 'pipe.jpg')]); } },
+  {
+    name: 'named pipe called pipe.jpg',
+    file: 'pipe.jpg',
+    outcome: 'error',
+    make: async (d) => {
+      execFileSync('mkfifo', [join(d, 'pipe.jpg')]);
+    },
+  },
   // A folder is a nested folder of the class whatever its name: read (here: empty), never decoded.
   { name: 'directory named x.jpg', file: 'x.jpg', outcome: 'ok', adds: 0, make: (d) => fs.mkdir(join(d, 'x.jpg')) },
   { name: 'upper-case extension SHOUT.PNG', file: 'SHOUT.PNG', outcome: 'ok', adds: 1, make: async (d) => fs.writeFile(join(d, 'SHOUT.PNG'), await goodPng()) },
-  { name: 'PNG data in a file named .jpg', file: 'really-a-png.jpg', outcome: 'ok', adds: 1, make: async (d) => fs.writeFile(join(d, 'really-a-png.jpg'), await goodPng()) },
+  {
+    name: 'PNG data in a file named .jpg',
+    file: 'really-a-png.jpg',
+    outcome: 'ok',
+    adds: 1,
+    make: async (d) => fs.writeFile(join(d, 'really-a-png.jpg'), await goodPng()),
+  },
   { name: 'grayscale PNG', file: 'gray.png', outcome: 'ok', adds: 1, make: async (d) => fs.writeFile(join(d, 'gray.png'), await goodPng({ grayscale: true })) },
-  { name: 'OS litter (.DS_Store, Thumbs.db)', file: '.DS_Store', outcome: 'ok', adds: 0, make: async (d) => { await fs.writeFile(join(d, '.DS_Store'), Buffer.alloc(64, 1)); await fs.writeFile(join(d, 'Thumbs.db'), Buffer.alloc(64, 2)); } },
+  {
+    name: 'OS litter (.DS_Store, Thumbs.db)',
+    file: '.DS_Store',
+    outcome: 'ok',
+    adds: 0,
+    make: async (d) => {
+      await fs.writeFile(join(d, '.DS_Store'), Buffer.alloc(64, 1));
+      await fs.writeFile(join(d, 'Thumbs.db'), Buffer.alloc(64, 2));
+    },
+  },
 ];
 
 /** Moves the first half of `dir`'s images into `dir/sub/deeper` (nested folders of a class belong to it). */
@@ -148,7 +193,13 @@ export async function symlinkClass(dir: string, elsewhere: string): Promise<void
 export async function renameClass(root: string, from: string, to: string): Promise<void> {
   for (const split of await fs.readdir(root)) {
     const src = join(root, split, from);
-    if (await fs.stat(src).then((s) => s.isDirectory(), () => false)) await fs.rename(src, join(root, split, to));
+    if (
+      await fs.stat(src).then(
+        (s) => s.isDirectory(),
+        () => false,
+      )
+    )
+      await fs.rename(src, join(root, split, to));
   }
 }
 
@@ -200,7 +251,10 @@ async function editWeights(dir: string, edit: (bytes: Buffer) => void, rehash: b
   const bytes = await fs.readFile(path);
   edit(bytes);
   await fs.writeFile(path, bytes);
-  if (rehash) await editMeta(dir, (m) => { m.weightsSha256 = { 'weights.bin': sha256Hex(bytes) }; });
+  if (rehash)
+    await editMeta(dir, (m) => {
+      m.weightsSha256 = { 'weights.bin': sha256Hex(bytes) };
+    });
 }
 
 export interface ModelDamage {
@@ -217,19 +271,30 @@ export const MODEL_DAMAGE: readonly ModelDamage[] = [
   { name: 'model.json not JSON', make: (d) => fs.writeFile(join(d, 'model.json'), '{"modelTopology": {"class_name": "Sequ'), error: /model\.json.*JSON/ },
   {
     name: 'unknown layer class',
-    make: (d) => editModelJson(d, (j) => {
-      const text = JSON.stringify(j.modelTopology).replace(/"class_name":"Conv2D"/, '"class_name":"FancyConv"');
-      j.modelTopology = JSON.parse(text) as unknown;
-    }),
+    make: (d) =>
+      editModelJson(d, (j) => {
+        const text = JSON.stringify(j.modelTopology).replace(/"class_name":"Conv2D"/, '"class_name":"FancyConv"');
+        j.modelTopology = JSON.parse(text) as unknown;
+      }),
     error: /FancyConv/,
   },
   { name: 'missing weights.bin', make: (d) => fs.rm(join(d, 'weights.bin')), error: /weights\.bin/ },
   {
     name: 'truncated weights.bin',
-    make: async (d) => { const b = await fs.readFile(join(d, 'weights.bin')); await fs.writeFile(join(d, 'weights.bin'), b.subarray(0, b.length - 100)); },
+    make: async (d) => {
+      const b = await fs.readFile(join(d, 'weights.bin'));
+      await fs.writeFile(join(d, 'weights.bin'), b.subarray(0, b.length - 100));
+    },
     error: /weights\.bin/,
   },
-  { name: 'weights.bin a directory', make: async (d) => { await fs.rm(join(d, 'weights.bin')); await fs.mkdir(join(d, 'weights.bin')); }, error: /weights\.bin/ },
+  {
+    name: 'weights.bin a directory',
+    make: async (d) => {
+      await fs.rm(join(d, 'weights.bin'));
+      await fs.mkdir(join(d, 'weights.bin'));
+    },
+    error: /weights\.bin/,
+  },
   {
     name: 'NaN weights (hash recorded for them)',
     make: (d) => editWeights(d, (b) => b.writeFloatLE(Number.NaN, 0), true),
@@ -237,35 +302,93 @@ export const MODEL_DAMAGE: readonly ModelDamage[] = [
   },
   {
     name: 'edited weight bytes of equal size (hash mismatch)',
-    make: (d) => editWeights(d, (b) => {
-      // Swap two weights: every size check still passes.
-      const a = b.readFloatLE(0), c = b.readFloatLE(4);
-      b.writeFloatLE(c === a ? a + 1 : c, 0);
-      b.writeFloatLE(a, 4);
-    }, false),
+    make: (d) =>
+      editWeights(
+        d,
+        (b) => {
+          // Swap two weights: every size check still passes.
+          const a = b.readFloatLE(0),
+            c = b.readFloatLE(4);
+          b.writeFloatLE(c === a ? a + 1 : c, 0);
+          b.writeFloatLE(a, 4);
+        },
+        false,
+      ),
     error: /weights\.bin.*(sha256|hash)|(sha256|hash).*weights\.bin/,
   },
   {
     name: 'shard path ../../etc/passwd',
-    make: (d) => editModelJson(d, (j) => { (j.weightsManifest as { paths: string[] }[])[0]!.paths = ['../../etc/passwd']; }),
+    make: (d) =>
+      editModelJson(d, (j) => {
+        (j.weightsManifest as { paths: string[] }[])[0]!.paths = ['../../etc/passwd'];
+      }),
     error: /etc\/passwd/,
   },
   { name: 'convkit.json missing', make: (d) => fs.rm(join(d, 'convkit.json')), error: /convkit\.json/ },
   { name: 'convkit.json garbage', make: (d) => fs.writeFile(join(d, 'convkit.json'), '\x00\x01garbage{{{'), error: /convkit\.json/ },
-  { name: 'convkit.json wrong inputSize', make: (d) => editMeta(d, (m) => { m.inputSize = [32, 32]; }), error: /inputSize|16×16/ },
-  { name: 'convkit.json wrong colorMode', make: (d) => editMeta(d, (m) => { m.colorMode = 'grayscale'; }), error: /colorMode|channel/ },
-  { name: 'convkit.json missing preprocessing', make: (d) => editMeta(d, (m) => { delete m.preprocessing; }), error: /preprocessing/ },
-  { name: 'convkit.json duplicate class names', make: (d) => editMeta(d, (m) => { m.classNames = ['left', 'left']; }), error: /"left".*twice|twice/ },
+  {
+    name: 'convkit.json wrong inputSize',
+    make: (d) =>
+      editMeta(d, (m) => {
+        m.inputSize = [32, 32];
+      }),
+    error: /inputSize|16×16/,
+  },
+  {
+    name: 'convkit.json wrong colorMode',
+    make: (d) =>
+      editMeta(d, (m) => {
+        m.colorMode = 'grayscale';
+      }),
+    error: /colorMode|channel/,
+  },
+  {
+    name: 'convkit.json missing preprocessing',
+    make: (d) =>
+      editMeta(d, (m) => {
+        delete m.preprocessing;
+      }),
+    error: /preprocessing/,
+  },
+  {
+    name: 'convkit.json duplicate class names',
+    make: (d) =>
+      editMeta(d, (m) => {
+        m.classNames = ['left', 'left'];
+      }),
+    error: /"left".*twice|twice/,
+  },
   {
     name: 'convkit.json class count not matching the outputs',
-    make: (d) => editMeta(d, (m) => { m.classNames = ['left', 'middle', 'right']; m.classMode = 'categorical'; }),
+    make: (d) =>
+      editMeta(d, (m) => {
+        m.classNames = ['left', 'middle', 'right'];
+        m.classMode = 'categorical';
+      }),
     error: /output unit|3 classes/,
   },
-  { name: 'convkit.json from a newer convkit', make: (d) => editMeta(d, (m) => { m.version = 99; }), error: /version/ },
-  { name: 'model.json lists no weight files', make: (d) => editModelJson(d, (j) => { (j.weightsManifest as { paths: string[] }[])[0]!.paths = []; }), error: /model\.json|weight/ },
+  {
+    name: 'convkit.json from a newer convkit',
+    make: (d) =>
+      editMeta(d, (m) => {
+        m.version = 99;
+      }),
+    error: /version/,
+  },
+  {
+    name: 'model.json lists no weight files',
+    make: (d) =>
+      editModelJson(d, (j) => {
+        (j.weightsManifest as { paths: string[] }[])[0]!.paths = [];
+      }),
+    error: /model\.json|weight/,
+  },
   {
     name: 'weights.bin a link to a file outside the folder',
-    make: async (d) => { await fs.rename(join(d, 'weights.bin'), join(dirname(d), 'outside-weights.bin')); await fs.symlink(join(dirname(d), 'outside-weights.bin'), join(d, 'weights.bin')); },
+    make: async (d) => {
+      await fs.rename(join(d, 'weights.bin'), join(dirname(d), 'outside-weights.bin'));
+      await fs.symlink(join(dirname(d), 'outside-weights.bin'), join(d, 'weights.bin'));
+    },
     error: /outside|weights\.bin/,
   },
 ];

@@ -131,7 +131,12 @@ async function withFullDisk<T>(dirs: readonly string[], fn: () => Promise<T>): P
   const saved = names.map((n) => p[n]!);
   const full = (name: string, target: unknown) => {
     const path = String(target);
-    return Object.assign(new Error(`ENOSPC: no space left on device, ${name} '${path}'`), { code: 'ENOSPC', errno: -28, syscall: name === 'copyFile' ? 'copyfile' : 'write', path });
+    return Object.assign(new Error(`ENOSPC: no space left on device, ${name} '${path}'`), {
+      code: 'ENOSPC',
+      errno: -28,
+      syscall: name === 'copyFile' ? 'copyfile' : 'write',
+      path,
+    });
   };
   names.forEach((n, i) => {
     const original = saved[i]!;
@@ -145,7 +150,9 @@ async function withFullDisk<T>(dirs: readonly string[], fn: () => Promise<T>): P
   try {
     return await fn();
   } finally {
-    names.forEach((n, i) => { p[n] = saved[i]!; });
+    names.forEach((n, i) => {
+      p[n] = saved[i]!;
+    });
     syncBuiltinESMExports();
   }
 }
@@ -153,9 +160,15 @@ async function withFullDisk<T>(dirs: readonly string[], fn: () => Promise<T>): P
 /** Runs the CLI with stdout, stderr and warnings captured. */
 export async function runCaptured(argv: string[]): Promise<CaseRun> {
   const raw: string[] = [];
-  const write = process.stderr.write, warn = console.warn;
-  process.stderr.write = ((chunk: unknown) => { raw.push(String(chunk)); return true; }) as typeof process.stderr.write;
-  console.warn = (...a: unknown[]) => { raw.push(a.join(' ')); };
+  const write = process.stderr.write,
+    warn = console.warn;
+  process.stderr.write = ((chunk: unknown) => {
+    raw.push(String(chunk));
+    return true;
+  }) as typeof process.stderr.write;
+  console.warn = (...a: unknown[]) => {
+    raw.push(a.join(' '));
+  };
   try {
     const run = await runCli(argv);
     const split = (lines: string[]) => lines.flatMap((l) => l.split('\n'));
@@ -192,7 +205,12 @@ export async function runCase(c: Case, env: Env): Promise<CaseRun> {
   process.chdir(env.root);
   let run: CaseRun;
   try {
-    run = c.fullDisk ? await withFullDisk(outputs.map((o) => join(o, '..')), () => runCaptured(argv)) : await runCaptured(argv);
+    run = c.fullDisk
+      ? await withFullDisk(
+          outputs.map((o) => join(o, '..')),
+          () => runCaptured(argv),
+        )
+      : await runCaptured(argv);
   } finally {
     process.chdir(cwd);
   }
@@ -222,7 +240,8 @@ export async function runCase(c: Case, env: Env): Promise<CaseRun> {
     }
     const unexpected = lines.filter((l) => !c.expect.listed!.some((re) => re.test(l)) && !/^ {2}fix: /.test(l));
     assert.deepEqual(unexpected, [], `unexpected stderr lines\n${context}`);
-    for (const l of lines.filter((x) => !/^ {2}fix: /.test(x))) assert.ok(l.startsWith(`convkit ${c.command}: `), `stderr line without the command's prefix: ${l}\n${context}`);
+    for (const l of lines.filter((x) => !/^ {2}fix: /.test(x)))
+      assert.ok(l.startsWith(`convkit ${c.command}: `), `stderr line without the command's prefix: ${l}\n${context}`);
   }
   if (c.expect.stdoutLines !== undefined) assert.equal(run.outLines.length, c.expect.stdoutLines, `stdout lines\n${context}`);
 
@@ -235,10 +254,14 @@ export async function runCase(c: Case, env: Env): Promise<CaseRun> {
   if (failed) {
     const outAfter = await Promise.all(outputs.map(outputState));
     outputs.forEach((o, i) => {
-      const was = outBefore[i], now = outAfter[i];
-      const changes = was && now && typeof was === 'object' && typeof now === 'object' && 'dir' in was && 'dir' in now
-        ? diffSnapshots(was.dir as Record<string, string>, now.dir as Record<string, string>)
-        : JSON.stringify(was) === JSON.stringify(now) ? [] : [now === undefined ? `- ${o}` : was === undefined ? `+ ${o}` : `~ ${o}`];
+      const was = outBefore[i],
+        now = outAfter[i];
+      const changes =
+        was && now && typeof was === 'object' && typeof now === 'object' && 'dir' in was && 'dir' in now
+          ? diffSnapshots(was.dir as Record<string, string>, now.dir as Record<string, string>)
+          : JSON.stringify(was) === JSON.stringify(now)
+            ? []
+            : [now === undefined ? `- ${o}` : was === undefined ? `+ ${o}` : `~ ${o}`];
       assert.deepEqual(changes, [], `${o} was ${was === undefined ? 'created' : 'changed'} by a failed run\n${context}`);
     });
   }

@@ -34,7 +34,15 @@ async function abortedAfter(name: StepName, out: string): Promise<number> {
   };
   await assert.rejects(
     runStudy({
-      study, data: join(root, 'data'), out, base: tinyBase(16), profile: 'book', cacheDir: join(work, 'cache'), verbose: false, log, signal: controller.signal,
+      study,
+      data: join(root, 'data'),
+      out,
+      base: tinyBase(16),
+      profile: 'book',
+      cacheDir: join(work, 'cache'),
+      verbose: false,
+      log,
+      signal: controller.signal,
       overrides: { [name]: { imageSize: 16, epochs: 2000, batchSize: 2, variants: 1 } },
     }),
     (err: Error) => err.name === 'AbortError',

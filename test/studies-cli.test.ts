@@ -4,10 +4,16 @@ import assert from 'node:assert/strict';
 import { main } from '../src/cli/main.js';
 
 async function run(argv: string[]): Promise<{ code: number; err: string; out: string }> {
-  const err: string[] = [], out: string[] = [];
-  const e = console.error, l = console.log;
-  console.error = (...a: unknown[]) => { err.push(a.join(' ')); };
-  console.log = (...a: unknown[]) => { out.push(a.join(' ')); };
+  const err: string[] = [],
+    out: string[] = [];
+  const e = console.error,
+    l = console.log;
+  console.error = (...a: unknown[]) => {
+    err.push(a.join(' '));
+  };
+  console.log = (...a: unknown[]) => {
+    out.push(a.join(' '));
+  };
   try {
     return { code: await main(argv), err: err.join('\n'), out: out.join('\n') };
   } finally {

@@ -14,15 +14,20 @@ import { packageRoot } from '../src/util/paths.js';
 
 const cli = join(packageRoot(), 'bin', 'convkit.js');
 const models = join(packageRoot(), '..', 'shared', 'models', 'mobilenet_v1_0.75_224');
-const skip = !existsSync(join(packageRoot(), 'dist', 'src', 'cli', 'main.js')) ? 'the CLI is not built (npm run build)'
-  : !existsSync(models) ? `${models} not found` : false;
+const skip = !existsSync(join(packageRoot(), 'dist', 'src', 'cli', 'main.js'))
+  ? 'the CLI is not built (npm run build)'
+  : !existsSync(models)
+    ? `${models} not found`
+    : false;
 
 test('Ctrl-C stops a study at once; the running step is left without DONE', { skip }, async () => {
   const { dir, cleanup } = tempDir('convkit-interrupt-');
   try {
     for (const split of ['train', 'validation', 'test']) await makeClassFolder(join(dir, 'data', split), { cats: 30, dogs: 30 }, [40, 40]);
     const out = join(dir, 'report');
-    const child = spawn(process.execPath, [cli, 'study', 'cats-vs-dogs', '--data', join(dir, 'data'), '--out', out, '--cache-dir', join(dir, 'cache')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cli, 'study', 'cats-vs-dogs', '--data', join(dir, 'data'), '--out', out, '--cache-dir', join(dir, 'cache')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let err = '';
     let sent = false;
     child.stderr.on('data', (chunk: Buffer) => {

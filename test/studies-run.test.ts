@@ -18,7 +18,10 @@ let root: string;
 async function makeData(dir: string, perClass: number): Promise<void> {
   let k = 0;
   for (const split of ['train', 'validation', 'test']) {
-    for (const [cls, tint] of [['cats', [1, 0.3, 0.3]], ['dogs', [0.3, 0.3, 1]]] as const) {
+    for (const [cls, tint] of [
+      ['cats', [1, 0.3, 0.3]],
+      ['dogs', [0.3, 0.3, 1]],
+    ] as const) {
       mkdirSync(join(dir, split, cls), { recursive: true });
       for (let i = 0; i < perClass; i++) {
         const px = Buffer.alloc(SIZE * SIZE * 3);
@@ -27,7 +30,9 @@ async function makeData(dir: string, perClass: number): Promise<void> {
           for (let c = 0; c < 3; c++) px[p * 3 + c] = Math.round(255 * Math.min(1, tint[c]! * (0.4 + 0.6 * noise)));
         }
         k++;
-        await sharp(px, { raw: { width: SIZE, height: SIZE, channels: 3 } }).png().toFile(join(dir, split, cls, `${cls}.${i}.png`));
+        await sharp(px, { raw: { width: SIZE, height: SIZE, channels: 3 } })
+          .png()
+          .toFile(join(dir, split, cls, `${cls}.${i}.png`));
       }
     }
   }
@@ -36,18 +41,32 @@ async function makeData(dir: string, perClass: number): Promise<void> {
 const convnet: StepSettings = { imageSize: SIZE, epochs: 2, batchSize: 4, model: { filters: [4, 8], denseUnits: 8 } };
 const transfer: StepSettings = { imageSize: SIZE, epochs: 2, batchSize: 4, variants: 1 };
 const TINY: Partial<Record<StepName, StepSettings>> = {
-  scratch: convnet, augment: convnet, features: transfer, 'features-augment': transfer, finetune: { ...transfer, learningRate: 1e-4 },
+  scratch: convnet,
+  augment: convnet,
+  features: transfer,
+  'features-augment': transfer,
+  finetune: { ...transfer, learningRate: 1e-4 },
 };
 
 function options(out: string, extra: Partial<StudyOptions> = {}): StudyOptions & { lines: string[] } {
   const lines: string[] = [];
   return {
-    study: 'cats-vs-dogs', data: join(root, 'data'), out, base: tinyBase(SIZE), profile: 'book', overrides: TINY,
-    cacheDir: join(root, 'cache'), verbose: false, log: (l) => lines.push(l), lines, ...extra,
+    study: 'cats-vs-dogs',
+    data: join(root, 'data'),
+    out,
+    base: tinyBase(SIZE),
+    profile: 'book',
+    overrides: TINY,
+    cacheDir: join(root, 'cache'),
+    verbose: false,
+    log: (l) => lines.push(l),
+    lines,
+    ...extra,
   };
 }
 
-const doneTimes = (out: string) => Object.fromEntries(['scratch', 'augment', 'features', 'features-augment', 'finetune'].map((n) => [n, statSync(join(out, 'steps', n, DONE_FILE)).mtimeMs]));
+const doneTimes = (out: string) =>
+  Object.fromEntries(['scratch', 'augment', 'features', 'features-augment', 'finetune'].map((n) => [n, statSync(join(out, 'steps', n, DONE_FILE)).mtimeMs]));
 
 before(async () => {
   await tf.setBackend('cpu');
@@ -58,9 +77,21 @@ before(async () => {
 test('a tiny study runs every step, writes the report and skips finished steps on a re-run', async () => {
   const out = join(root, 'report');
   const first = await runStudy(options(out));
-  assert.deepEqual(first.steps.map((s) => [s.name, s.status]), [['scratch', 'trained'], ['augment', 'trained'], ['features', 'trained'], ['features-augment', 'trained'], ['finetune', 'trained']]);
+  assert.deepEqual(
+    first.steps.map((s) => [s.name, s.status]),
+    [
+      ['scratch', 'trained'],
+      ['augment', 'trained'],
+      ['features', 'trained'],
+      ['features-augment', 'trained'],
+      ['finetune', 'trained'],
+    ],
+  );
   const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { steps: { name: string; testAccuracy?: number }[] };
-  assert.deepEqual(results.steps.map((s) => s.name), ['scratch', 'augment', 'features', 'features-augment', 'finetune']);
+  assert.deepEqual(
+    results.steps.map((s) => s.name),
+    ['scratch', 'augment', 'features', 'features-augment', 'finetune'],
+  );
   for (const s of results.steps) assert.ok(typeof s.testAccuracy === 'number' && s.testAccuracy >= 0 && s.testAccuracy <= 1, `${s.name} has a test accuracy`);
   const html = readFileSync(join(out, 'index.html'), 'utf8');
   for (const name of ['scratch', 'augment', 'features-augment', 'finetune']) assert.ok(html.includes(name));
@@ -85,7 +116,10 @@ test('a tiny study runs every step, writes the report and skips finished steps o
   // A step whose folder lost its DONE marker (killed run) is redone, and only it.
   rmSync(join(out, 'steps', 'augment', DONE_FILE));
   const third = await runStudy(options(out));
-  assert.deepEqual(third.steps.filter((s) => s.status === 'trained').map((s) => s.name), ['augment']);
+  assert.deepEqual(
+    third.steps.filter((s) => s.status === 'trained').map((s) => s.name),
+    ['augment'],
+  );
   const after = doneTimes(out);
   assert.notEqual(after.augment, before.augment);
   for (const n of ['scratch', 'features', 'features-augment', 'finetune']) assert.equal(after[n], before[n], `${n} untouched`);
@@ -93,15 +127,30 @@ test('a tiny study runs every step, writes the report and skips finished steps o
 
 test('an aborted step leaves no DONE marker and is redone by the next run', async () => {
   const out = join(root, 'report-abort');
-  const one: StudyDefinition = { name: 'two', title: 'two steps', steps: [{ name: 'scratch', description: 'scratch' }, { name: 'augment', description: 'augment' }] };
+  const one: StudyDefinition = {
+    name: 'two',
+    title: 'two steps',
+    steps: [
+      { name: 'scratch', description: 'scratch' },
+      { name: 'augment', description: 'augment' },
+    ],
+  };
   const controller = new AbortController();
   const o = options(out, { study: one, signal: controller.signal });
-  o.log = (l) => { if (l.includes('[2/2] augment')) controller.abort(); };
+  o.log = (l) => {
+    if (l.includes('[2/2] augment')) controller.abort();
+  };
   await assert.rejects(runStudy(o), (err: Error) => err.name === 'AbortError' || /stopped before the first epoch/.test(err.message));
   assert.ok(existsSync(join(out, 'steps', 'scratch', DONE_FILE)));
   assert.ok(!existsSync(join(out, 'steps', 'augment', DONE_FILE)));
   const rerun = await runStudy(options(out, { study: one }));
-  assert.deepEqual(rerun.steps.map((s) => [s.name, s.status]), [['scratch', 'reused'], ['augment', 'trained']]);
+  assert.deepEqual(
+    rerun.steps.map((s) => [s.name, s.status]),
+    [
+      ['scratch', 'reused'],
+      ['augment', 'trained'],
+    ],
+  );
 });
 
 test('a corrupt image stops the study naming the file; --skip-bad leaves it out and lists it', async () => {
@@ -110,16 +159,30 @@ test('a corrupt image stops the study naming the file; --skip-bad leaves it out 
   const bad = join(data, 'train', 'dogs', 'broken.jpg');
   writeFileSync(bad, Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 4, 5]));
   const one: StudyDefinition = { name: 'one', title: 'one step', steps: [{ name: 'scratch', description: 'scratch' }] };
-  await assert.rejects(runStudy(options(join(root, 'bad-report'), { study: one, data })), (err: unknown) => err instanceof ConvkitError && err.message.includes(bad) && err.message.includes('--skip-bad'));
+  await assert.rejects(
+    runStudy(options(join(root, 'bad-report'), { study: one, data })),
+    (err: unknown) => err instanceof ConvkitError && err.message.includes(bad) && err.message.includes('--skip-bad'),
+  );
   const r = await runStudy(options(join(root, 'bad-report'), { study: one, data, skipBad: true }));
-  assert.deepEqual(r.skipped.map((s) => s.path), [bad]);
+  assert.deepEqual(
+    r.skipped.map((s) => s.path),
+    [bad],
+  );
   const results = readFileSync(join(root, 'bad-report', 'results.json'), 'utf8');
   assert.ok(results.includes('broken.jpg'), 'the report notes list the skipped file');
 });
 
 test('a study with private images embeds none by default', async () => {
   const out = join(root, 'private');
-  const def: StudyDefinition = { name: 'faces', title: 'private', privateImages: true, steps: [{ name: 'scratch', description: 'scratch' }, { name: 'augment', description: 'augment' }] };
+  const def: StudyDefinition = {
+    name: 'faces',
+    title: 'private',
+    privateImages: true,
+    steps: [
+      { name: 'scratch', description: 'scratch' },
+      { name: 'augment', description: 'augment' },
+    ],
+  };
   await runStudy(options(out, { study: def }));
   const html = readFileSync(join(out, 'index.html'), 'utf8');
   assert.doesNotMatch(html, /data:image\/(png|jpeg);base64/);

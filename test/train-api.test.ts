@@ -8,8 +8,9 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { rm } from 'node:fs/promises';
 import * as train from '../src/train/index.js';
-import { scratch, type Recipe } from '../src/train/recipes.js';
-import { trainRecipe } from '../src/train/train-recipe.js';
+import { scratch } from '../src/recipes/convnet.js';
+import type { Recipe } from '../src/recipes/recipe.js';
+import { trainRecipe } from '../src/recipes/train-recipe.js';
 import { writeSyntheticSet, type SyntheticSet } from './train-synthetic.js';
 
 let set: SyntheticSet;
@@ -31,10 +32,15 @@ test('a recipe has no training hook: trainRecipe fits every model-building recip
     ...scratch,
     name: 'hooked',
     // @ts-expect-error Recipe has no `train` hook.
-    train: () => { throw new Error('the hook ran'); },
+    train: () => {
+      throw new Error('the hook ran');
+    },
   };
   const r = await trainRecipe({
-    recipe, data: set.root, out: `${set.root}-model`, verbose: false,
+    recipe,
+    data: set.root,
+    out: `${set.root}-model`,
+    verbose: false,
     overrides: { imageSize: 16, epochs: 1, batchSize: 4, model: { filters: [4], denseUnits: 4 } },
   });
   assert.equal(r.history.epoch.length, 1);

@@ -55,7 +55,10 @@ test('folder → train → evaluate → predict: a tiny convnet learns bright-le
   assert.equal(ev.n, 24);
   assert.ok(ev.accuracy >= 0.95, `accuracy ${ev.accuracy}`);
   assert.equal(ev.confusion.length, 2);
-  assert.equal(ev.confusion.flat().reduce((a: number, b: number) => a + b, 0), 24);
+  assert.equal(
+    ev.confusion.flat().reduce((a: number, b: number) => a + b, 0),
+    24,
+  );
   assert.ok(Number.isFinite(ev.loss));
   assert.equal(ev.accuracy, meta.metrics.test.accuracy);
 
@@ -84,7 +87,27 @@ test('folder → train → evaluate → predict: a tiny convnet learns bright-le
 
 test('augment recipe, best profile: augmentation, schedule, label smoothing and TTA are applied and recorded', async () => {
   const model = join(work, 'model-aug');
-  const r = await run(['train', '--recipe', 'augment', '--profile', 'best', '--data', set.root, '--out', model, '--epochs', '2', '--steps-per-epoch', '2', '--seed', '1', '--quiet', '--json', '--no-plots', ...TINY]);
+  const r = await run([
+    'train',
+    '--recipe',
+    'augment',
+    '--profile',
+    'best',
+    '--data',
+    set.root,
+    '--out',
+    model,
+    '--epochs',
+    '2',
+    '--steps-per-epoch',
+    '2',
+    '--seed',
+    '1',
+    '--quiet',
+    '--json',
+    '--no-plots',
+    ...TINY,
+  ]);
   assert.equal(r.code, 0, r.err.join('\n'));
   const meta = JSON.parse(readFileSync(join(model, 'convkit.json'), 'utf8'));
   assert.equal(meta.recipe.profile, 'best');
@@ -101,17 +124,49 @@ test('augment recipe, best profile: augmentation, schedule, label smoothing and 
   const choice = meta.metrics.ttaChoice;
   assert.equal(choice.views, 4);
   assert.ok(Math.abs(choice.validation.plain.accuracy - meta.metrics.val_acc) <= 1 / 24 + 1e-9, JSON.stringify(choice));
-  assert.equal(choice.use, choice.validation.tta.accuracy > choice.validation.plain.accuracy
-    || (choice.validation.tta.accuracy === choice.validation.plain.accuracy && choice.validation.tta.loss < choice.validation.plain.loss));
+  assert.equal(
+    choice.use,
+    choice.validation.tta.accuracy > choice.validation.plain.accuracy ||
+      (choice.validation.tta.accuracy === choice.validation.plain.accuracy && choice.validation.tta.loss < choice.validation.plain.loss),
+  );
   assert.deepEqual(JSON.parse(r.out.at(-1)!).ttaChoice, choice);
   assert.ok(!existsSync(join(model, 'learning-curves.png')));
 });
 
 test('same seed, same data → byte-identical weights (shuffling, augmentation and dropout seeded)', async () => {
-  const args = (out: string, seed: string) => ['train', '--recipe', 'augment', '--data', set.root, '--out', out, '--epochs', '1', '--steps-per-epoch', '2', '--validation-steps', '1', '--seed', seed, '--quiet', '--json', '--no-plots', ...TINY];
-  const a = join(work, 'seed-a'), b = join(work, 'seed-b'), c = join(work, 'seed-c');
-  for (const [dir, seed] of [[a, '5'], [b, '5'], [c, '6']] as const) assert.equal((await run(args(dir, seed))).code, 0);
-  const wa = readFileSync(join(a, 'weights.bin')), wb = readFileSync(join(b, 'weights.bin')), wc = readFileSync(join(c, 'weights.bin'));
+  const args = (out: string, seed: string) => [
+    'train',
+    '--recipe',
+    'augment',
+    '--data',
+    set.root,
+    '--out',
+    out,
+    '--epochs',
+    '1',
+    '--steps-per-epoch',
+    '2',
+    '--validation-steps',
+    '1',
+    '--seed',
+    seed,
+    '--quiet',
+    '--json',
+    '--no-plots',
+    ...TINY,
+  ];
+  const a = join(work, 'seed-a'),
+    b = join(work, 'seed-b'),
+    c = join(work, 'seed-c');
+  for (const [dir, seed] of [
+    [a, '5'],
+    [b, '5'],
+    [c, '6'],
+  ] as const)
+    assert.equal((await run(args(dir, seed))).code, 0);
+  const wa = readFileSync(join(a, 'weights.bin')),
+    wb = readFileSync(join(b, 'weights.bin')),
+    wc = readFileSync(join(c, 'weights.bin'));
   assert.ok(wa.equals(wb), 'same seed gives the same weights');
   assert.ok(!wa.equals(wc), 'another seed gives other weights');
 });

@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { cp } from 'node:fs/promises';
 import { join } from 'node:path';
-import { trainRecipe } from '../src/train/train-recipe.js';
+import { trainRecipe } from '../src/recipes/train-recipe.js';
 import type { Callback } from '../src/train/callbacks.js';
 import { ConvkitError } from '../src/util/errors.js';
 import { writeSyntheticSet, type SyntheticSet } from './train-synthetic.js';
@@ -31,11 +31,19 @@ async function broken(name: string, damage: (data: string) => void): Promise<str
 
 async function assertStopsBeforeTraining(data: string, message: RegExp): Promise<void> {
   let epochs = 0;
-  const counter: Callback = { onEpochBegin: () => { epochs++; } };
+  const counter: Callback = {
+    onEpochBegin: () => {
+      epochs++;
+    },
+  };
   const out = join(set.root, 'models', data.split('/').pop()!);
   await assert.rejects(
     trainRecipe({
-      recipe: 'scratch', data, out, verbose: false, callbacks: [counter],
+      recipe: 'scratch',
+      data,
+      out,
+      verbose: false,
+      callbacks: [counter],
       overrides: { imageSize: 16, epochs: 2, batchSize: 4, model: { filters: [4], denseUnits: 4 } },
     }),
     (err: unknown) => err instanceof ConvkitError && message.test(err.message),

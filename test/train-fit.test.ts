@@ -47,7 +47,9 @@ test('seeded: same seed → identical weights after training (dropout included);
     m.dispose();
     return w;
   };
-  const a = await run(5), b = await run(5), c = await run(6);
+  const a = await run(5),
+    b = await run(5),
+    c = await run(6);
   assert.deepEqual(a, b);
   assert.notDeepEqual(a, c);
   tf.dispose([data.x, data.y]);
@@ -55,10 +57,28 @@ test('seeded: same seed → identical weights after training (dropout included);
 
 test('dropout masks differ between batches (a fixed TF.js seed would repeat one mask)', async () => {
   // The same image as the first batch of two epochs, with a learning rate of ~0: the losses differ only through dropout.
-  const x = tf.ones([2, 16, 16, 3]).mul(100) as tf.Tensor4D, y = tf.tensor2d([1, 1], [2, 1]);
+  const x = tf.ones([2, 16, 16, 3]).mul(100) as tf.Tensor4D,
+    y = tf.tensor2d([1, 1], [2, 1]);
   const m = tiny(1, 0.5);
   const losses: number[] = [];
-  await fit(m, { x, y, batchSize: 1, shuffle: false }, { epochs: 2, optimizer: 'sgd', learningRate: 1e-12, seed: 1, verbose: false, callbacks: [{ onBatchEnd: (b, logs) => { if (b === 0) losses.push(logs.loss!); } }] });
+  await fit(
+    m,
+    { x, y, batchSize: 1, shuffle: false },
+    {
+      epochs: 2,
+      optimizer: 'sgd',
+      learningRate: 1e-12,
+      seed: 1,
+      verbose: false,
+      callbacks: [
+        {
+          onBatchEnd: (b, logs) => {
+            if (b === 0) losses.push(logs.loss!);
+          },
+        },
+      ],
+    },
+  );
   assert.equal(losses.length, 2);
   assert.notEqual(losses[0], losses[1]);
   tf.dispose([x, y]);
@@ -70,10 +90,25 @@ test('no tensor leaks across epochs; history has Keras names', async () => {
   const val = syntheticTensors(8, 16, 11);
   const m = tiny(2);
   const counts: number[] = [];
-  const h = await fit(m, { x: data.x, y: data.y, batchSize: 8 }, {
-    epochs: 4, validationData: { x: val.x, y: val.y }, seed: 2, verbose: false, optimizer: 'rmsprop', learningRate: 1e-3,
-    callbacks: [{ onEpochEnd: () => { counts.push(tf.memory().numTensors); } }],
-  });
+  const h = await fit(
+    m,
+    { x: data.x, y: data.y, batchSize: 8 },
+    {
+      epochs: 4,
+      validationData: { x: val.x, y: val.y },
+      seed: 2,
+      verbose: false,
+      optimizer: 'rmsprop',
+      learningRate: 1e-3,
+      callbacks: [
+        {
+          onEpochEnd: () => {
+            counts.push(tf.memory().numTensors);
+          },
+        },
+      ],
+    },
+  );
   // Epoch 1 creates the optimizer's slots; afterwards the count is flat.
   assert.equal(counts[1], counts[2]);
   assert.equal(counts[2], counts[3]);
@@ -100,10 +135,23 @@ test('Ctrl-C (SIGINT) stops after the current batch; the partial epoch is not re
   const data = syntheticTensors(32, 16);
   const m = tiny(4);
   let batches = 0;
-  const h = await fit(m, { x: data.x, y: data.y, batchSize: 8 }, {
-    epochs: 3, seed: 1, verbose: false,
-    callbacks: [{ onBatchEnd: (b, _l, s) => { batches++; if (s.history.epoch.length === 1 && b === 1) process.emit('SIGINT'); } }],
-  });
+  const h = await fit(
+    m,
+    { x: data.x, y: data.y, batchSize: 8 },
+    {
+      epochs: 3,
+      seed: 1,
+      verbose: false,
+      callbacks: [
+        {
+          onBatchEnd: (b, _l, s) => {
+            batches++;
+            if (s.history.epoch.length === 1 && b === 1) process.emit('SIGINT');
+          },
+        },
+      ],
+    },
+  );
   assert.equal(h.stopReason, 'interrupted');
   assert.deepEqual(h.epoch, [0]);
   assert.equal(batches, 4 + 2);
@@ -145,7 +193,7 @@ test('EarlyStopping: stops after `patience` epochs without improvement, restores
   m.dispose();
 });
 
-test('KeepBestWeights puts back the best epoch\'s weights at the end, without stopping', async () => {
+test("KeepBestWeights puts back the best epoch's weights at the end, without stopping", async () => {
   const m = tiny(5);
   const s = stateFor(m);
   const keep = new KeepBestWeights({ monitor: 'val_acc' });
@@ -170,8 +218,16 @@ test('EarlyStopping inside fit ends the run early with stopReason "stopped"', as
   const data = syntheticTensors(16, 16);
   const m = tiny(6);
   let epoch = 0;
-  const fake = { onEpochEnd: (_e: number, logs: Record<string, number>) => { logs.score = [1, 0.5, 0.6, 0.7, 0.8][epoch++]!; } };
-  const h = await fit(m, { x: data.x, y: data.y, batchSize: 8 }, { epochs: 5, seed: 1, verbose: false, callbacks: [fake, new EarlyStopping({ monitor: 'score', mode: 'max', patience: 1 })] });
+  const fake = {
+    onEpochEnd: (_e: number, logs: Record<string, number>) => {
+      logs.score = [1, 0.5, 0.6, 0.7, 0.8][epoch++]!;
+    },
+  };
+  const h = await fit(
+    m,
+    { x: data.x, y: data.y, batchSize: 8 },
+    { epochs: 5, seed: 1, verbose: false, callbacks: [fake, new EarlyStopping({ monitor: 'score', mode: 'max', patience: 1 })] },
+  );
   assert.equal(h.stopReason, 'stopped');
   assert.equal(h.epoch.length, 2);
   tf.dispose([data.x, data.y]);
@@ -183,7 +239,13 @@ test('ModelCheckpoint saves only improving epochs; ReduceLROnPlateau divides the
   try {
     const m = tiny(7);
     const s = stateFor(m);
-    const meta = () => ({ classNames: ['a', 'b'], inputSize: [16, 16] as [number, number], colorMode: 'rgb' as const, classMode: 'binary' as const, preprocessing: { input: 'rgb 0..255' } });
+    const meta = () => ({
+      classNames: ['a', 'b'],
+      inputSize: [16, 16] as [number, number],
+      colorMode: 'rgb' as const,
+      classMode: 'binary' as const,
+      preprocessing: { input: 'rgb 0..255' },
+    });
     const ck = new ModelCheckpoint(join(dir, 'best'), { monitor: 'val_acc', meta });
     const accs = [0.6, 0.7, 0.65, 0.7, 0.9];
     for (let e = 0; e < accs.length; e++) await ck.onEpochEnd(e, { val_acc: accs[e]! }, s);
@@ -204,7 +266,8 @@ test('ModelCheckpoint saves only improving epochs; ReduceLROnPlateau divides the
 });
 
 test('schedules: cosine ends near its floor, one-cycle peaks at the base rate', () => {
-  const cos = makeSchedule('cosine'), one = makeSchedule('one-cycle');
+  const cos = makeSchedule('cosine'),
+    one = makeSchedule('one-cycle');
   assert.ok(Math.abs(cos(1) - 0.01) < 1e-9);
   assert.ok(cos(0.05) > 0.99);
   assert.ok(Math.abs(one(0.3) - 1) < 1e-9);

@@ -17,7 +17,8 @@ before(async () => {
 });
 
 async function trainWithState(make: () => tf.Optimizer, lrs: number[]) {
-  const x = tf.randomNormal([16, 300], 0, 1, 'float32', 3), y = tf.randomUniform([16, 1], 0, 1, 'float32', 4).round();
+  const x = tf.randomNormal([16, 300], 0, 1, 'float32', 3),
+    y = tf.randomUniform([16, 1], 0, 1, 'float32', 4).round();
   const w1 = tf.variable(tf.randomNormal([300, 400], 0, 0.05, 'float32', 5));
   const w2 = tf.variable(tf.randomNormal([400, 1], 0, 0.05, 'float32', 6));
   const opt = make();
@@ -43,9 +44,15 @@ const cases: [string, string, () => tf.Optimizer, () => tf.Optimizer][] = [
 for (const [label, kernel, fused, shipped] of cases) {
   test(`fused ${label} gives tfjs's weights and state bit for bit`, { skip: skipReason }, async () => {
     const lrs = [1e-3, 1e-3, 5e-4, 2e-3, 1e-4];
-    const profile = await tf.profile(async () => { await trainWithState(fused, lrs.slice(0, 1)); });
-    assert.ok(profile.kernels.some((k) => k.name === kernel), `${kernel} did not run`);
-    const a = await trainWithState(fused, lrs), b = await trainWithState(shipped, lrs);
+    const profile = await tf.profile(async () => {
+      await trainWithState(fused, lrs.slice(0, 1));
+    });
+    assert.ok(
+      profile.kernels.some((k) => k.name === kernel),
+      `${kernel} did not run`,
+    );
+    const a = await trainWithState(fused, lrs),
+      b = await trainWithState(shipped, lrs);
     a.weights.forEach((w, i) => assert.ok(same(w, b.weights[i]!), `weights ${i} differ`));
     // Slot names follow tfjs's ("<variable>/rms", "/momentum", "/m", "/v"); the variables themselves are new in each run.
     const slotNames = (st: { name: string }[]) => st.map((s) => s.name.replace(/^.*\//, ''));

@@ -28,8 +28,12 @@ after(async () => {
 });
 
 const META: ModelMetaInput = {
-  classNames: ['left', 'right'], inputSize: [32, 32], colorMode: 'rgb', classMode: 'binary',
-  preprocessing: { input: 'RGB floats 0..255', interpolation: 'bilinear' }, recipe: { name: 'scratch', profile: 'book' },
+  classNames: ['left', 'right'],
+  inputSize: [32, 32],
+  colorMode: 'rgb',
+  classMode: 'binary',
+  preprocessing: { input: 'RGB floats 0..255', interpolation: 'bilinear' },
+  recipe: { name: 'scratch', profile: 'book' },
 };
 
 test('save → load (convkit and plain tf.loadLayersModel) gives identical predictions', async () => {
@@ -81,11 +85,14 @@ test('predict(): labels with probabilities; seeded test-time augmentation repeat
   const a = await predict(dir, files, { tta: { views: 3 }, seed: 4 });
   const b = await predict(dir, files, { tta: { views: 3 }, seed: 4 });
   assert.deepEqual(a, b);
-  assert.notDeepEqual(a.map((p) => p.probabilities.right), plain.map((p) => p.probabilities.right));
+  assert.notDeepEqual(
+    a.map((p) => p.probabilities.right),
+    plain.map((p) => p.probabilities.right),
+  );
   model.dispose();
 });
 
-test('another tool\'s model, a missing model.json, truncated weights: clear errors naming the file', async () => {
+test("another tool's model, a missing model.json, truncated weights: clear errors naming the file", async () => {
   const dir = join(work, 'm3');
   const model = smallCnn({ inputShape: [32, 32, 3], filters: [8, 16], denseUnits: 16, seed: 1 });
   await saveModel(model, dir, META);

@@ -14,7 +14,8 @@ export const CLASSES = ['left', 'right'] as const;
 /** One image as HWC uint8: class 0 bright on the left, class 1 on the right. */
 export function syntheticImage(label: number, size: number, rng: ReturnType<typeof createRng>): Uint8Array {
   const data = new Uint8Array(size * size * 3);
-  const base = rng.uniform(40, 90), bright = base + rng.uniform(70, 130);
+  const base = rng.uniform(40, 90),
+    bright = base + rng.uniform(70, 130);
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {
       const brightSide = label === 0 ? x < size / 2 : x >= size / 2;
@@ -42,7 +43,11 @@ export interface SyntheticSet {
 }
 
 /** Writes root/{train,validation,test}/{left,right}/*.png; counts are per class. */
-export async function writeSyntheticSet(counts: { train: number; validation: number; test: number } = { train: 40, validation: 16, test: 16 }, size = 32, seed = 3): Promise<SyntheticSet> {
+export async function writeSyntheticSet(
+  counts: { train: number; validation: number; test: number } = { train: 40, validation: 16, test: 16 },
+  size = 32,
+  seed = 3,
+): Promise<SyntheticSet> {
   const root = await mkdtemp(join(tmpdir(), 'convkit-train-'));
   const rng = createRng(seed);
   for (const [split, n] of Object.entries(counts)) {
@@ -51,7 +56,9 @@ export async function writeSyntheticSet(counts: { train: number; validation: num
       await mkdir(dir, { recursive: true });
       for (let i = 0; i < n; i++) {
         const px = syntheticImage(label, size, rng);
-        await sharp(Buffer.from(px), { raw: { width: size, height: size, channels: 3 } }).png().toFile(join(dir, `${CLASSES[label]}_${String(i).padStart(3, '0')}.png`));
+        await sharp(Buffer.from(px), { raw: { width: size, height: size, channels: 3 } })
+          .png()
+          .toFile(join(dir, `${CLASSES[label]}_${String(i).padStart(3, '0')}.png`));
       }
     }
   }

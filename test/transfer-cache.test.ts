@@ -55,7 +55,12 @@ test('features are computed once: the second run is a cache hit that does not ru
   const other = await extractFeatures(features, await open('train'), { baseName: 'tiny2', cacheDir, silent: true });
   assert.equal(other.hit, false);
   const reloaded = truncate((await tinyBase().load()).model, 'block2_pool');
-  reloaded.getLayer('block2_conv1').setWeights(reloaded.getLayer('block2_conv1').getWeights().map((w) => tf.mul(w, 2)));
+  reloaded.getLayer('block2_conv1').setWeights(
+    reloaded
+      .getLayer('block2_conv1')
+      .getWeights()
+      .map((w) => tf.mul(w, 2)),
+  );
   assert.equal((await extractFeatures(reloaded, await open('train'), { baseName: 'tiny', cacheDir, silent: true })).hit, false);
   const file = join(root, 'data', 'train', 'cats', 'cats.0.png');
   utimesSync(file, new Date(), new Date(Date.now() + 5000));
@@ -66,7 +71,7 @@ test('features are computed once: the second run is a cache hit that does not ru
   assert.equal(await readFeatureSet(cacheDir, first.key), undefined);
 });
 
-test('prefix cache: suffix on cached activations gives the model\'s outputs; augmented variants are seeded and distinct', async () => {
+test("prefix cache: suffix on cached activations gives the model's outputs; augmented variants are seeded and distinct", async () => {
   const base = tinyBase();
   const features = truncate((await base.load()).model, 'block2_pool');
   const head = buildHead([3, 3, 4], { numClasses: 2, rng: createRng(3) });
@@ -84,7 +89,8 @@ test('prefix cache: suffix on cached activations gives the model\'s outputs; aug
   // Variants: a transform that adds a random constant per batch, drawn from the Rng it is given.
   const transform = (x: tf.Tensor4D, rng: Rng) => tf.add(x, rng.uniform(-50, 50)) as tf.Tensor4D;
   const calls = countCalls(model.getLayer('block1_conv1'));
-  const aug = await cachePrefix(model, await open('validation'), { baseName: 'tiny', cacheDir, silent: true, transform, transformId: 'add-constant', variants: 3, seed: 5, batchSize: 4 });
+  const variants = { baseName: 'tiny', cacheDir, silent: true, transform, transformId: 'add-constant', variants: 3, seed: 5 };
+  const aug = await cachePrefix(model, await open('validation'), { ...variants, batchSize: 4 });
   assert.equal(aug.data.sets.length, 3);
   assert.equal(aug.hits, 0);
   assert.ok(calls.count > 0);
@@ -97,10 +103,13 @@ test('prefix cache: suffix on cached activations gives the model\'s outputs; aug
     const parts = [0, 3, 6].map((s) => aug.split.prefix.predict(transform(all.x.slice([s, 0, 0, 0], [Math.min(3, 8 - s), -1, -1, -1]), rng)) as tf.Tensor);
     return tf.concat(parts).dataSync();
   });
-  assert.ok(Array.from(ref).every((v, i) => Math.abs(v - v0!.x[i]!) < 1e-4), 'variant 0 is not the prefix of the augmented images');
+  assert.ok(
+    Array.from(ref).every((v, i) => Math.abs(v - v0!.x[i]!) < 1e-4),
+    'variant 0 is not the prefix of the augmented images',
+  );
   // Same seed again: every variant from the cache, no prefix call.
   calls.count = 0;
-  const again = await cachePrefix(model, await open('validation'), { baseName: 'tiny', cacheDir, silent: true, transform, transformId: 'add-constant', variants: 3, seed: 5 });
+  const again = await cachePrefix(model, await open('validation'), variants);
   assert.equal(again.hits, 3);
   assert.equal(calls.count, 0);
   // Each epoch serves every image once, one variant each.

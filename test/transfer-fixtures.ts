@@ -11,7 +11,10 @@ export async function makePhotoSet(perClass = 6, size = 12): Promise<string> {
   const root = mkdtempSync(join(tmpdir(), 'convkit-transfer-'));
   let k = 0;
   for (const split of ['train', 'validation', 'test']) {
-    for (const [cls, tint] of [['cats', [1, 0.3, 0.3]], ['dogs', [0.3, 0.3, 1]]] as const) {
+    for (const [cls, tint] of [
+      ['cats', [1, 0.3, 0.3]],
+      ['dogs', [0.3, 0.3, 1]],
+    ] as const) {
       const dir = join(root, 'data', split, cls);
       mkdirSync(dir, { recursive: true });
       for (let i = 0; i < perClass; i++) {
@@ -21,7 +24,9 @@ export async function makePhotoSet(perClass = 6, size = 12): Promise<string> {
           for (let c = 0; c < 3; c++) px[p * 3 + c] = Math.round(255 * Math.min(1, tint[c]! * (0.5 + 0.5 * noise)));
         }
         k++;
-        await sharp(px, { raw: { width: size, height: size, channels: 3 } }).png().toFile(join(dir, `${cls}.${i}.png`));
+        await sharp(px, { raw: { width: size, height: size, channels: 3 } })
+          .png()
+          .toFile(join(dir, `${cls}.${i}.png`));
       }
     }
   }
@@ -48,7 +53,9 @@ export function tinyBase(size = 12): PretrainedBase & { loads: tf.LayersModel[] 
       x = tf.layers.batchNormalization({ name: 'block1_bn', movingMeanInitializer: 'zeros' }).apply(x) as tf.SymbolicTensor;
       x = tf.layers.activation({ activation: 'relu', name: 'block1_relu' }).apply(x) as tf.SymbolicTensor;
       x = tf.layers.maxPooling2d({ poolSize: 2, name: 'block1_pool' }).apply(x) as tf.SymbolicTensor;
-      x = tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(12), name: 'block2_conv1' }).apply(x) as tf.SymbolicTensor;
+      x = tf.layers
+        .conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(12), name: 'block2_conv1' })
+        .apply(x) as tf.SymbolicTensor;
       x = tf.layers.maxPooling2d({ poolSize: 2, name: 'block2_pool' }).apply(x) as tf.SymbolicTensor;
       const model = tf.model({ inputs: input, outputs: x, name: 'tiny_base' });
       loads.push(model);
@@ -59,11 +66,17 @@ export function tinyBase(size = 12): PretrainedBase & { loads: tf.LayersModel[] 
 
 /** Copies of a layer's weights. */
 export function weightsOf(model: tf.LayersModel, layer: string): Float32Array[] {
-  return model.getLayer(layer).getWeights().map((w) => (w.dataSync() as Float32Array).slice());
+  return model
+    .getLayer(layer)
+    .getWeights()
+    .map((w) => (w.dataSync() as Float32Array).slice());
 }
 
 export function bitEqual(a: Float32Array[], b: Float32Array[]): boolean {
-  return a.length === b.length && a.every((t, i) => Buffer.from(t.buffer, t.byteOffset, t.byteLength).equals(Buffer.from(b[i]!.buffer, b[i]!.byteOffset, b[i]!.byteLength)));
+  return (
+    a.length === b.length &&
+    a.every((t, i) => Buffer.from(t.buffer, t.byteOffset, t.byteLength).equals(Buffer.from(b[i]!.buffer, b[i]!.byteOffset, b[i]!.byteLength)))
+  );
 }
 
 /** Counts calls of a layer (the base's first conv): how often the base ran. */

@@ -35,7 +35,11 @@ function data(n = 16, seed = 3): { x: tf.Tensor4D; y: tf.Tensor } {
 }
 
 function weightsOf(model: tf.LayersModel, layer: string): Float32Array[] {
-  return model.getLayer(layer).getWeights().map((w) => w.dataSync() as Float32Array).map((a) => a.slice());
+  return model
+    .getLayer(layer)
+    .getWeights()
+    .map((w) => w.dataSync() as Float32Array)
+    .map((a) => a.slice());
 }
 
 function bitEqual(a: Float32Array[], b: Float32Array[]): boolean {
@@ -57,9 +61,17 @@ test('block names of VGG16, MobileNet v1 and v2 layers', () => {
 test('freeze upTo a layer: frozen weights are bit-identical after training, BN moving stats unchanged, the rest trains', async () => {
   const model = tinyModel();
   const frozen = freeze(model, { upTo: 'block1_relu' });
-  assert.deepEqual(frozen.map((l) => l.name), ['block1_conv1', 'block1_bn', 'block1_relu']);
+  assert.deepEqual(
+    frozen.map((l) => l.name),
+    ['block1_conv1', 'block1_bn', 'block1_relu'],
+  );
   assert.deepEqual(trainableLayerNames(model), ['block2_conv1', 'block2_bn', 'head_dense', 'head_output']);
-  const before = { conv: weightsOf(model, 'block1_conv1'), bn: weightsOf(model, 'block1_bn'), conv2: weightsOf(model, 'block2_conv1'), bn2: weightsOf(model, 'block2_bn') };
+  const before = {
+    conv: weightsOf(model, 'block1_conv1'),
+    bn: weightsOf(model, 'block1_bn'),
+    conv2: weightsOf(model, 'block2_conv1'),
+    bn2: weightsOf(model, 'block2_bn'),
+  };
   const d = data();
   await fit(model, { x: d.x, y: d.y, batchSize: 4 }, { ...quiet, epochs: 2 });
   assert.ok(bitEqual(before.conv, weightsOf(model, 'block1_conv1')), 'frozen conv weights changed');
@@ -98,7 +110,10 @@ test('unfreeze the last block keeps BN frozen by default; from a layer; whole mo
   assert.deepEqual(trainableLayerNames(model), []);
   assert.equal(firstLayerOfLastBlocks(model, 1), 'block2_conv1');
   const opened = unfreeze(model, { blocks: 1 });
-  assert.deepEqual(opened.map((l) => l.name), ['block2_conv1', 'block2_relu', 'head_pool', 'head_dense', 'head_output']);
+  assert.deepEqual(
+    opened.map((l) => l.name),
+    ['block2_conv1', 'block2_relu', 'head_pool', 'head_dense', 'head_output'],
+  );
   assert.deepEqual(trainableLayerNames(model), ['block2_conv1', 'head_dense', 'head_output']);
   freeze(model);
   unfreeze(model, { from: 'head_dense' });
@@ -117,7 +132,10 @@ test('split into prefix and suffix: same outputs as the whole model, shared weig
   const d = data(4);
   const [whole, parts] = tf.tidy(() => [model.predict(d.x) as tf.Tensor, suffix.predict(prefix.predict(d.x) as tf.Tensor) as tf.Tensor]);
   assert.deepEqual(Array.from(parts!.dataSync()), Array.from(whole!.dataSync()));
-  assert.deepEqual(suffix.layers.slice(1).map((l) => l.name), ['block2_conv1', 'block2_bn', 'block2_relu', 'head_pool', 'head_dense', 'head_output']);
+  assert.deepEqual(
+    suffix.layers.slice(1).map((l) => l.name),
+    ['block2_conv1', 'block2_bn', 'block2_relu', 'head_pool', 'head_dense', 'head_output'],
+  );
   assert.equal(suffix.getLayer('head_dense'), model.getLayer('head_dense'));
   // The frozen prefix end is found from the trainable flags.
   freeze(model, { upTo: 'block1_relu' });
@@ -139,7 +157,11 @@ test('fineTune: frozen epochs train the head only, then the unfrozen model train
   const model = tinyModel(4);
   const d = data(8);
   const snapshots: { conv: Float32Array[]; head: Float32Array[] }[] = [];
-  const snap: Callback = { onEpochEnd: () => { snapshots.push({ conv: weightsOf(model, 'block1_conv1'), head: weightsOf(model, 'head_output') }); } };
+  const snap: Callback = {
+    onEpochEnd: () => {
+      snapshots.push({ conv: weightsOf(model, 'block1_conv1'), head: weightsOf(model, 'head_output') });
+    },
+  };
   const start = { conv: weightsOf(model, 'block1_conv1'), head: weightsOf(model, 'head_output') };
   const r = await fineTune(model, { x: d.x, y: d.y, batchSize: 4 }, { ...quiet, freezeEpochs: 1, epochs: 2, baseLr: 0.05, callbacks: [snap] });
   assert.equal(r.frozen.epoch.length, 1);

@@ -25,7 +25,7 @@ async function testImages() {
   return (await flowFromDirectory(join(data, 'test'), { targetSize: [12, 12], shuffle: false, classMode: 'binary' })).loadAll();
 }
 
-test('the recipes carry the book\'s settings', () => {
+test("the recipes carry the book's settings", () => {
   assert.deepEqual(TRANSFER_RECIPES.features.defaults, { epochs: 30, batchSize: 20, learningRate: 2e-5, optimizer: 'rmsprop' });
   assert.equal(TRANSFER_RECIPES.finetune.defaults.learningRate, 1e-5);
 });
@@ -90,7 +90,15 @@ test('features-augment --from a features model starts from its trained head; a m
   const from = join(root, 'features-model');
   const before = await tf.loadLayersModel(fileSystem(from));
   // Steps at a learning rate of 1e-15 move the weights by ~1e-15: the head is the one loaded.
-  const r = await runTransferRecipe('features-augment', { ...common, base: tinyBase(), from, out: join(root, 'augment-from-features'), epochs: 1, variants: 1, learningRate: 1e-15 });
+  const r = await runTransferRecipe('features-augment', {
+    ...common,
+    base: tinyBase(),
+    from,
+    out: join(root, 'augment-from-features'),
+    epochs: 1,
+    variants: 1,
+    learningRate: 1e-15,
+  });
   for (const name of ['head_dense', 'head_output']) {
     const [a, b] = [weightsOf(before, name), weightsOf(r.model, name)];
     const diff = Math.max(...a.map((t, i) => Math.max(...t.map((v, j) => Math.abs(v - b[i]![j]!)))));
@@ -98,8 +106,16 @@ test('features-augment --from a features model starts from its trained head; a m
   }
   assert.equal(r.meta.recipe?.settings?.headFrom, from);
   await assert.rejects(
-    runTransferRecipe('features-augment', { ...common, base: tinyBase(), from: join(root, 'augment-true'), out: join(root, 'never-2'), epochs: 1, variants: 1 }),
-    /is a features-augment model .*features-augment starts its head from a features model/s);
+    runTransferRecipe('features-augment', {
+      ...common,
+      base: tinyBase(),
+      from: join(root, 'augment-true'),
+      out: join(root, 'never-2'),
+      epochs: 1,
+      variants: 1,
+    }),
+    /is a features-augment model .*features-augment starts its head from a features model/s,
+  );
 });
 
 test('finetune --from a features-augment model: the top block trains, the rest of the base stays bit-identical', async () => {
@@ -125,8 +141,8 @@ test('finetune without --from runs features-augment first, then fine-tunes', asy
 });
 
 test('the transfer recipes are in the training-recipe registry', async () => {
-  await import('../src/transfer/register.js');
-  const { getRecipe, resolveSettings } = await import('../src/train/recipes.js');
+  const { getRecipe } = await import('../src/recipes/registry.js');
+  const { resolveSettings } = await import('../src/recipes/settings.js');
   for (const name of ['features', 'features-augment', 'finetune']) {
     const r = getRecipe(name);
     assert.equal(typeof r.run, 'function');
@@ -134,5 +150,16 @@ test('the transfer recipes are in the training-recipe registry', async () => {
   }
   assert.equal(resolveSettings(getRecipe('finetune'), 'book').learningRate, 1e-5);
   const r = getRecipe('features');
-  await assert.rejects(r.run!({ data, out: join(root, 'never'), settings: { ...resolveSettings(r, 'book'), model: { base: 'resnet9000' } }, profile: 'book', seed: 1, verbose: false, log: () => {} }), /unknown base "resnet9000"/);
+  await assert.rejects(
+    r.run!({
+      data,
+      out: join(root, 'never'),
+      settings: { ...resolveSettings(r, 'book'), transfer: { base: 'resnet9000' } },
+      profile: 'book',
+      seed: 1,
+      verbose: false,
+      log: () => {},
+    }),
+    /unknown base "resnet9000"/,
+  );
 });

@@ -13,11 +13,17 @@ test('concurrent writers into one folder: each write is whole, the folder ends c
   const root = await mkdtemp(join(tmpdir(), 'convkit-atomic-'));
   try {
     const dir = join(root, 'out');
-    const writes = Array.from({ length: 8 }, (_, i) => writeDirAtomic(dir, async (tmp) => {
-      const { writeFile } = await import('node:fs/promises');
-      await writeFile(join(tmp, 'stamp'), String(i));
-      await writeFile(join(tmp, 'payload'), String(i).repeat(10_000));
-    }, OWN));
+    const writes = Array.from({ length: 8 }, (_, i) =>
+      writeDirAtomic(
+        dir,
+        async (tmp) => {
+          const { writeFile } = await import('node:fs/promises');
+          await writeFile(join(tmp, 'stamp'), String(i));
+          await writeFile(join(tmp, 'payload'), String(i).repeat(10_000));
+        },
+        OWN,
+      ),
+    );
     await Promise.all(writes);
     const stamp = await readFile(join(dir, 'stamp'), 'utf8');
     assert.equal(await readFile(join(dir, 'payload'), 'utf8'), stamp.repeat(10_000), 'stamp and payload from the same writer');
@@ -34,11 +40,16 @@ test('two processes writing one file: readers see one whole version, never a mix
     const script = `import { writeFileAtomic } from ${JSON.stringify(new URL('../src/util/atomic.ts', import.meta.url).href)};
       const v = process.argv[1];
       for (let i = 0; i < 30; i++) await writeFileAtomic(${JSON.stringify(target)}, v.repeat(200_000));`;
-    const child = (v: string) => new Promise<number>((res) => spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, v], { stdio: 'inherit' }).on('exit', (c) => res(c ?? 1)));
+    const child = (v: string) =>
+      new Promise<number>((res) =>
+        spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, v], { stdio: 'inherit' }).on('exit', (c) => res(c ?? 1)),
+      );
     const reads: string[] = [];
     const running = Promise.all([child('a'), child('b')]);
     let done = false;
-    void running.then(() => { done = true; });
+    void running.then(() => {
+      done = true;
+    });
     while (!done) {
       const text = await readFile(target, 'utf8').catch(() => '');
       if (text) reads.push(text);

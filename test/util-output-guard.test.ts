@@ -119,7 +119,13 @@ test('library: saveModel never replaces a folder it did not write', async () => 
   await mkdir(dir);
   await writeFile(join(dir, 'cat.jpg'), 'photo');
   const model = tf.sequential({ layers: [tf.layers.dense({ units: 1, inputShape: [2], activation: 'sigmoid' })] });
-  const meta = { classNames: ['a', 'b'], inputSize: [2, 2] as [number, number], colorMode: 'rgb' as const, classMode: 'binary' as const, preprocessing: { input: 'test' } };
+  const meta = {
+    classNames: ['a', 'b'],
+    inputSize: [2, 2] as [number, number],
+    colorMode: 'rgb' as const,
+    classMode: 'binary' as const,
+    preprocessing: { input: 'test' },
+  };
   await assert.rejects(saveModel(model, dir, meta), /already holds files that are not a model folder/);
   assert.deepEqual(await readdir(dir), ['cat.jpg']);
   model.dispose();
@@ -129,7 +135,10 @@ test('claimOutputDir follows symbolic links when it compares output and data', a
   const { symlink } = await import('node:fs/promises');
   const link = join(work, 'data-link');
   await symlink(set.root, link);
-  await assert.rejects(claimOutputDir({ path: join(link, 'train'), flag: '--out', what: 'a model folder', owns: async () => true, inputs: [{ path: set.root, flag: '--data' }] }), /lies inside --data/);
+  await assert.rejects(
+    claimOutputDir({ path: join(link, 'train'), flag: '--out', what: 'a model folder', owns: async () => true, inputs: [{ path: set.root, flag: '--data' }] }),
+    /lies inside --data/,
+  );
 });
 
 test('ensureDir creates nested folders and names the level it cannot create', async () => {
@@ -158,7 +167,9 @@ test('preview --out replaces its own PNG but never a user file or a file inside 
 
 test('markPng keeps the image decodable and is recognized', async () => {
   const sharp = (await import('sharp')).default;
-  const png = await sharp({ create: { width: 3, height: 2, channels: 3, background: { r: 60, g: 1, b: 2 } } }).png().toBuffer();
+  const png = await sharp({ create: { width: 3, height: 2, channels: 3, background: { r: 60, g: 1, b: 2 } } })
+    .png()
+    .toBuffer();
   assert.equal(isMarkedPng(png), false);
   const marked = markPng(png);
   assert.equal(isMarkedPng(marked), true);
@@ -166,12 +177,15 @@ test('markPng keeps the image decodable and is recognized', async () => {
   assert.deepEqual([info.width, info.height, data[0]], [3, 2, 60]);
 });
 
-test('lockOutput refuses a second writer, takes over a dead process\'s lock and releases', async () => {
+test("lockOutput refuses a second writer, takes over a dead process's lock and releases", async () => {
   const out = join(work, 'locked');
   const release = await lockOutput(out, '--out');
   await assert.rejects(lockOutput(out, '--out'), /--out .*locked is being written by another convkit run \(process \d+\)/);
   await release();
-  assert.deepEqual((await readdir(work)).filter((n) => n.includes('convkit-lock')), []);
+  assert.deepEqual(
+    (await readdir(work)).filter((n) => n.includes('convkit-lock')),
+    [],
+  );
   // A lock left by a killed run (a pid that no longer exists) is stale.
   await writeFile(join(work, '.locked.convkit-lock'), '2147483646\n');
   const again = await lockOutput(out, '--out');
@@ -181,14 +195,36 @@ test('lockOutput refuses a second writer, takes over a dead process\'s lock and 
 test('undoOutputOnFailure removes what a failed run created, keeps a folder that held files, and keeps on request', async () => {
   const fresh = join(work, 'undo-fresh');
   const fail = () => Promise.reject(new Error('refused'));
-  await assert.rejects(undoOutputOnFailure(fresh, async () => { await ensureDir(join(fresh, 'steps')); return fail(); }), /refused/);
+  await assert.rejects(
+    undoOutputOnFailure(fresh, async () => {
+      await ensureDir(join(fresh, 'steps'));
+      return fail();
+    }),
+    /refused/,
+  );
   assert.equal(existsSync(fresh), false);
   const kept = join(work, 'undo-kept');
   await mkdir(kept);
   await writeFile(join(kept, 'mine.txt'), 'x');
-  await assert.rejects(undoOutputOnFailure(kept, async () => { await writeFile(join(kept, 'new.txt'), 'y'); return fail(); }), /refused/);
+  await assert.rejects(
+    undoOutputOnFailure(kept, async () => {
+      await writeFile(join(kept, 'new.txt'), 'y');
+      return fail();
+    }),
+    /refused/,
+  );
   assert.deepEqual((await readdir(kept)).sort(), ['mine.txt', 'new.txt']);
   const resumable = join(work, 'undo-resumable');
-  await assert.rejects(undoOutputOnFailure(resumable, async () => { await ensureDir(resumable); return fail(); }, () => true), /refused/);
+  await assert.rejects(
+    undoOutputOnFailure(
+      resumable,
+      async () => {
+        await ensureDir(resumable);
+        return fail();
+      },
+      () => true,
+    ),
+    /refused/,
+  );
   assert.equal(existsSync(resumable), true);
 });

@@ -50,17 +50,25 @@ export class ArrayIterator implements AsyncIterable<ArrayBatch> {
   constructor(x: tf.Tensor4D, y: tf.Tensor | undefined, transform: BatchTransform, options: FlowOptions = {}, validationSplit = 0) {
     const { batchSize = 32, shuffle = true, seed = 42, subset } = options;
     if (!(x instanceof tf.Tensor) || x.rank !== 4) {
-      throw new ConvkitError(`flow() needs x as a tensor [n, h, w, c], got ${x instanceof tf.Tensor ? `shape [${x.shape.join(', ')}]` : typeof x}`, 'stack the images into one 4-D tensor');
+      throw new ConvkitError(
+        `flow() needs x as a tensor [n, h, w, c], got ${x instanceof tf.Tensor ? `shape [${x.shape.join(', ')}]` : typeof x}`,
+        'stack the images into one 4-D tensor',
+      );
     }
     check(Number.isInteger(batchSize) && batchSize >= 1, 'batchSize', batchSize, 'an integer ≥ 1');
     check(Number.isInteger(seed), 'seed', seed, 'an integer');
     check(subset === undefined || subset === 'training' || subset === 'validation', 'subset', subset, '"training" or "validation"');
     if (y !== undefined && (!(y instanceof tf.Tensor) || y.shape[0] !== x.shape[0])) {
-      throw new ConvkitError(`flow() got ${x.shape[0]} images but ${y instanceof tf.Tensor ? y.shape[0] : 'no tensor of'} labels`, 'pass y as a tensor with one row per image');
+      throw new ConvkitError(
+        `flow() got ${x.shape[0]} images but ${y instanceof tf.Tensor ? y.shape[0] : 'no tensor of'} labels`,
+        'pass y as a tensor with one row per image',
+      );
     }
-    let lo = 0, hi = x.shape[0];
+    let lo = 0,
+      hi = x.shape[0];
     if (subset) {
-      if (validationSplit === 0) throw new ConvkitError(`subset "${subset}" needs the generator's validationSplit`, 'create the ImageDataGenerator with e.g. validationSplit: 0.2');
+      if (validationSplit === 0)
+        throw new ConvkitError(`subset "${subset}" needs the generator's validationSplit`, 'create the ImageDataGenerator with e.g. validationSplit: 0.2');
       const split = Math.floor(x.shape[0] * validationSplit);
       [lo, hi] = subset === 'validation' ? [0, split] : [split, x.shape[0]];
     }

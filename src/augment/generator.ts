@@ -13,7 +13,7 @@ import { applyTransform, type ResampleEngine } from './apply.js';
 import { StatsAccumulator, needsFit, notFittedError, standardizeBatch, type FeatureStats } from './standardize.js';
 import { ArrayIterator, type BatchTransform, type FlowOptions } from './flow.js';
 
-export interface FitOptions {
+export interface StatisticsFitOptions {
   /** Compute the statistics on randomly augmented copies (default false). */
   augment?: boolean;
   /** Augmented passes over x when augment is set (default 1). */
@@ -50,10 +50,13 @@ export class ImageDataGenerator {
    * featurewiseStdNormalization need, from sample images x [n, h, w, c]
    * (pixel values as the batches will have them, before rescale).
    */
-  fit(x: tf.Tensor4D, options: FitOptions = {}): this {
+  fit(x: tf.Tensor4D, options: StatisticsFitOptions = {}): this {
     const { augment = false, rounds = 1, seed = 42 } = options;
     if (!(x instanceof tf.Tensor) || x.rank !== 4 || x.shape[0] === 0) {
-      throw new ConvkitError(`fit() needs sample images as a tensor [n, h, w, c] with n ≥ 1, got ${x instanceof tf.Tensor ? `shape [${x.shape.join(', ')}]` : typeof x}`, 'stack some training images into one 4-D tensor');
+      throw new ConvkitError(
+        `fit() needs sample images as a tensor [n, h, w, c] with n ≥ 1, got ${x instanceof tf.Tensor ? `shape [${x.shape.join(', ')}]` : typeof x}`,
+        'stack some training images into one 4-D tensor',
+      );
     }
     check(Number.isInteger(rounds) && rounds >= 1, 'rounds', rounds, 'an integer ≥ 1');
     check(Number.isInteger(seed), 'seed', seed, 'an integer');
@@ -67,7 +70,11 @@ export class ImageDataGenerator {
           // As Keras: rescale first, then augment.
           let c = x.slice([i, 0, 0, 0], [size, -1, -1, -1]).toFloat();
           if (this.options.rescale !== null) c = c.mul(this.options.rescale);
-          if (augment) c = this.applyTransform(c, Array.from({ length: size }, () => this.randomTransform([h, w], rng)));
+          if (augment)
+            c = this.applyTransform(
+              c,
+              Array.from({ length: size }, () => this.randomTransform([h, w], rng)),
+            );
           return c;
         });
         acc.add(chunk);
@@ -107,7 +114,10 @@ export class ImageDataGenerator {
   augmentTransform(): BatchTransform {
     return (x, rng) => {
       const [n, h, w] = x.shape;
-      return this.applyTransform(x, Array.from({ length: n }, () => this.randomTransform([h, w], rng)));
+      return this.applyTransform(
+        x,
+        Array.from({ length: n }, () => this.randomTransform([h, w], rng)),
+      );
     };
   }
 
@@ -121,7 +131,10 @@ export class ImageDataGenerator {
   async flowFromDirectory(directory: string, options: Omit<DirectoryIteratorOptions, 'transform'> = {}): Promise<DirectoryIterator> {
     this.assertFitted();
     if ((options as { transform?: unknown }).transform !== undefined) {
-      throw new ConvkitError('flowFromDirectory() of an ImageDataGenerator takes no transform option', 'the generator supplies the transform; call flowFromDirectory from convkit\'s data module for a custom one');
+      throw new ConvkitError(
+        'flowFromDirectory() of an ImageDataGenerator takes no transform option',
+        "the generator supplies the transform; call flowFromDirectory from convkit's data module for a custom one",
+      );
     }
     return dataFlowFromDirectory(directory, { ...options, transform: this.batchTransform() });
   }

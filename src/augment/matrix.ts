@@ -31,7 +31,8 @@ const deg = (d: number): number => (d * Math.PI) / 180;
 export function transformMatrix(t: TransformParams, [h, w]: readonly [number, number]): number[] {
   let m: Mat3 = [1, 0, 0, 0, 1, 0, 0, 0, 1];
   if (t.theta !== 0) {
-    const c = Math.cos(deg(t.theta)), s = Math.sin(deg(t.theta));
+    const c = Math.cos(deg(t.theta)),
+      s = Math.sin(deg(t.theta));
     m = mul(m, [c, -s, 0, s, c, 0, 0, 0, 1]);
   }
   if (t.tx !== 0 || t.ty !== 0) m = mul(m, [1, 0, t.tx, 0, 1, t.ty, 0, 0, 1]);
@@ -40,7 +41,8 @@ export function transformMatrix(t: TransformParams, [h, w]: readonly [number, nu
     m = mul(m, [1, -Math.sin(s), 0, 0, Math.cos(s), 0, 0, 0, 1]);
   }
   if (t.zx !== 1 || t.zy !== 1) m = mul(m, [t.zx, 0, 0, 0, t.zy, 0, 0, 0, 1]);
-  const cx = (w - 1) / 2, cy = (h - 1) / 2;
+  const cx = (w - 1) / 2,
+    cy = (h - 1) / 2;
   m = mul(mul([1, 0, cx, 0, 1, cy, 0, 0, 1], m), [1, 0, -cx, 0, 1, -cy, 0, 0, 1]);
   if (t.flipHorizontal) m = mul(m, [-1, 0, w - 1, 0, 1, 0, 0, 0, 1]);
   if (t.flipVertical) m = mul(m, [1, 0, 0, 0, -1, h - 1, 0, 0, 1]);
@@ -50,6 +52,7 @@ export function transformMatrix(t: TransformParams, [h, w]: readonly [number, nu
 /** True when the matrix leaves every pixel where it is (so resampling can be skipped). */
 export function isIdentityMatrix(m: readonly number[]): boolean {
   const eps = 1e-9;
-  return Math.abs(m[0]! - 1) < eps && Math.abs(m[1]!) < eps && Math.abs(m[2]!) < eps
-    && Math.abs(m[3]!) < eps && Math.abs(m[4]! - 1) < eps && Math.abs(m[5]!) < eps;
+  return (
+    Math.abs(m[0]! - 1) < eps && Math.abs(m[1]!) < eps && Math.abs(m[2]!) < eps && Math.abs(m[3]!) < eps && Math.abs(m[4]! - 1) < eps && Math.abs(m[5]!) < eps
+  );
 }

@@ -91,10 +91,29 @@ export interface ResolvedOptions {
 }
 
 const KNOWN: readonly string[] = [
-  'rotationRange', 'widthShiftRange', 'heightShiftRange', 'shearRange', 'zoomRange', 'channelShiftRange', 'brightnessRange',
-  'horizontalFlip', 'verticalFlip', 'fillMode', 'cval', 'interpolationOrder', 'featurewiseCenter', 'samplewiseCenter',
-  'featurewiseStdNormalization', 'samplewiseStdNormalization', 'zcaWhitening', 'zcaEpsilon', 'rescale', 'preprocessingFunction',
-  'validationSplit', 'dataFormat', 'dtype',
+  'rotationRange',
+  'widthShiftRange',
+  'heightShiftRange',
+  'shearRange',
+  'zoomRange',
+  'channelShiftRange',
+  'brightnessRange',
+  'horizontalFlip',
+  'verticalFlip',
+  'fillMode',
+  'cval',
+  'interpolationOrder',
+  'featurewiseCenter',
+  'samplewiseCenter',
+  'featurewiseStdNormalization',
+  'samplewiseStdNormalization',
+  'zcaWhitening',
+  'zcaEpsilon',
+  'rescale',
+  'preprocessingFunction',
+  'validationSplit',
+  'dataFormat',
+  'dtype',
 ];
 
 const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
@@ -159,7 +178,12 @@ export function resolveFillOptions(options: FillOptions): Required<FillOptions> 
   const { fillMode = 'nearest', cval = 0, interpolationOrder = 1 } = options;
   check(FILL_MODES.includes(fillMode), 'fillMode', fillMode, `one of ${FILL_MODES.join(', ')}`);
   check(finite(cval), 'cval', cval, 'a finite number');
-  check(interpolationOrder === 0 || interpolationOrder === 1, 'interpolationOrder', interpolationOrder, '0 (nearest) or 1 (bilinear); higher orders are not supported');
+  check(
+    interpolationOrder === 0 || interpolationOrder === 1,
+    'interpolationOrder',
+    interpolationOrder,
+    '0 (nearest) or 1 (bilinear); higher orders are not supported',
+  );
   return { fillMode, cval, interpolationOrder };
 }
 
@@ -169,17 +193,25 @@ export function resolveOptions(options: ImageDataGeneratorOptions = {}): Resolve
   const o = options as Record<string, unknown>;
   for (const key of Object.keys(o)) {
     if (o[key] === undefined || KNOWN.includes(key)) continue;
-    const hint = KNOWN.includes(camel(key)) ? `write it in camelCase: ${camel(key)}` : `known options: ${KNOWN.filter((k) => k !== 'dataFormat' && k !== 'dtype').join(', ')}`;
+    const hint = KNOWN.includes(camel(key))
+      ? `write it in camelCase: ${camel(key)}`
+      : `known options: ${KNOWN.filter((k) => k !== 'dataFormat' && k !== 'dtype').join(', ')}`;
     throw new ConvkitError(`unknown ImageDataGenerator option ${JSON.stringify(key)}`, hint);
   }
   if (o.dataFormat !== undefined && o.dataFormat !== 'channelsLast') {
-    throw new ConvkitError(`dataFormat ${JSON.stringify(o.dataFormat)} is not supported`, 'convkit images are channels-last [batch, height, width, channels]; leave dataFormat out');
+    throw new ConvkitError(
+      `dataFormat ${JSON.stringify(o.dataFormat)} is not supported`,
+      'convkit images are channels-last [batch, height, width, channels]; leave dataFormat out',
+    );
   }
   if (o.dtype !== undefined && o.dtype !== 'float32') {
     throw new ConvkitError(`dtype ${JSON.stringify(o.dtype)} is not supported`, 'batches are always float32; leave dtype out');
   }
   if (bool(o, 'zcaWhitening')) {
-    throw new ConvkitError('zcaWhitening is not supported', 'leave zcaWhitening out; use featurewiseCenter / featurewiseStdNormalization for data-set normalisation');
+    throw new ConvkitError(
+      'zcaWhitening is not supported',
+      'leave zcaWhitening out; use featurewiseCenter / featurewiseStdNormalization for data-set normalisation',
+    );
   }
   check(o.zcaEpsilon === undefined || (finite(o.zcaEpsilon) && o.zcaEpsilon > 0), 'zcaEpsilon', o.zcaEpsilon, 'a number > 0');
   const rescale = o.rescale ?? null;

@@ -32,14 +32,20 @@ export interface PreviewImage {
  */
 export async function findPreviewImages(dir: string, skipBad = false): Promise<{ images: PreviewImage[]; classRoot: boolean; skipped: SkippedFile[] }> {
   const root = resolve(dir);
-  const classRoot = await subFolderCount(root).then((n) => n >= 2, () => false);
+  const classRoot = await subFolderCount(root).then(
+    (n) => n >= 2,
+    () => false,
+  );
   if (classRoot) {
     const folder = await scanImageFolder(root, { skipBad });
     return { images: folder.files.map((f) => ({ path: f.path, className: f.className })), classRoot, skipped: folder.skipped };
   }
   const { files, skipped } = await listImageFiles([root], { skipBad });
   if (files.length === 0) {
-    throw new ConvkitError(`${root} holds no images, neither directly nor in class sub-folders`, 'pass a folder of images or a class-folder root such as data/train');
+    throw new ConvkitError(
+      `${root} holds no images, neither directly nor in class sub-folders`,
+      'pass a folder of images or a class-folder root such as data/train',
+    );
   }
   return { images: files.map((path) => ({ path })), classRoot, skipped };
 }
@@ -87,14 +93,18 @@ export interface AugmentationsPreviewOptions {
  * then `count` augmented versions. Only the generator's augmentation is
  * applied (no rescale or normalisation), so the tiles stay viewable.
  */
-export async function previewAugmentations(generator: ImageDataGenerator, options: AugmentationsPreviewOptions): Promise<{ tiles: PreviewTile[]; columns: number; files: string[]; skipped: SkippedFile[] }> {
+export async function previewAugmentations(
+  generator: ImageDataGenerator,
+  options: AugmentationsPreviewOptions,
+): Promise<{ tiles: PreviewTile[]; columns: number; files: string[]; skipped: SkippedFile[] }> {
   const { numImages = 1, random = false, count = 8, imageSize = 150, seed = 1 } = options;
   check(Number.isInteger(count) && count >= 1, 'count', count, 'an integer ≥ 1');
   check(Number.isInteger(numImages) && numImages >= 1, 'numImages', numImages, 'an integer ≥ 1');
   check(Number.isInteger(imageSize) && imageSize >= 2, 'imageSize', imageSize, 'an integer ≥ 2');
   check(Number.isInteger(seed), 'seed', seed, 'an integer');
   const rng = createRng(seed);
-  const pickRng = rng.fork(), augmentRng = rng.fork();
+  const pickRng = rng.fork(),
+    augmentRng = rng.fork();
   const skipped: SkippedFile[] = [];
   let files = options.files ?? [];
   if (files.length > 0) {
@@ -136,7 +146,10 @@ export interface BatchPreviewOptions {
  * One augmented batch as training would draw it from `data` (shuffled by
  * seed), each tile captioned with its class (or file name for a plain folder).
  */
-export async function previewBatch(generator: ImageDataGenerator, options: BatchPreviewOptions): Promise<{ tiles: PreviewTile[]; columns: number; skipped: SkippedFile[] }> {
+export async function previewBatch(
+  generator: ImageDataGenerator,
+  options: BatchPreviewOptions,
+): Promise<{ tiles: PreviewTile[]; columns: number; skipped: SkippedFile[] }> {
   const { batchSize = 16, imageSize = 150, seed = 1 } = options;
   check(Number.isInteger(batchSize) && batchSize >= 1, 'batchSize', batchSize, 'an integer ≥ 1');
   check(Number.isInteger(imageSize) && imageSize >= 2, 'imageSize', imageSize, 'an integer ≥ 2');
@@ -145,10 +158,20 @@ export async function previewBatch(generator: ImageDataGenerator, options: Batch
   const { images, classRoot, skipped } = await findPreviewImages(options.data, options.skipBad);
   const augment = generator.augmentTransform();
   if (classRoot) {
-    const it = await flowFromDirectory(options.data, { targetSize: [imageSize, imageSize], batchSize, seed, classMode: 'none', skipBad: options.skipBad, transform: augment });
+    const it = await flowFromDirectory(options.data, {
+      targetSize: [imageSize, imageSize],
+      batchSize,
+      seed,
+      classMode: 'none',
+      skipBad: options.skipBad,
+      transform: augment,
+    });
     try {
       const b = await it.nextBatch();
-      const tiles = toTiles(b.x, b.files.map((f) => f.className));
+      const tiles = toTiles(
+        b.x,
+        b.files.map((f) => f.className),
+      );
       b.x.dispose();
       return { tiles, columns, skipped: it.skipped };
     } finally {
@@ -157,11 +180,18 @@ export async function previewBatch(generator: ImageDataGenerator, options: Batch
   }
   const rng = createRng(seed);
   const chosen = pick(images, batchSize, true, rng.fork());
-  const { files, pixels } = await decodeSquare(chosen.map((im) => im.path), imageSize, options.skipBad ? skipped : undefined);
+  const { files, pixels } = await decodeSquare(
+    chosen.map((im) => im.path),
+    imageSize,
+    options.skipBad ? skipped : undefined,
+  );
   if (files.length === 0) throw new ConvkitError(`none of the images picked from ${resolve(options.data)} can be read`, 'check the files listed as skipped');
   const x = tf.tensor4d(pixels, [files.length, imageSize, imageSize, 3]);
   const out = augment(x, rng.fork());
-  const tiles = toTiles(out, files.map((f) => basename(f)));
+  const tiles = toTiles(
+    out,
+    files.map((f) => basename(f)),
+  );
   tf.dispose([x, out]);
   return { tiles, columns, skipped };
 }

@@ -40,23 +40,35 @@ function mapIndex(i: number, len: number, mode: FillMode): number {
  * layout; c0 and c1 must be 0).
  */
 export function resampleAffine(
-  src: Float32Array, shape: readonly [number, number, number, number], matrices: ArrayLike<number>,
-  fillMode: FillMode, cval: number, order: 0 | 1,
+  src: Float32Array,
+  shape: readonly [number, number, number, number],
+  matrices: ArrayLike<number>,
+  fillMode: FillMode,
+  cval: number,
+  order: 0 | 1,
 ): Float32Array {
   const [n, h, w, c] = shape;
   const dst = new Float32Array(src.length);
-  const rowStride = w * c, imgStride = h * w * c;
+  const rowStride = w * c,
+    imgStride = h * w * c;
   for (let b = 0; b < n; b++) {
-    const a0 = matrices[b * 8]!, a1 = matrices[b * 8 + 1]!, a2 = matrices[b * 8 + 2]!;
-    const b0 = matrices[b * 8 + 3]!, b1 = matrices[b * 8 + 4]!, b2 = matrices[b * 8 + 5]!;
+    const a0 = matrices[b * 8]!,
+      a1 = matrices[b * 8 + 1]!,
+      a2 = matrices[b * 8 + 2]!;
+    const b0 = matrices[b * 8 + 3]!,
+      b1 = matrices[b * 8 + 4]!,
+      b2 = matrices[b * 8 + 5]!;
     const base = b * imgStride;
     let o = base;
     for (let y = 0; y < h; y++) {
-      const rx = a1 * y + a2, ry = b1 * y + b2;
+      const rx = a1 * y + a2,
+        ry = b1 * y + b2;
       for (let x = 0; x < w; x++, o += c) {
-        const ix = a0 * x + rx, iy = b0 * x + ry;
+        const ix = a0 * x + rx,
+          iy = b0 * x + ry;
         if (order === 0) {
-          const xi = mapIndex(Math.round(ix), w, fillMode), yi = mapIndex(Math.round(iy), h, fillMode);
+          const xi = mapIndex(Math.round(ix), w, fillMode),
+            yi = mapIndex(Math.round(iy), h, fillMode);
           if (xi < 0 || yi < 0) {
             for (let ch = 0; ch < c; ch++) dst[o + ch] = cval;
           } else {
@@ -65,9 +77,14 @@ export function resampleAffine(
           }
           continue;
         }
-        const x0 = Math.floor(ix), y0 = Math.floor(iy);
-        const fx = ix - x0, fy = iy - y0;
-        const w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
+        const x0 = Math.floor(ix),
+          y0 = Math.floor(iy);
+        const fx = ix - x0,
+          fy = iy - y0;
+        const w00 = (1 - fx) * (1 - fy),
+          w01 = fx * (1 - fy),
+          w10 = (1 - fx) * fy,
+          w11 = fx * fy;
         if (x0 >= 0 && y0 >= 0 && x0 < w - 1 && y0 < h - 1) {
           // All four taps inside: the common case, no index mapping.
           const p = base + y0 * rowStride + x0 * c;
@@ -77,8 +94,10 @@ export function resampleAffine(
           }
           continue;
         }
-        const xa = mapIndex(x0, w, fillMode), xb = mapIndex(x0 + 1, w, fillMode);
-        const ya = mapIndex(y0, h, fillMode), yb = mapIndex(y0 + 1, h, fillMode);
+        const xa = mapIndex(x0, w, fillMode),
+          xb = mapIndex(x0 + 1, w, fillMode);
+        const ya = mapIndex(y0, h, fillMode),
+          yb = mapIndex(y0 + 1, h, fillMode);
         const p00 = ya < 0 || xa < 0 ? -1 : base + ya * rowStride + xa * c;
         const p01 = ya < 0 || xb < 0 ? -1 : base + ya * rowStride + xb * c;
         const p10 = yb < 0 || xa < 0 ? -1 : base + yb * rowStride + xa * c;

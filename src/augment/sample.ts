@@ -59,7 +59,12 @@ function sampleShift(r: ShiftRange, size: number, rng: Rng): number {
  * enabled transformations consume random numbers, in Keras's order.
  */
 export function sampleTransform(options: AugmentOptions, shape: readonly [number, number] | readonly [number, number, number], rng: Rng): TransformParams {
-  check(Array.isArray(shape) && shape.length >= 2 && shape.slice(0, 2).every((v) => Number.isInteger(v) && v >= 1), 'shape', shape, '[height, width] (or [height, width, channels]) of positive integers');
+  check(
+    Array.isArray(shape) && shape.length >= 2 && shape.slice(0, 2).every((v) => Number.isInteger(v) && v >= 1),
+    'shape',
+    shape,
+    '[height, width] (or [height, width, channels]) of positive integers',
+  );
   const p = resolveAugmentOptions(options);
   const [h, w] = shape;
   const t = identityTransform();

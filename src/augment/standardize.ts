@@ -16,8 +16,10 @@ export interface FeatureStats {
 
 const EPSILON = 1e-6;
 
-type StandardizeOptions = Pick<ResolvedOptions,
-  'preprocessingFunction' | 'rescale' | 'samplewiseCenter' | 'samplewiseStdNormalization' | 'featurewiseCenter' | 'featurewiseStdNormalization'>;
+type StandardizeOptions = Pick<
+  ResolvedOptions,
+  'preprocessingFunction' | 'rescale' | 'samplewiseCenter' | 'samplewiseStdNormalization' | 'featurewiseCenter' | 'featurewiseStdNormalization'
+>;
 
 export function needsFit(o: StandardizeOptions): boolean {
   return o.featurewiseCenter || o.featurewiseStdNormalization;
@@ -25,7 +27,10 @@ export function needsFit(o: StandardizeOptions): boolean {
 
 export function notFittedError(o: StandardizeOptions): ConvkitError {
   const which = o.featurewiseStdNormalization ? 'featurewiseStdNormalization' : 'featurewiseCenter';
-  return new ConvkitError(`ImageDataGenerator has ${which} set but has not been fit on any data`, 'call generator.fit(x) with a sample of the training images [n, h, w, c] first');
+  return new ConvkitError(
+    `ImageDataGenerator has ${which} set but has not been fit on any data`,
+    'call generator.fit(x) with a sample of the training images [n, h, w, c] first',
+  );
 }
 
 /**
@@ -44,7 +49,8 @@ export class StatsAccumulator {
     const nb = n * h * w;
     if (nb === 0) return;
     const { mean, variance } = tf.tidy(() => tf.moments(chunk.toFloat(), [0, 1, 2]));
-    const mb = mean.dataSync(), vb = variance.dataSync();
+    const mb = mean.dataSync(),
+      vb = variance.dataSync();
     mean.dispose();
     variance.dispose();
     if (this.count === 0) {
@@ -54,7 +60,8 @@ export class StatsAccumulator {
       return;
     }
     if (c !== this.mean.length) throw new ConvkitError(`fit() got chunks with ${this.mean.length} and ${c} channels`, 'pass images of one colour mode');
-    const na = this.count, total = na + nb;
+    const na = this.count,
+      total = na + nb;
     for (let i = 0; i < c; i++) {
       const delta = mb[i]! - this.mean[i]!;
       this.mean[i] = this.mean[i]! + (delta * nb) / total;
@@ -73,7 +80,10 @@ export function standardizeBatch(x: tf.Tensor4D, o: StandardizeOptions, stats: F
   if (needsFit(o) && !stats) throw notFittedError(o);
   const c = x.shape[3];
   if (stats && needsFit(o) && stats.mean.length !== c) {
-    throw new ConvkitError(`ImageDataGenerator was fit on images with ${stats.mean.length} channels, but this batch has ${c}`, 'fit on images of the same colour mode as the batches');
+    throw new ConvkitError(
+      `ImageDataGenerator was fit on images with ${stats.mean.length} channels, but this batch has ${c}`,
+      'fit on images of the same colour mode as the batches',
+    );
   }
   return tf.tidy(() => {
     let y = x.toFloat();
@@ -82,7 +92,8 @@ export function standardizeBatch(x: tf.Tensor4D, o: StandardizeOptions, stats: F
       if (!(out instanceof tf.Tensor) || out.rank !== 4 || out.shape.some((d, i) => d !== y.shape[i])) {
         throw new ConvkitError(
           `preprocessingFunction returned ${out instanceof tf.Tensor ? `shape [${out.shape.join(', ')}]` : typeof out}, expected [${y.shape.join(', ')}]`,
-          'return a tensor of the same shape as its input batch');
+          'return a tensor of the same shape as its input batch',
+        );
       }
       y = out.toFloat();
     }

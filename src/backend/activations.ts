@@ -40,7 +40,10 @@ export function installActivations(): void {
     }
   }
   tf.serialization.registerClass(Relu6 as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
-  for (const [kernelName, grad] of [['Relu6', relu6Grad], ['Relu', reluGrad]] as const) {
+  for (const [kernelName, grad] of [
+    ['Relu6', relu6Grad],
+    ['Relu', reluGrad],
+  ] as const) {
     tf.registerGradient({ kernelName, inputsToSave: ['x'], gradFunc: (dy, [x]) => ({ x: () => grad(dy as tf.Tensor, x) }) });
   }
   installed = true;

@@ -24,7 +24,7 @@ function fields(header: Buffer): ((b: Buffer, at: number, bytes: 2 | 4 | 8) => n
   const little = header[5] === 1;
   return (b, at, bytes) => {
     if (bytes === 8) return Number(little ? b.readBigUInt64LE(at) : b.readBigUInt64BE(at));
-    return bytes === 4 ? (little ? b.readUInt32LE(at) : b.readUInt32BE(at)) : (little ? b.readUInt16LE(at) : b.readUInt16BE(at));
+    return bytes === 4 ? (little ? b.readUInt32LE(at) : b.readUInt32BE(at)) : little ? b.readUInt16LE(at) : b.readUInt16BE(at);
   };
 }
 
@@ -38,7 +38,9 @@ const LAYOUT = {
 function neededBytes(fd: number, size: number, header: Buffer, read: NonNullable<ReturnType<typeof fields>>): number {
   const l = LAYOUT[header[4] === 2 ? 64 : 32];
   if (header.length < l.ehsize) return l.ehsize;
-  const phoff = read(header, l.phoff, l.word), phentsize = read(header, l.phentsize, 2), phnum = read(header, l.phnum, 2);
+  const phoff = read(header, l.phoff, l.word),
+    phentsize = read(header, l.phentsize, 2),
+    phnum = read(header, l.phnum, 2);
   let needed = Math.max(l.ehsize, read(header, l.shoff, l.word) + read(header, l.shentsize, 2) * read(header, l.shnum, 2), phoff + phentsize * phnum);
   const table = readAt(fd, size, phoff, phentsize * phnum);
   for (let at = 0; phentsize > 0 && at + phentsize <= table.length; at += phentsize) {

@@ -38,11 +38,20 @@ export function installFusedConv(): void {
   proto.call = function (this: ConvLayerLike, inputs, kwargs) {
     const x = Array.isArray(inputs) ? (inputs.length === 1 ? inputs[0] : null) : inputs;
     const dilations = typeof this.dilationRate === 'number' ? [this.dilationRate, this.dilationRate] : this.dilationRate;
-    const fusable = x != null && x.rank === 4 && x.dtype === 'float32' && this.rank === 2 && this.dataFormat === 'channelsLast'
-      && this.activation?.getClassName() === 'relu' && this.bias != null && this.kernel != null && dilations.every((d) => d === 1);
+    const fusable =
+      x != null &&
+      x.rank === 4 &&
+      x.dtype === 'float32' &&
+      this.rank === 2 &&
+      this.dataFormat === 'channelsLast' &&
+      this.activation?.getClassName() === 'relu' &&
+      this.bias != null &&
+      this.kernel != null &&
+      dilations.every((d) => d === 1);
     if (!fusable) return shippedCall.call(this, inputs, kwargs);
-    return tf.tidy(() => convBiasRelu(x as tf.Tensor4D, this.kernel!.read() as tf.Tensor4D, this.bias!.read() as tf.Tensor1D,
-      this.strides as [number, number], this.padding));
+    return tf.tidy(() =>
+      convBiasRelu(x as tf.Tensor4D, this.kernel!.read() as tf.Tensor4D, this.bias!.read() as tf.Tensor1D, this.strides as [number, number], this.padding),
+    );
   };
   installed = true;
 }
@@ -50,8 +59,14 @@ export function installFusedConv(): void {
 /** relu(conv2d(x, filter) + bias) in one kernel, differentiable in x, filter and bias. */
 export function convBiasRelu(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D, strides: [number, number], pad: 'valid' | 'same'): tf.Tensor4D {
   registerGradients();
-  const y = tf.engine().runKernel('FusedConv2D', { x, filter, bias },
-    { strides, pad, dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: undefined, activation: 'relu' } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+  const y = tf.engine().runKernel('FusedConv2D', { x, filter, bias }, {
+    strides,
+    pad,
+    dataFormat: 'NHWC',
+    dilations: [1, 1],
+    dimRoundingMode: undefined,
+    activation: 'relu',
+  } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
   reluOutputs.add(y.dataId);
   return y;
 }
@@ -141,10 +156,12 @@ function registerFusedConvGradient(): void {
       const dz = (stepApplied.has((dy as tf.Tensor).dataId) ? dy : reluGrad(dy as tf.Tensor, y)) as tf.Tensor4D;
       const convAttrs = { strides: a.strides, pad: a.pad, dataFormat: 'NHWC', dimRoundingMode: undefined };
       return {
-        x: () => tf.engine().runKernel('Conv2DBackpropInput', { dy: dz, filter },
-          { ...convAttrs, inputShape: x.shape } as unknown as tf.NamedAttrMap) as tf.Tensor4D,
-        filter: () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: dz },
-          { ...convAttrs, filterShape: filter.shape } as unknown as tf.NamedAttrMap) as tf.Tensor4D,
+        x: () =>
+          tf.engine().runKernel('Conv2DBackpropInput', { dy: dz, filter }, { ...convAttrs, inputShape: x.shape } as unknown as tf.NamedAttrMap) as tf.Tensor4D,
+        filter: () =>
+          tf
+            .engine()
+            .runKernel('Conv2DBackpropFilter', { x, dy: dz }, { ...convAttrs, filterShape: filter.shape } as unknown as tf.NamedAttrMap) as tf.Tensor4D,
         bias: () => tf.sum(dz, [0, 1, 2]),
       };
     },

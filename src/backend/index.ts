@@ -8,19 +8,9 @@ import { ConvkitError } from '../util/errors.js';
 import { installActivations } from './activations.js';
 import { installFusedConv } from './fused-conv.js';
 
-export type BackendName = 'native' | 'wasm' | 'cpu';
+export type { BackendName, BackendInfo } from './types.js';
+import type { BackendName, BackendInfo } from './types.js';
 export const BACKENDS: readonly BackendName[] = ['native', 'wasm', 'cpu'];
-
-export interface BackendInfo {
-  name: BackendName;
-  /** Name registered with TF.js (tf.getBackend()). */
-  tfName: string;
-  threads: number;
-  /** Extra facts for `convkit doctor` (library versions, ISA…). */
-  details: Record<string, string>;
-  /** Why faster backends were skipped. */
-  notices: string[];
-}
 
 type Initializer = () => Promise<Omit<BackendInfo, 'notices'>>;
 
@@ -70,7 +60,11 @@ async function selectBackend(preferred: BackendName | undefined, log: (line: str
       return { ...info, notices };
     } catch (err) {
       // Where the native backend must run (CI), falling back would hide a broken build.
-      if (name === 'native' && process.env.CONVKIT_REQUIRE_NATIVE === '1') throw new ConvkitError(`CONVKIT_REQUIRE_NATIVE=1 but the native backend cannot start: ${(err as Error).message.split('\n')[0]}`, 'install libdnnl-dev and run node scripts/build-native.mjs');
+      if (name === 'native' && process.env.CONVKIT_REQUIRE_NATIVE === '1')
+        throw new ConvkitError(
+          `CONVKIT_REQUIRE_NATIVE=1 but the native backend cannot start: ${(err as Error).message.split('\n')[0]}`,
+          'install libdnnl-dev and run node scripts/build-native.mjs',
+        );
       notices.push(`${name} backend unavailable (${(err as Error).message.split('\n')[0]}); falling back`);
     }
   }

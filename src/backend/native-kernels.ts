@@ -26,8 +26,12 @@ const MIN_ELEMENTWISE = 4096;
 
 /** TF.js's fused activation names; others (prelu) run in JS. */
 const ACTIVATIONS: Record<string, Activation> = {
-  linear: Activation.Linear, relu: Activation.Relu, relu6: Activation.Relu6,
-  leakyrelu: Activation.LeakyRelu, sigmoid: Activation.Sigmoid, elu: Activation.Elu,
+  linear: Activation.Linear,
+  relu: Activation.Relu,
+  relu6: Activation.Relu6,
+  leakyrelu: Activation.LeakyRelu,
+  sigmoid: Activation.Sigmoid,
+  elu: Activation.Elu,
 };
 
 function values(backend: MathBackendCPU, t: TensorInfo): Float32Array {
@@ -45,8 +49,9 @@ function f32(backend: MathBackendCPU, t: TensorInfo): Float32Array {
  * cast bool tensor's Uint8Array as float32 data; those go to the JS kernels.)
  */
 function allFloat(backend: MathBackendCPU, ...ts: (TensorInfo | undefined)[]): boolean {
-  return ts.every((t) => t === undefined ||
-    (t.dtype === 'float32' && util.sizeFromShape(t.shape) > 0 && backend.data.get(t.dataId).values instanceof Float32Array));
+  return ts.every(
+    (t) => t === undefined || (t.dtype === 'float32' && util.sizeFromShape(t.shape) > 0 && backend.data.get(t.dataId).values instanceof Float32Array),
+  );
 }
 
 /**
@@ -80,18 +85,25 @@ function dilations(attrs: NamedAttrMap): number | [number, number] {
 }
 
 function convInfo(xShape: number[], filterShape: number[], attrs: NamedAttrMap, dil: number | [number, number], depthwise: boolean): backend_util.Conv2DInfo {
-  return backend_util.computeConv2DInfo(xShape as Shape4, filterShape as Shape4, attrs.strides as [number, number], dil,
-    attrs.pad as 'same', attrs.dimRoundingMode as 'floor', depthwise, 'channelsLast');
+  return backend_util.computeConv2DInfo(
+    xShape as Shape4,
+    filterShape as Shape4,
+    attrs.strides as [number, number],
+    dil,
+    attrs.pad as 'same',
+    attrs.dimRoundingMode as 'floor',
+    depthwise,
+    'channelsLast',
+  );
 }
 
 /** native/conv.h's params; depthwise convolutions have one group per input channel. */
 function convParams(ci: backend_util.Conv2DInfo, depthwise: boolean, act: Activation): Int32Array {
   const p = ci.padInfo;
+  // prettier-ignore
   return Int32Array.of(
-    ci.batchSize, ci.inHeight, ci.inWidth, ci.inChannels,
-    ci.outHeight, ci.outWidth, ci.outChannels,
-    ci.filterHeight, ci.filterWidth, ci.strideHeight, ci.strideWidth,
-    ci.dilationHeight - 1, ci.dilationWidth - 1,
+    ci.batchSize, ci.inHeight, ci.inWidth, ci.inChannels, ci.outHeight, ci.outWidth, ci.outChannels,
+    ci.filterHeight, ci.filterWidth, ci.strideHeight, ci.strideWidth, ci.dilationHeight - 1, ci.dilationWidth - 1,
     p.top, p.left, p.bottom, p.right, depthwise ? ci.inChannels : 1, act,
   );
 }
@@ -101,12 +113,20 @@ function convForward(depthwise: boolean, fused: boolean): NativeKernel {
   return ({ inputs, backend, attrs = {} }, addon) => {
     const { x, filter, bias, preluActivationWeights } = inputs;
     const act = ACTIVATIONS[(attrs.activation as string | undefined) ?? 'linear'];
-    if (!x || !filter || !allFloat(backend, x, filter, bias) || !channelsLast(attrs.dataFormat) || act === undefined || preluActivationWeights) return undefined;
+    if (!x || !filter || !allFloat(backend, x, filter, bias) || !channelsLast(attrs.dataFormat) || act === undefined || preluActivationWeights)
+      return undefined;
     const ci = convInfo(x.shape, filter.shape, attrs, dilations(attrs), depthwise);
     if (bias && util.sizeFromShape(bias.shape) !== ci.outChannels) return undefined;
     const out = alloc(util.sizeFromShape(ci.outShape));
-    const ok = addon.conv(ConvKind.Forward, convParams(ci, depthwise, fused ? act : Activation.Linear), leakyAlpha(act, attrs),
-      values(backend, x), values(backend, filter), bias ? values(backend, bias) : null, out);
+    const ok = addon.conv(
+      ConvKind.Forward,
+      convParams(ci, depthwise, fused ? act : Activation.Linear),
+      leakyAlpha(act, attrs),
+      values(backend, x),
+      values(backend, filter),
+      bias ? values(backend, bias) : null,
+      out,
+    );
     return ok ? output(backend, ci.outShape, out) : undefined;
   };
 }
@@ -146,15 +166,24 @@ function convolutionKernels() {
 // Pooling.
 
 function poolInfo(shape: number[], attrs: NamedAttrMap): backend_util.Conv2DInfo {
-  return backend_util.computePool2DInfo(shape as Shape4, attrs.filterSize as [number, number],
-    attrs.strides as [number, number], 1, attrs.pad as 'same', attrs.dimRoundingMode as 'floor');
+  return backend_util.computePool2DInfo(
+    shape as Shape4,
+    attrs.filterSize as [number, number],
+    attrs.strides as [number, number],
+    1,
+    attrs.pad as 'same',
+    attrs.dimRoundingMode as 'floor',
+  );
 }
 
 /** native/pool.h's params. */
 function poolParams(ci: backend_util.Conv2DInfo): Int32Array {
   const p = ci.padInfo;
-  return Int32Array.of(ci.batchSize, ci.inHeight, ci.inWidth, ci.inChannels, ci.outHeight, ci.outWidth,
-    ci.filterHeight, ci.filterWidth, ci.strideHeight, ci.strideWidth, p.top, p.left, p.bottom, p.right);
+  // prettier-ignore
+  return Int32Array.of(
+    ci.batchSize, ci.inHeight, ci.inWidth, ci.inChannels, ci.outHeight, ci.outWidth,
+    ci.filterHeight, ci.filterWidth, ci.strideHeight, ci.strideWidth, p.top, p.left, p.bottom, p.right,
+  );
 }
 
 function poolForward(kind: typeof PoolKind.Max | typeof PoolKind.Avg): NativeKernel {
@@ -199,8 +228,10 @@ function matMulDims(a: number[], b: number[], ta: boolean, tb: boolean) {
   const K = ta ? a[a.length - 2]! : a[a.length - 1]!;
   const K2 = tb ? b[b.length - 1]! : b[b.length - 2]!;
   const N = tb ? b[b.length - 2]! : b[b.length - 1]!;
-  const batchA = a.slice(0, -2), batchB = b.slice(0, -2);
-  const ba = util.sizeFromShape(batchA), bb = util.sizeFromShape(batchB);
+  const batchA = a.slice(0, -2),
+    batchB = b.slice(0, -2);
+  const ba = util.sizeFromShape(batchA),
+    bb = util.sizeFromShape(batchB);
   let batch: number[];
   if (ba === bb && util.arraysEqual(batchA, batchB)) batch = batchA;
   else if (ba === 1 && batchA.length <= batchB.length) batch = batchB;
@@ -214,13 +245,20 @@ function matMul(fused: boolean): NativeKernel {
     const { a, b, bias, preluActivationWeights } = inputs;
     const act = fused ? ACTIVATIONS[(attrs.activation as string | undefined) ?? 'linear'] : Activation.Linear;
     if (!a || !b || !allFloat(backend, a, b, bias) || act === undefined || preluActivationWeights || a.shape.length < 2 || b.shape.length < 2) return undefined;
-    const ta = Boolean(attrs.transposeA), tb = Boolean(attrs.transposeB);
+    const ta = Boolean(attrs.transposeA),
+      tb = Boolean(attrs.transposeB);
     const d = matMulDims(a.shape, b.shape, ta, tb);
     if (!d || (bias && (util.sizeFromShape(bias.shape) !== d.N || bias.shape[bias.shape.length - 1] !== d.N))) return undefined;
     const outShape = [...d.batch, d.M, d.N];
     const out = alloc(util.sizeFromShape(outShape));
-    const ok = addon.matmul(Int32Array.of(d.ba, d.bb, d.M, d.K, d.N, ta ? 1 : 0, tb ? 1 : 0, act, bias ? 1 : 0), leakyAlpha(act, attrs),
-      values(backend, a), values(backend, b), bias ? values(backend, bias) : null, out);
+    const ok = addon.matmul(
+      Int32Array.of(d.ba, d.bb, d.M, d.K, d.N, ta ? 1 : 0, tb ? 1 : 0, act, bias ? 1 : 0),
+      leakyAlpha(act, attrs),
+      values(backend, a),
+      values(backend, b),
+      bias ? values(backend, bias) : null,
+      out,
+    );
     return ok ? output(backend, outShape, out) : undefined;
   };
 }
@@ -256,10 +294,15 @@ function trailing(shape: number[], outShape: number[]): boolean {
 function middle(shape: number[], outShape: number[]) {
   const s = [...new Array(outShape.length - shape.length).fill(1), ...shape];
   const ones = outShape.map((d, i) => s[i] === 1 && d !== 1);
-  const first = ones.indexOf(true), last = ones.lastIndexOf(true);
+  const first = ones.indexOf(true),
+    last = ones.lastIndexOf(true);
   if (first < 0 || ones.slice(first, last + 1).some((o, i) => !o && outShape[first + i] !== 1)) return undefined;
   if (s.some((d, i) => (i < first || i > last) && d !== outShape[i])) return undefined;
-  return { outer: util.sizeFromShape(outShape.slice(0, first)), mid: util.sizeFromShape(outShape.slice(first, last + 1)), inner: util.sizeFromShape(outShape.slice(last + 1)) };
+  return {
+    outer: util.sizeFromShape(outShape.slice(0, first)),
+    mid: util.sizeFromShape(outShape.slice(first, last + 1)),
+    inner: util.sizeFromShape(outShape.slice(last + 1)),
+  };
 }
 
 function binary(op: BinaryOp): NativeKernel {
@@ -268,11 +311,12 @@ function binary(op: BinaryOp): NativeKernel {
     if (!a || !b || !allFloat(backend, a, b)) return undefined;
     const outShape = backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
     const n = util.sizeFromShape(outShape);
-    const na = util.sizeFromShape(a.shape), nb = util.sizeFromShape(b.shape);
+    const na = util.sizeFromShape(a.shape),
+      nb = util.sizeFromShape(b.shape);
     if (n < MIN_ELEMENTWISE || (na !== n && nb !== n)) return undefined;
     const smallIsA = na !== n;
     const small = smallIsA ? a : b;
-    if (na === n && nb === n || trailing(small.shape, outShape)) {
+    if ((na === n && nb === n) || trailing(small.shape, outShape)) {
       const out = alloc(n);
       addon.binary(op, values(backend, a), values(backend, b), out);
       return output(backend, outShape, out);
@@ -313,7 +357,8 @@ function reduce(mean: boolean): NativeKernel {
     if (!x || util.sizeFromShape(x.shape) < MIN_ELEMENTWISE || !allFloat(backend, x)) return undefined;
     const axes = [...new Set(util.parseAxisParam(attrs.axis as number | number[], x.shape))].sort((p, q) => p - q);
     if (axes.length === 0 || axes.some((ax, i) => ax !== axes[0]! + i)) return undefined;
-    const first = axes[0]!, last = axes[axes.length - 1]!;
+    const first = axes[0]!,
+      last = axes[axes.length - 1]!;
     const outer = util.sizeFromShape(x.shape.slice(0, first));
     const reduced = util.sizeFromShape(x.shape.slice(first, last + 1));
     const inner = util.sizeFromShape(x.shape.slice(last + 1));
@@ -332,7 +377,7 @@ function reduce(mean: boolean): NativeKernel {
 function gatherRows({ inputs, backend, attrs = {} }: Args): TensorInfo | undefined {
   const { x, indices } = inputs;
   const axis = x ? util.parseAxisParam(attrs.axis as number, x.shape)[0] : undefined;
-  if (!x || !indices || axis !== 0 || (attrs.batchDims as number | undefined ?? 0) !== 0 || x.dtype === 'string' || x.dtype === 'complex64') return undefined;
+  if (!x || !indices || axis !== 0 || ((attrs.batchDims as number | undefined) ?? 0) !== 0 || x.dtype === 'string' || x.dtype === 'complex64') return undefined;
   const src = backend.data.get(x.dataId).values as Float32Array | Int32Array | Uint8Array;
   const idx = backend.data.get(indices.dataId).values as Int32Array | Float32Array;
   const rows = x.shape[0]!;
@@ -429,7 +474,12 @@ function optimizerStep(name: string, kind: OptimizerKind): OwnKernel {
     }
     const n = util.sizeFromShape(value.shape);
     const outs = [alloc(n), alloc(n), alloc(n)];
-    addon.optimizerStep(kind, [value, a, b, grad].map((t) => f32(backend, t)), outs, Float32Array.from(attrs.scalars as number[]));
+    addon.optimizerStep(
+      kind,
+      [value, a, b, grad].map((t) => f32(backend, t)),
+      outs,
+      Float32Array.from(attrs.scalars as number[]),
+    );
     return outs.map((o) => output(backend, value.shape, o));
   };
 }
@@ -445,7 +495,9 @@ function optimizerKernels(): Record<string, OwnKernel> {
 export function extraNativeKernelConfigs(addon: NativeAddon, backendName: string): KernelConfig[] {
   const own = { ...fusedGradientKernels(), ...optimizerKernels() };
   return Object.entries(own).map(([kernelName, kernel]) => ({
-    kernelName, backendName, kernelFunc: ((args: Args) => kernel(args, addon, backendName)) as unknown as KernelFunc,
+    kernelName,
+    backendName,
+    kernelFunc: ((args: Args) => kernel(args, addon, backendName)) as unknown as KernelFunc,
   }));
 }
 

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
-import type { BackendInfo } from './index.js';
+import type { BackendInfo } from './types.js';
 import { loadAddon, type NativeAddon } from './native-addon.js';
 import { installActivations } from './activations.js';
 import { installFusedConv } from './fused-conv.js';

@@ -26,7 +26,15 @@ export type UnaryOp = CodeOf<typeof UnaryOp>;
 
 /** binary(op, ...) and binaryMid(op, ...): see native/eltwise.h. */
 export const BinaryOp = {
-  Add: 0, Sub: 1, Mul: 2, Div: 3, SquaredDifference: 4, Minimum: 5, Maximum: 6, Relu6Grad: 7, ReluGrad: 8,
+  Add: 0,
+  Sub: 1,
+  Mul: 2,
+  Div: 3,
+  SquaredDifference: 4,
+  Minimum: 5,
+  Maximum: 6,
+  Relu6Grad: 7,
+  ReluGrad: 8,
 } as const;
 export type BinaryOp = CodeOf<typeof BinaryOp>;
 

@@ -60,7 +60,8 @@ class Scratch {
 function cropNegative(s: Scratch, x: TensorInfo, padH: Pair, padW: Pair): { x: TensorInfo; padH: Pair; padW: Pair } {
   const [n, h, w, c] = x.shape;
   const cut = (p: Pair): Pair => [Math.max(0, -p[0]), Math.max(0, -p[1])];
-  const [ct, cb] = cut(padH), [cl, cr] = cut(padW);
+  const [ct, cb] = cut(padH),
+    [cl, cr] = cut(padW);
   if (ct + cb + cl + cr > 0) {
     x = s.run('Slice', { x }, { begin: [0, ct, cl, 0], size: [n, h - ct - cb, w - cl - cr, c] });
   }
@@ -69,10 +70,17 @@ function cropNegative(s: Scratch, x: TensorInfo, padH: Pair, padW: Pair): { x: T
 }
 
 function conv(s: Scratch, x: TensorInfo, filter: TensorInfo, padH: Pair, padW: Pair, dilations: Pair): TensorInfo {
-  return s.run('Conv2D', { x, filter }, {
-    strides: [1, 1], dilations, dataFormat: 'NHWC', dimRoundingMode: undefined,
-    pad: [[0, 0], padH, padW, [0, 0]],
-  });
+  return s.run(
+    'Conv2D',
+    { x, filter },
+    {
+      strides: [1, 1],
+      dilations,
+      dataFormat: 'NHWC',
+      dimRoundingMode: undefined,
+      pad: [[0, 0], padH, padW, [0, 0]],
+    },
+  );
 }
 
 interface BackpropAttrs {
@@ -86,17 +94,33 @@ function checkFormat(name: string, attrs: BackpropAttrs): void {
   if (attrs.dataFormat === 'NCHW') throw new Error(`wasm ${name} supports dataFormat NHWC only`);
 }
 
-export function conv2DBackpropFilter(args: { inputs: { x: TensorInfo; dy: TensorInfo }; backend: Backend; attrs: BackpropAttrs & { filterShape: [number, number, number, number] } }): TensorInfo {
-  const { inputs: { x, dy }, backend, attrs } = args;
+function conv2DBackpropFilter(args: {
+  inputs: { x: TensorInfo; dy: TensorInfo };
+  backend: Backend;
+  attrs: BackpropAttrs & { filterShape: [number, number, number, number] };
+}): TensorInfo {
+  const {
+    inputs: { x, dy },
+    backend,
+    attrs,
+  } = args;
   checkFormat('Conv2DBackpropFilter', attrs);
-  const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], attrs.filterShape, attrs.strides, 1,
-    attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    attrs.filterShape,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, outHeight: ho, outWidth: wo, inHeight: h, inWidth: w } = info;
   const { top, left } = info.padInfo;
   // Pads that make the "conv" output exactly kh × kw; negative ones mean the
   // forward pass never read the last rows/columns.
-  const bottom = (kh - 1) + (ho - 1) * sh + 1 - h - top;
-  const right = (kw - 1) + (wo - 1) * sw + 1 - w - left;
+  const bottom = kh - 1 + (ho - 1) * sh + 1 - h - top;
+  const right = kw - 1 + (wo - 1) * sw + 1 - w - left;
   const s = new Scratch(backend);
   const c = cropNegative(s, x, [top, bottom], [left, right]);
   const xt = s.run('Transpose', { x: c.x }, { perm: [3, 1, 2, 0] }); // [Ci, H, W, N]
@@ -109,19 +133,50 @@ export function conv2DBackpropFilter(args: { inputs: { x: TensorInfo; dy: Tensor
 function spreadStrides(s: Scratch, t: TensorInfo, sh: number, sw: number): TensorInfo {
   const [n, h, w, c] = t.shape;
   const r = s.run('Reshape', { x: t }, { shape: [n, h, 1, w, 1, c] });
-  const p = s.run('PadV2', { x: r }, { paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0 });
+  const p = s.run(
+    'PadV2',
+    { x: r },
+    {
+      paddings: [
+        [0, 0],
+        [0, 0],
+        [0, sh - 1],
+        [0, 0],
+        [0, sw - 1],
+        [0, 0],
+      ],
+      constantValue: 0,
+    },
+  );
   return s.run('Reshape', { x: p }, { shape: [n, h * sh, w * sw, c] });
 }
 
-export function conv2DBackpropInput(args: { inputs: { dy: TensorInfo; filter: TensorInfo }; backend: Backend; attrs: BackpropAttrs & { inputShape: [number, number, number, number] } }): TensorInfo {
-  const { inputs: { dy, filter }, backend, attrs } = args;
+function conv2DBackpropInput(args: {
+  inputs: { dy: TensorInfo; filter: TensorInfo };
+  backend: Backend;
+  attrs: BackpropAttrs & { inputShape: [number, number, number, number] };
+}): TensorInfo {
+  const {
+    inputs: { dy, filter },
+    backend,
+    attrs,
+  } = args;
   checkFormat('Conv2DBackpropInput', attrs);
-  const info = tf.backend_util.computeConv2DInfo(attrs.inputShape, filter.shape as [number, number, number, number], attrs.strides, 1,
-    attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
+  const info = tf.backend_util.computeConv2DInfo(
+    attrs.inputShape,
+    filter.shape as [number, number, number, number],
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, inHeight: h, inWidth: w } = info;
   const s = new Scratch(backend);
   const spread = sh > 1 || sw > 1 ? spreadStrides(s, dy, sh, sw) : dy;
-  const top = kh - 1 - info.padInfo.top, left = kw - 1 - info.padInfo.left;
+  const top = kh - 1 - info.padInfo.top,
+    left = kw - 1 - info.padInfo.left;
   const bottom = h + kh - 1 - spread.shape[1] - top;
   const right = w + kw - 1 - spread.shape[2] - left;
   const c = cropNegative(s, spread, [top, bottom], [left, right]);
@@ -136,9 +191,24 @@ type PoolInfo = tf.backend_util.Conv2DInfo;
 function padForWindows(s: Scratch, x: TensorInfo, info: PoolInfo): TensorInfo {
   const { inHeight: h, inWidth: w, outHeight: ho, outWidth: wo, strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
   const { top, left } = info.padInfo;
-  const hp = Math.max(h + top, (ho - 1) * sh + kh), wp = Math.max(w + left, (wo - 1) * sw + kw);
+  const hp = Math.max(h + top, (ho - 1) * sh + kh),
+    wp = Math.max(w + left, (wo - 1) * sw + kw);
   const needsPad = top > 0 || left > 0 || hp > h || wp > w;
-  return needsPad ? s.run('PadV2', { x }, { paddings: [[0, 0], [top, hp - h - top], [left, wp - w - left], [0, 0]], constantValue: -Infinity }) : x;
+  return needsPad
+    ? s.run(
+        'PadV2',
+        { x },
+        {
+          paddings: [
+            [0, 0],
+            [top, hp - h - top],
+            [left, wp - w - left],
+            [0, 0],
+          ],
+          constantValue: -Infinity,
+        },
+      )
+    : x;
 }
 
 /**
@@ -153,10 +223,20 @@ function windowTaps(s: Scratch, xp: TensorInfo, y: TensorInfo, dy: TensorInfo, i
   for (let a = 0; a < kh; a++) {
     taps.push([]);
     for (let b = 0; b < kw; b++) {
-      const xs = s.run('StridedSlice', { x: xp }, {
-        begin: [0, a, b, 0], end: [n, a + (ho - 1) * sh + 1, b + (wo - 1) * sw + 1, c], strides: [1, sh, sw, 1],
-        beginMask: 0, endMask: 0, ellipsisMask: 0, newAxisMask: 0, shrinkAxisMask: 0,
-      });
+      const xs = s.run(
+        'StridedSlice',
+        { x: xp },
+        {
+          begin: [0, a, b, 0],
+          end: [n, a + (ho - 1) * sh + 1, b + (wo - 1) * sw + 1, c],
+          strides: [1, sh, sw, 1],
+          beginMask: 0,
+          endMask: 0,
+          ellipsisMask: 0,
+          newAxisMask: 0,
+          shrinkAxisMask: 0,
+        },
+      );
       const eq = s.run('Equal', { a: xs, b: y });
       let first = eq;
       if (taken) {
@@ -186,13 +266,26 @@ function interleaveTaps(s: Scratch, taps: TensorInfo[][], info: PoolInfo): Tenso
 /** Overlapping windows: each tap spread with stride zeros, shifted to its place in the padded input, and added. */
 function addShiftedTaps(s: Scratch, taps: TensorInfo[][], info: PoolInfo): TensorInfo {
   const { batchSize: n, inChannels: c, outHeight: ho, outWidth: wo, strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
-  const fh = (ho - 1) * sh + kh, fw = (wo - 1) * sw + kw;
+  const fh = (ho - 1) * sh + kh,
+    fw = (wo - 1) * sw + kw;
   let acc: TensorInfo | undefined;
   for (let a = 0; a < kh; a++) {
     for (let b = 0; b < kw; b++) {
       const spread = spreadStrides(s, taps[a][b], sh, sw);
       const cut = s.run('Slice', { x: spread }, { begin: [0, 0, 0, 0], size: [n, (ho - 1) * sh + 1, (wo - 1) * sw + 1, c] });
-      const placed = s.run('PadV2', { x: cut }, { paddings: [[0, 0], [a, fh - a - cut.shape[1]], [b, fw - b - cut.shape[2]], [0, 0]], constantValue: 0 });
+      const placed = s.run(
+        'PadV2',
+        { x: cut },
+        {
+          paddings: [
+            [0, 0],
+            [a, fh - a - cut.shape[1]],
+            [b, fw - b - cut.shape[2]],
+            [0, 0],
+          ],
+          constantValue: 0,
+        },
+      );
       acc = acc ? s.run('Add', { a: acc, b: placed }) : placed;
     }
   }
@@ -203,15 +296,48 @@ function addShiftedTaps(s: Scratch, taps: TensorInfo[][], info: PoolInfo): Tenso
 function cropToInput(s: Scratch, full: TensorInfo, info: PoolInfo): TensorInfo {
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: c } = info;
   const { top, left } = info.padInfo;
-  const keepH = Math.min(h, full.shape[1] - top), keepW = Math.min(w, full.shape[2] - left);
+  const keepH = Math.min(h, full.shape[1] - top),
+    keepW = Math.min(w, full.shape[2] - left);
   const dx = s.run('Slice', { x: full }, { begin: [0, top, left, 0], size: [n, keepH, keepW, c] });
   if (keepH === h && keepW === w) return dx;
-  return s.run('PadV2', { x: dx }, { paddings: [[0, 0], [0, h - keepH], [0, w - keepW], [0, 0]], constantValue: 0 });
+  return s.run(
+    'PadV2',
+    { x: dx },
+    {
+      paddings: [
+        [0, 0],
+        [0, h - keepH],
+        [0, w - keepW],
+        [0, 0],
+      ],
+      constantValue: 0,
+    },
+  );
 }
 
-export function maxPoolGrad(args: { inputs: { dy: TensorInfo; input: TensorInfo; output: TensorInfo }; backend: Backend; attrs: { filterSize: number | Pair; strides: number | Pair; pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding; dimRoundingMode?: 'floor' | 'round' | 'ceil' } }): TensorInfo {
-  const { inputs: { dy, input: x, output: y }, backend, attrs } = args;
-  const info = tf.backend_util.computePool2DInfo(x.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+function maxPoolGrad(args: {
+  inputs: { dy: TensorInfo; input: TensorInfo; output: TensorInfo };
+  backend: Backend;
+  attrs: {
+    filterSize: number | Pair;
+    strides: number | Pair;
+    pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  };
+}): TensorInfo {
+  const {
+    inputs: { dy, input: x, output: y },
+    backend,
+    attrs,
+  } = args;
+  const info = tf.backend_util.computePool2DInfo(
+    x.shape as [number, number, number, number],
+    attrs.filterSize,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+  );
   const s = new Scratch(backend);
   const taps = windowTaps(s, padForWindows(s, x, info), y, dy, info);
   const tiled = info.filterHeight === info.strideHeight && info.filterWidth === info.strideWidth;
@@ -220,7 +346,7 @@ export function maxPoolGrad(args: { inputs: { dy: TensorInfo; input: TensorInfo;
   return s.finish(cropToInput(s, full, info));
 }
 
-export const wasmTrainingKernels: KernelConfig[] = [
+const wasmTrainingKernels: KernelConfig[] = [
   { kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: conv2DBackpropFilter as unknown as KernelFunc },
   { kernelName: 'Conv2DBackpropInput', backendName: 'wasm', kernelFunc: conv2DBackpropInput as unknown as KernelFunc },
   { kernelName: 'MaxPoolGrad', backendName: 'wasm', kernelFunc: maxPoolGrad as unknown as KernelFunc },

@@ -52,7 +52,7 @@ function writeOnce(path: string, text: string): void {
 }
 
 /** The glue and worker script as files, in a per-version, per-content temp folder. */
-export function prepareThreadedFiles(threads: number): { glue: string; worker: string; wasm: string } {
+function prepareThreadedFiles(threads: number): { glue: string; worker: string; wasm: string } {
   const dir = join(packageDir(), 'wasm-out');
   const glueSource = readFileSync(join(dir, 'tfjs-backend-wasm-threaded-simd.js'), 'utf8');
   const poolPattern = /pthreadPoolSize=\d+/;
@@ -66,7 +66,8 @@ export function prepareThreadedFiles(threads: number): { glue: string; worker: s
   // synchronously, so unref'd workers lose nothing.
   const refPattern = 'if(ENVIRONMENT_IS_NODE){worker.ref()}';
   if (!glueSource.includes(refPattern)) throw new Error('unrecognised tfjs-backend-wasm threaded glue (no worker ref)');
-  const glue = glueSource.replace(poolPattern, `pthreadPoolSize=${threads}`)
+  const glue = glueSource
+    .replace(poolPattern, `pthreadPoolSize=${threads}`)
     .replace(coresPattern, `function _emscripten_num_logical_cores(){return ${2 * threads}}`)
     .replace(refPattern, '');
   const workerModule = require(join(dir, 'tfjs-backend-wasm-threaded-simd.worker.js')) as { wasmWorkerContents?: string };
@@ -124,11 +125,15 @@ export async function registerThreadedWasm(threads: number): Promise<void> {
   shippedFactory ??= tf.findBackendFactory('wasm') ?? undefined;
   if (tf.findBackend('wasm')) throw new Error('the wasm backend is already running');
   tf.removeBackend('wasm');
-  tf.registerBackend('wasm', async () => {
-    const module = await createThreadedModule(threads);
-    setThreadsCount(threads);
-    return new BackendWasm(module as unknown as ConstructorParameters<typeof BackendWasm>[0]);
-  }, WASM_PRIORITY);
+  tf.registerBackend(
+    'wasm',
+    async () => {
+      const module = await createThreadedModule(threads);
+      setThreadsCount(threads);
+      return new BackendWasm(module as unknown as ConstructorParameters<typeof BackendWasm>[0]);
+    },
+    WASM_PRIORITY,
+  );
 }
 
 /** Puts the package's own (single-threaded in Node) factory back. */

@@ -16,7 +16,7 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import os from 'node:os';
 import { ConvkitError } from '../util/errors.js';
-import type { BackendInfo } from './index.js';
+import type { BackendInfo } from './types.js';
 import { registerWasmTrainingKernels } from './wasm-kernels.js';
 import { MAX_THREADS, registerThreadedWasm, restoreShippedWasm } from './wasm-threads.js';
 

@@ -36,7 +36,10 @@ async function main(): Promise<void> {
   console.log(JSON.stringify(reply));
 }
 
-main().then(() => process.exit(0), (err) => {
-  console.error(err);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

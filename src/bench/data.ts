@@ -22,7 +22,7 @@ export interface BenchDataOptions {
   print?: boolean;
 }
 
-export interface PhaseResult {
+interface PhaseResult {
   images: number;
   seconds: number;
   imagesPerSecond: number;
@@ -74,7 +74,13 @@ export async function benchData(options: BenchDataOptions): Promise<BenchDataRes
     augmented.push({ label, ...(await timeEpochs(aug, epochs, label, print)) });
   }
   const result: BenchDataResult = {
-    dir, targetSize: [targetSize[0], targetSize[1]], batchSize, backend: tf.getBackend(), decode, cached, augmented,
+    dir,
+    targetSize: [targetSize[0], targetSize[1]],
+    batchSize,
+    backend: tf.getBackend(),
+    decode,
+    cached,
+    augmented,
     cacheMiB: cache.stats.bytes / 2 ** 20,
   };
   cache.clear();

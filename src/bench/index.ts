@@ -27,9 +27,12 @@ export interface BenchOptions {
   quiet?: boolean;
 }
 
-export interface Rate { images_per_s: number; gflops: number }
+interface Rate {
+  images_per_s: number;
+  gflops: number;
+}
 
-export interface WorkloadRow {
+interface WorkloadRow {
   native: Rate | null;
   wasm: Rate | null;
   pytorch: Rate | null;
@@ -60,13 +63,20 @@ export function peakFlops(cpuinfo?: string): { cores: number; ghz: number; gflop
   const cores = os.cpus().length;
   let text = cpuinfo;
   if (text === undefined) {
-    try { text = readFileSync('/proc/cpuinfo', 'utf8'); } catch { text = ''; }
+    try {
+      text = readFileSync('/proc/cpuinfo', 'utf8');
+    } catch {
+      text = '';
+    }
   }
   const mhz = /^cpu MHz\s*:\s*([\d.]+)/m.exec(text)?.[1];
   const ghz = mhz ? Number(mhz) / 1000 : (os.cpus()[0]?.speed ?? 0) / 1000;
   const flags = new Set((/^flags\s*:\s*(.*)$/m.exec(text)?.[1] ?? '').split(/\s+/));
-  const [isa, flopsPerCycle] = flags.has('avx512f') ? ['AVX-512 FMA', 64] as const
-    : flags.has('avx2') && flags.has('fma') ? ['AVX2 FMA', 32] as const : ['AVX', 16] as const;
+  const [isa, flopsPerCycle] = flags.has('avx512f')
+    ? (['AVX-512 FMA', 64] as const)
+    : flags.has('avx2') && flags.has('fma')
+      ? (['AVX2 FMA', 32] as const)
+      : (['AVX', 16] as const);
   return { cores, ghz, gflops: cores * flopsPerCycle * ghz, model: os.cpus()[0]?.model ?? 'unknown', flopsPerCycle, isa };
 }
 
@@ -87,12 +97,23 @@ function runJsonChild(cmd: string, args: string[], env: NodeJS.ProcessEnv, quiet
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', quiet ? 'ignore' : 'inherit'] });
     let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+    });
     child.on('error', reject);
     child.on('close', (code, signal) => {
-      const line = out.trim().split('\n').reverse().find((l) => l.startsWith('{'));
+      const line = out
+        .trim()
+        .split('\n')
+        .reverse()
+        .find((l) => l.startsWith('{'));
       if (line) {
-        try { resolve(JSON.parse(line) as ChildReply); return; } catch { /* reported below */ }
+        try {
+          resolve(JSON.parse(line) as ChildReply);
+          return;
+        } catch {
+          /* reported below */
+        }
       }
       reject(new Error(`${cmd} exited with ${signal ?? code} without a result`));
     });
@@ -187,7 +208,9 @@ export function formatBenchReport(report: BenchReport): string {
   ];
   for (const b of BENCH_BACKENDS) {
     const s = backends[b];
-    lines.push(`  ${b.padEnd(8)} ${s.status === 'ok' ? `${s.threads ?? '?'} thread(s)${s.info?.wasmModule ? `, ${s.info.wasmModule}` : ''}${s.info?.torch ? `, torch ${s.info.torch}` : ''}` : s.status}`);
+    lines.push(
+      `  ${b.padEnd(8)} ${s.status === 'ok' ? `${s.threads ?? '?'} thread(s)${s.info?.wasmModule ? `, ${s.info.wasmModule}` : ''}${s.info?.torch ? `, torch ${s.info.torch}` : ''}` : s.status}`,
+    );
   }
   const header = ['workload', 'convkit-native', 'convkit-wasm', 'pytorch', 'native/pytorch'];
   const rows: string[][] = [header];
@@ -202,10 +225,20 @@ export function formatBenchReport(report: BenchReport): string {
     ]);
   }
   const widths = header.map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  lines.push('', ...rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()));
+  lines.push(
+    '',
+    ...rows.map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]))
+        .join('  ')
+        .trimEnd(),
+    ),
+  );
   lines.push('');
   for (const name of Object.keys(report.workloads)) {
-    lines.push(`${name}: ${titles[name]}; ${(report.details.flops[name] / 1e9).toFixed(2)} GFLOP per ${name === 'conv3x3' || name === 'vgg16_forward' ? 'batch' : 'step'}`);
+    lines.push(
+      `${name}: ${titles[name]}; ${(report.details.flops[name] / 1e9).toFixed(2)} GFLOP per ${name === 'conv3x3' || name === 'vgg16_forward' ? 'batch' : 'step'}`,
+    );
   }
   const epoch = timings.small_cnn_epoch;
   if (epoch) {

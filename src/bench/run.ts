@@ -51,7 +51,15 @@ function buildLayer(l: LayerSpec, inputShape?: number[]): tf.layers.Layer {
   const first = inputShape ? { inputShape } : {};
   switch (l.kind) {
     case 'conv':
-      return tf.layers.conv2d({ ...first, name: l.name, filters: l.filters, kernelSize: l.kernel, padding: l.padding, activation: l.activation, trainable: l.trainable });
+      return tf.layers.conv2d({
+        ...first,
+        name: l.name,
+        filters: l.filters,
+        kernelSize: l.kernel,
+        padding: l.padding,
+        activation: l.activation,
+        trainable: l.trainable,
+      });
     case 'maxpool':
       return tf.layers.maxPooling2d({ ...first, name: l.name, poolSize: l.size });
     case 'flatten':
@@ -62,7 +70,7 @@ function buildLayer(l: LayerSpec, inputShape?: number[]): tf.layers.Layer {
 }
 
 /** A tf.Sequential from the workload's layer list (random Glorot weights). */
-export function buildModel(w: Pick<Workload, 'input' | 'layers' | 'mode'>): tf.Sequential {
+function buildModel(w: Pick<Workload, 'input' | 'layers' | 'mode'>): tf.Sequential {
   const model = tf.sequential();
   w.layers.forEach((l, i) => model.add(buildLayer(l, i === 0 ? [...w.input] : undefined)));
   // convkit's RMSprop (fused on the native backend), as its training uses.

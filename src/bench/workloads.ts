@@ -39,13 +39,26 @@ export interface Workload {
   epochImages?: number;
 }
 
-const conv = (name: string, filters: number, padding: 'same' | 'valid' = 'same', trainable = true, activation: 'relu' | 'linear' = 'relu'): LayerSpec =>
-  ({ kind: 'conv', name, filters, kernel: 3, padding, activation, trainable });
+const conv = (name: string, filters: number, padding: 'same' | 'valid' = 'same', trainable = true, activation: 'relu' | 'linear' = 'relu'): LayerSpec => ({
+  kind: 'conv',
+  name,
+  filters,
+  kernel: 3,
+  padding,
+  activation,
+  trainable,
+});
 const pool = (name: string): LayerSpec => ({ kind: 'maxpool', name, size: 2 });
 
 /** VGG16's 13 convs (3×3, same padding, ReLU) and 5 max-pools; blocks up to `frozenBlocks` not trainable. */
 export function vgg16ConvBase(frozenBlocks = 0): LayerSpec[] {
-  const blocks = [[64, 2], [128, 2], [256, 3], [512, 3], [512, 3]];
+  const blocks = [
+    [64, 2],
+    [128, 2],
+    [256, 3],
+    [512, 3],
+    [512, 3],
+  ];
   const layers: LayerSpec[] = [];
   blocks.forEach(([filters, n], b) => {
     for (let i = 1; i <= n; i++) layers.push(conv(`block${b + 1}_conv${i}`, filters, 'same', b + 1 > frozenBlocks));
@@ -55,35 +68,56 @@ export function vgg16ConvBase(frozenBlocks = 0): LayerSpec[] {
 }
 
 /** The book's small convnet: Conv 32-64-128-128 (3×3 valid, ReLU) each with max-pool 2, Dense 512 ReLU, Dense 1 sigmoid. */
-export function smallCnnLayers(): LayerSpec[] {
+function smallCnnLayers(): LayerSpec[] {
   const layers: LayerSpec[] = [];
   [32, 64, 128, 128].forEach((f, i) => layers.push(conv(`conv2d_${i + 1}`, f, 'valid'), pool(`max_pooling2d_${i + 1}`)));
-  layers.push({ kind: 'flatten', name: 'flatten' },
+  layers.push(
+    { kind: 'flatten', name: 'flatten' },
     { kind: 'dense', name: 'dense_1', units: 512, activation: 'relu', trainable: true },
-    { kind: 'dense', name: 'dense_2', units: 1, activation: 'sigmoid', trainable: true });
+    { kind: 'dense', name: 'dense_2', units: 1, activation: 'sigmoid', trainable: true },
+  );
   return layers;
 }
 
 export function workloads(): Workload[] {
   return [
     {
-      name: 'conv3x3', title: '3×3 conv 128→128, batch 4×75×75 (forward)',
-      input: [75, 75, 128], batch: 4, mode: 'forward', layers: [conv('conv', 128, 'same', true, 'linear')],
+      name: 'conv3x3',
+      title: '3×3 conv 128→128, batch 4×75×75 (forward)',
+      input: [75, 75, 128],
+      batch: 4,
+      mode: 'forward',
+      layers: [conv('conv', 128, 'same', true, 'linear')],
     },
     {
-      name: 'vgg16_forward', title: 'VGG16 conv base forward, 150 px, batch 20',
-      input: [150, 150, 3], batch: 20, mode: 'forward', layers: vgg16ConvBase(),
+      name: 'vgg16_forward',
+      title: 'VGG16 conv base forward, 150 px, batch 20',
+      input: [150, 150, 3],
+      batch: 20,
+      mode: 'forward',
+      layers: vgg16ConvBase(),
     },
     {
-      name: 'small_cnn_epoch', title: 'small CNN training epoch, 2,000 images 150 px, batch 20',
-      input: [150, 150, 3], batch: 20, mode: 'train', layers: smallCnnLayers(), epochImages: 2000,
+      name: 'small_cnn_epoch',
+      title: 'small CNN training epoch, 2,000 images 150 px, batch 20',
+      input: [150, 150, 3],
+      batch: 20,
+      mode: 'train',
+      layers: smallCnnLayers(),
+      epochImages: 2000,
     },
     {
-      name: 'vgg16_finetune_step', title: 'VGG16 fine-tuning step (blocks 1–4 frozen), 150 px, batch 20',
-      input: [150, 150, 3], batch: 20, mode: 'train',
-      layers: [...vgg16ConvBase(4), { kind: 'flatten', name: 'flatten' },
+      name: 'vgg16_finetune_step',
+      title: 'VGG16 fine-tuning step (blocks 1–4 frozen), 150 px, batch 20',
+      input: [150, 150, 3],
+      batch: 20,
+      mode: 'train',
+      layers: [
+        ...vgg16ConvBase(4),
+        { kind: 'flatten', name: 'flatten' },
         { kind: 'dense', name: 'dense_1', units: 256, activation: 'relu', trainable: true },
-        { kind: 'dense', name: 'dense_2', units: 1, activation: 'sigmoid', trainable: true }],
+        { kind: 'dense', name: 'dense_2', units: 1, activation: 'sigmoid', trainable: true },
+      ],
     },
   ];
 }
@@ -102,7 +136,8 @@ export function layerCosts(input: readonly [number, number, number], layers: rea
   let shape: number[] = [...input];
   const out: LayerCost[] = [];
   for (const l of layers) {
-    let macs = 0, trainable = false;
+    let macs = 0,
+      trainable = false;
     if (l.kind === 'conv') {
       const [h, w, c] = shape;
       const lose = l.padding === 'valid' ? l.kernel - 1 : 0;

@@ -21,7 +21,12 @@ type Parsed<O extends Options> = {
 
 export function parseCommandArgs<O extends Options>(spec: CommandSpec<O>, argv: string[]): Parsed<O> {
   try {
-    const parsed = parseArgs({ args: joinNegativeValues(argv, spec.options), options: { ...spec.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: spec.allowPositionals ?? false, strict: true });
+    const parsed = parseArgs({
+      args: joinNegativeValues(argv, spec.options),
+      options: { ...spec.options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: spec.allowPositionals ?? false,
+      strict: true,
+    });
     return parsed as unknown as Parsed<O>;
   } catch (err) {
     throw new ConvkitError((err as Error).message, `see "convkit ${spec.name} --help"\n\n${spec.usage}`);
@@ -72,7 +77,8 @@ export function intFlag(value: string | undefined, flag: string, fallback: numbe
   if (value === undefined) return fallback;
   const n = INTEGER.test(value) ? Number(value) : Number.NaN;
   const range = max < Number.MAX_SAFE_INTEGER ? `from ${min} to ${max}` : `≥ ${min}`;
-  if (!Number.isSafeInteger(n) || n < min || n > max) throw new ConvkitError(`invalid --${flag}: ${JSON.stringify(value)}`, `--${flag} must be a decimal integer ${range}`);
+  if (!Number.isSafeInteger(n) || n < min || n > max)
+    throw new ConvkitError(`invalid --${flag}: ${JSON.stringify(value)}`, `--${flag} must be a decimal integer ${range}`);
   return n;
 }
 

@@ -22,7 +22,10 @@ export function listSkipped(command: string, skipped: readonly SkippedFile[]): v
  */
 export class BadFiles {
   private count = 0;
-  constructor(private readonly command: string, private readonly json: boolean) {}
+  constructor(
+    private readonly command: string,
+    private readonly json: boolean,
+  ) {}
 
   readonly report = (file: SkippedFile): void => {
     this.count++;

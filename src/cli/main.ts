@@ -5,10 +5,9 @@
 import { takeVerbose } from './args.js';
 import { reportError } from './report-error.js';
 
-export interface Command {
-  /** Runs the command; resolves to the process exit code. */
-  run(argv: string[]): Promise<number>;
-}
+import type { Command } from './command.js';
+
+export type { Command } from './command.js';
 
 interface Entry {
   summary: string;
@@ -17,22 +16,50 @@ interface Entry {
 
 /** Each entry loads lazily so `convkit --help` starts instantly. */
 const COMMANDS: Record<string, Entry> = {
-  classify: { summary: 'top ImageNet classes of images with a pretrained MobileNet v1/v2 or VGG16', load: async () => (await import('./commands/classify.js')).default },
-  bench: { summary: 'time convkit-native, convkit-wasm and PyTorch on conv, VGG16 and training workloads (bench data: input pipeline)', load: async () => (await import('./commands/bench.js')).default },
+  classify: {
+    summary: 'top ImageNet classes of images with a pretrained MobileNet v1/v2 or VGG16',
+    load: async () => (await import('./commands/classify.js')).default,
+  },
+  bench: {
+    summary: 'time convkit-native, convkit-wasm and PyTorch on conv, VGG16 and training workloads (bench data: input pipeline)',
+    load: async () => (await import('./commands/bench.js')).default,
+  },
   doctor: { summary: 'show the TensorFlow.js backend, threads and native library in use', load: async () => (await import('./commands/doctor.js')).default },
-  train: { summary: 'train a classifier on class folders with a recipe (scratch, augment, ...); keeps the best epoch', load: async () => (await import('./commands/train.js')).default },
-  evaluate: { summary: 'accuracy, loss, confusion matrix, precision/recall/F1 and ROC AUC of a trained model on class folders', load: async () => (await import('./commands/evaluate.js')).default },
-  predict: { summary: 'classify image files with a trained model (one JSON line per image with --json)', load: async () => (await import('./commands/predict.js')).default },
-  prepare: { summary: 'build train/validation/test class folders from a photo folder (split by counts, fractions or ranges)', load: async () => (await import('./commands/prepare.js')).default },
-  preview: { summary: 'PNG grid of augmented images (ImageDataGenerator settings; --batch: one labelled batch)', load: async () => (await import('./commands/preview.js')).default },
-  study: { summary: 'the lecture end to end: scratch → augment → features → features-augment → finetune, resumable, with an HTML report', load: async () => (await import('./commands/study.js')).default },
+  train: {
+    summary: 'train a classifier on class folders with a recipe (scratch, augment, ...); keeps the best epoch',
+    load: async () => (await import('./commands/train.js')).default,
+  },
+  evaluate: {
+    summary: 'accuracy, loss, confusion matrix, precision/recall/F1 and ROC AUC of a trained model on class folders',
+    load: async () => (await import('./commands/evaluate.js')).default,
+  },
+  predict: {
+    summary: 'classify image files with a trained model (one JSON line per image with --json)',
+    load: async () => (await import('./commands/predict.js')).default,
+  },
+  prepare: {
+    summary: 'build train/validation/test class folders from a photo folder (split by counts, fractions or ranges)',
+    load: async () => (await import('./commands/prepare.js')).default,
+  },
+  preview: {
+    summary: 'PNG grid of augmented images (ImageDataGenerator settings; --batch: one labelled batch)',
+    load: async () => (await import('./commands/preview.js')).default,
+  },
+  study: {
+    summary: 'the lecture end to end: scratch → augment → features → features-augment → finetune, resumable, with an HTML report',
+    load: async () => (await import('./commands/study.js')).default,
+  },
 };
 
 export function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
   const lines = Object.entries(COMMANDS).map(([name, e]) => `  ${name.padEnd(width)}  ${e.summary}`);
   return [
-    'Usage: convkit <command> [options]', '', 'Commands:', ...lines, '',
+    'Usage: convkit <command> [options]',
+    '',
+    'Commands:',
+    ...lines,
+    '',
     'Run "convkit <command> --help" for the options of one command.',
     'Any command takes --verbose (or CONVKIT_VERBOSE=1): errors then show their stack trace.',
   ].join('\n');

@@ -36,7 +36,10 @@ function firstLine(err: unknown): string {
 export function reportError(name: string, err: unknown, verbose: boolean): number {
   const input = err instanceof ConvkitError ? err.message : inputErrorMessage(err);
   if (input !== undefined) console.error(`convkit ${name}: ${input}`);
-  else console.error(`convkit ${name}: internal error: ${firstLine(err)}${verbose ? '' : '\n  rerun with --verbose (or CONVKIT_VERBOSE=1) for the stack trace to put in a bug report'}`);
+  else
+    console.error(
+      `convkit ${name}: internal error: ${firstLine(err)}${verbose ? '' : '\n  rerun with --verbose (or CONVKIT_VERBOSE=1) for the stack trace to put in a bug report'}`,
+    );
   if (verbose && err instanceof Error && err.stack) console.error(err.stack);
   return input !== undefined ? 2 : 1;
 }

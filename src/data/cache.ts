@@ -41,7 +41,7 @@ const MAGIC = 0x58504b43; // "CKPX"
 const DECODE_VERSION = 2;
 const HEADER = 16;
 
-export function optionsKey(o: ResolvedDecodeOptions): string {
+function optionsKey(o: ResolvedDecodeOptions): string {
   return `${o.targetSize[0]}x${o.targetSize[1]}-${o.colorMode}-${o.interpolation}`;
 }
 
@@ -98,18 +98,20 @@ export class ImageCache {
     }
     let p = this.pending.get(key);
     if (!p) {
-      p = this.limiter.run(() => this.load(path, options)).then(
-        (img) => {
-          this.memory.set(key, img);
-          this.counts.bytes += img.data.byteLength;
-          this.pending.delete(key);
-          return img;
-        },
-        (err: unknown) => {
-          this.pending.delete(key);
-          throw err;
-        },
-      );
+      p = this.limiter
+        .run(() => this.load(path, options))
+        .then(
+          (img) => {
+            this.memory.set(key, img);
+            this.counts.bytes += img.data.byteLength;
+            this.pending.delete(key);
+            return img;
+          },
+          (err: unknown) => {
+            this.pending.delete(key);
+            throw err;
+          },
+        );
       // A prefetch nobody awaits yet must not become an unhandled rejection.
       p.catch(() => undefined);
       this.pending.set(key, p);
@@ -119,10 +121,14 @@ export class ImageCache {
 
   /** Decodes all `paths` (a few at a time); each result is the image or the error it raised. */
   async getMany(paths: readonly string[], options: ResolvedDecodeOptions): Promise<(DecodedImage | ConvkitError)[]> {
-    return Promise.all(paths.map((p) => this.get(p, options).catch((err: unknown) => {
-      if (err instanceof ConvkitError) return err;
-      throw err;
-    })));
+    return Promise.all(
+      paths.map((p) =>
+        this.get(p, options).catch((err: unknown) => {
+          if (err instanceof ConvkitError) return err;
+          throw err;
+        }),
+      ),
+    );
   }
 
   /** Drops the in-memory pixels (the disk cache stays). */
@@ -158,8 +164,17 @@ export class ImageCache {
       await writeFileAtomic(file, out);
     } catch (err) {
       // Another cache writing the same entry at the same moment is fine.
-      if (await fs.stat(file).then(() => true, () => false)) return img;
-      throw new ConvkitError(`cannot write to cache folder ${this.cacheDir}: ${(err as Error).message}`, 'pass a writable cacheDir / --cache-dir, or none to cache in memory only');
+      if (
+        await fs.stat(file).then(
+          () => true,
+          () => false,
+        )
+      )
+        return img;
+      throw new ConvkitError(
+        `cannot write to cache folder ${this.cacheDir}: ${(err as Error).message}`,
+        'pass a writable cacheDir / --cache-dir, or none to cache in memory only',
+      );
     }
     return img;
   }
@@ -169,7 +184,10 @@ export class ImageCache {
     try {
       await ensureDir(dir);
     } catch (err) {
-      throw new ConvkitError(`cannot create cache folder ${dir}: ${(err as Error).message}`, 'pass a writable cacheDir / --cache-dir, or none to cache in memory only');
+      throw new ConvkitError(
+        `cannot create cache folder ${dir}: ${(err as Error).message}`,
+        'pass a writable cacheDir / --cache-dir, or none to cache in memory only',
+      );
     }
   }
 }
@@ -184,7 +202,9 @@ async function readCached(file: string, options: ResolvedDecodeOptions): Promise
   }
   if (buf.length < HEADER) return undefined;
   const view = new DataView(buf.buffer, buf.byteOffset, HEADER);
-  const height = view.getUint32(4, true), width = view.getUint32(8, true), channels = view.getUint32(12, true);
+  const height = view.getUint32(4, true),
+    width = view.getUint32(8, true),
+    channels = view.getUint32(12, true);
   const expectChannels = options.colorMode === 'grayscale' ? 1 : 3;
   if (view.getUint32(0, true) !== MAGIC || channels !== expectChannels || height !== options.targetSize[0] || width !== options.targetSize[1]) return undefined;
   if (buf.length !== HEADER + height * width * channels) return undefined;
@@ -196,9 +216,14 @@ async function readCached(file: string, options: ResolvedDecodeOptions): Promise
  * [n, h, w, c] buffer of the files that decode, in order; a file that fails
  * goes to `onBad`, or throws its error when there is none.
  */
-export async function decodeBatch(paths: readonly string[], options: ResolvedDecodeOptions, onBad?: (file: SkippedFile) => void): Promise<{ files: string[]; pixels: Float32Array }> {
+export async function decodeBatch(
+  paths: readonly string[],
+  options: ResolvedDecodeOptions,
+  onBad?: (file: SkippedFile) => void,
+): Promise<{ files: string[]; pixels: Float32Array }> {
   const decoded = await new ImageCache().getMany(paths, options);
-  const files: string[] = [], images: DecodedImage[] = [];
+  const files: string[] = [],
+    images: DecodedImage[] = [];
   decoded.forEach((r, i) => {
     if (!(r instanceof ConvkitError)) {
       files.push(paths[i]!);

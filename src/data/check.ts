@@ -20,7 +20,7 @@ import { ConvkitError } from '../util/errors.js';
 import { listNames } from '../util/list-names.js';
 import { Progress } from '../util/progress.js';
 
-export const SPLITS = ['train', 'validation', 'test'] as const;
+const SPLITS = ['train', 'validation', 'test'] as const;
 
 export interface DataCheckOptions {
   skipBad?: boolean;
@@ -64,7 +64,11 @@ export async function checkData(data: string, options: DataCheckOptions): Promis
   if (!st.isDirectory()) throw new ConvkitError(`--data ${root} is a file, not a folder`, 'give the folder that holds train/ and validation/ (and test/)');
   const log = options.silent ? () => undefined : (options.log ?? ((l: string) => console.error(l)));
   for (const split of ['train', 'validation']) {
-    if (!existsSync(join(root, split))) throw new ConvkitError(`${join(root, split)} not found`, '--data must hold train/, validation/ and test/ folders, each with one sub-folder per class (convkit prepare can make them)');
+    if (!existsSync(join(root, split)))
+      throw new ConvkitError(
+        `${join(root, split)} not found`,
+        '--data must hold train/, validation/ and test/ folders, each with one sub-folder per class (convkit prepare can make them)',
+      );
   }
   const splits = SPLITS.filter((s) => existsSync(join(root, s)));
   const files: ImageFile[] = [];
@@ -74,19 +78,24 @@ export async function checkData(data: string, options: DataCheckOptions): Promis
   for (const split of splits) {
     const folder = await scanImageFolder(join(root, split), { skipBad: true });
     if (classNames && folder.classNames.join('\n') !== classNames.join('\n')) {
-      throw new ConvkitError(`${join(root, split)} has classes ${listNames(folder.classNames)} but train has ${listNames(classNames)}`, 'use the same class folders in every split');
+      throw new ConvkitError(
+        `${join(root, split)} has classes ${listNames(folder.classNames)} but train has ${listNames(classNames)}`,
+        'use the same class folders in every split',
+      );
     }
     classNames ??= folder.classNames;
     files.push(...folder.files);
     counts[split] = folder.files.length;
     bad.push(...folder.skipped);
   }
-  if (!classNames || classNames.length < 2) throw new ConvkitError(`${join(root, 'train')} has ${classNames?.length ?? 0} class folder(s)`, 'put each class in its own sub-folder (at least two)');
+  if (!classNames || classNames.length < 2)
+    throw new ConvkitError(`${join(root, 'train')} has ${classNames?.length ?? 0} class folder(s)`, 'put each class in its own sub-folder (at least two)');
 
   const sig = await signature(files);
-  const remembered = options.stateFile && existsSync(options.stateFile)
-    ? JSON.parse(await fs.readFile(options.stateFile, 'utf8')) as { signature: string; bad: SkippedFile[] }
-    : undefined;
+  const remembered =
+    options.stateFile && existsSync(options.stateFile)
+      ? (JSON.parse(await fs.readFile(options.stateFile, 'utf8')) as { signature: string; bad: SkippedFile[] })
+      : undefined;
   if (remembered?.signature === sig) {
     bad.splice(0, bad.length, ...remembered.bad);
   } else {
@@ -96,7 +105,10 @@ export async function checkData(data: string, options: DataCheckOptions): Promis
     for (let i = 0; i < files.length; i += 64) {
       options.signal?.throwIfAborted();
       const chunk = files.slice(i, i + 64);
-      const results = await cache.getMany(chunk.map((f) => f.path), decode);
+      const results = await cache.getMany(
+        chunk.map((f) => f.path),
+        decode,
+      );
       results.forEach((r, j) => {
         if (r instanceof ConvkitError) bad.push({ path: chunk[j]!.path, reason: r.message.split('\n')[0]! });
       });
@@ -110,23 +122,36 @@ export async function checkData(data: string, options: DataCheckOptions): Promis
   if (bad.length === 0) return { root, classNames, counts, skipped: [] };
   if (!options.skipBad) {
     const first = bad[0]!;
-    const more = bad.length > 1 ? ` (and ${bad.length - 1} more: ${bad.slice(1, 4).map((b) => b.path).join(', ')}${bad.length > 4 ? ', …' : ''})` : '';
-    throw new ConvkitError(`bad image ${first.path}: ${first.reason}${more}`, 'remove or replace the file, or pass --skip-bad to leave such files out (they are listed in the report)');
+    const more =
+      bad.length > 1
+        ? ` (and ${bad.length - 1} more: ${bad
+            .slice(1, 4)
+            .map((b) => b.path)
+            .join(', ')}${bad.length > 4 ? ', …' : ''})`
+        : '';
+    throw new ConvkitError(
+      `bad image ${first.path}: ${first.reason}${more}`,
+      'remove or replace the file, or pass --skip-bad to leave such files out (they are listed in the report)',
+    );
   }
   const badPaths = new Set(bad.map((b) => b.path));
   const view = join(options.viewsDir ?? join(tmpdir(), 'convkit-views'), createHash('sha256').update(`${root}\0${sig}`).digest('hex').slice(0, 16));
   if (!existsSync(join(view, '.complete'))) {
     log(`study: leaving out ${bad.length} bad file(s); building a clean view of the data in ${view}`);
-    await writeDirAtomic(view, async (tmp) => {
-      for (const f of files) {
-        if (badPaths.has(f.path)) continue;
-        const target = join(tmp, relative(root, f.path));
-        await fs.mkdir(dirname(target), { recursive: true });
-        // Hard links cost nothing; a copy is the fallback across file systems.
-        await fs.link(f.path, target).catch(() => fs.copyFile(f.path, target));
-      }
-      await fs.writeFile(join(tmp, '.complete'), '');
-    }, { what: 'a clean data view', owns: ownedBy('.complete') });
+    await writeDirAtomic(
+      view,
+      async (tmp) => {
+        for (const f of files) {
+          if (badPaths.has(f.path)) continue;
+          const target = join(tmp, relative(root, f.path));
+          await fs.mkdir(dirname(target), { recursive: true });
+          // Hard links cost nothing; a copy is the fallback across file systems.
+          await fs.link(f.path, target).catch(() => fs.copyFile(f.path, target));
+        }
+        await fs.writeFile(join(tmp, '.complete'), '');
+      },
+      { what: 'a clean data view', owns: ownedBy('.complete') },
+    );
   }
   for (const split of splits) counts[split] = files.filter((f) => f.path.startsWith(join(root, split) + '/') && !badPaths.has(f.path)).length;
   return { root: view, classNames, counts, skipped: bad };

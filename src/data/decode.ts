@@ -53,7 +53,10 @@ sharp.cache(false);
  * "Warning treated as error…" followed by the warnings libvips still held.
  */
 function sharpReason(err: unknown): string {
-  const lines = (err as Error).message.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = (err as Error).message
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   if (!lines[0]?.startsWith('Warning treated as error')) return lines.join('; ');
   return `damaged image data${lines.length > 1 ? ` (${lines.slice(1).join('; ')})` : ''}`;
 }
@@ -72,7 +75,11 @@ export async function readImageFile(path: string): Promise<Buffer> {
 }
 
 /** Decodes `input` (a path or an encoded buffer); `name` is used in errors. */
-export async function decodeImage(input: string | Buffer, options: DecodeOptions = {}, name = typeof input === 'string' ? input : '<buffer>'): Promise<DecodedImage> {
+export async function decodeImage(
+  input: string | Buffer,
+  options: DecodeOptions = {},
+  name = typeof input === 'string' ? input : '<buffer>',
+): Promise<DecodedImage> {
   const { colorMode = 'rgb', interpolation = 'bilinear', targetSize } = options;
   const bytes = typeof input === 'string' ? await readImageFile(input) : input;
   if (bytes.length === 0) throw new ConvkitError(`image ${name} is empty (0 bytes)`, SKIP_HINT);
@@ -84,11 +91,18 @@ export async function decodeImage(input: string | Buffer, options: DecodeOptions
     throw new ConvkitError(`cannot read image ${name}: ${sharpReason(err)}; convkit reads ${READABLE_FORMATS}`, SKIP_HINT);
   }
   if (!isReadableFormat(meta.format, meta.compression)) {
-    throw new ConvkitError(`${name} holds ${String(meta.format).toUpperCase()}${meta.compression ? `/${meta.compression.toUpperCase()}` : ''} image data, which convkit does not read; it reads ${READABLE_FORMATS}`, SKIP_HINT);
+    throw new ConvkitError(
+      `${name} holds ${String(meta.format).toUpperCase()}${meta.compression ? `/${meta.compression.toUpperCase()}` : ''} image data, which convkit does not read; it reads ${READABLE_FORMATS}`,
+      SKIP_HINT,
+    );
   }
-  const w = meta.autoOrient?.width ?? meta.width ?? 0, h = meta.autoOrient?.height ?? meta.height ?? 0;
+  const w = meta.autoOrient?.width ?? meta.width ?? 0,
+    h = meta.autoOrient?.height ?? meta.height ?? 0;
   if (w < MIN_IMAGE_SIDE || h < MIN_IMAGE_SIDE) {
-    throw new ConvkitError(`image ${name} is ${w}×${h} px, under the ${MIN_IMAGE_SIDE}×${MIN_IMAGE_SIDE} minimum`, 'remove the file, or pass skipBad / --skip-bad to skip such files');
+    throw new ConvkitError(
+      `image ${name} is ${w}×${h} px, under the ${MIN_IMAGE_SIDE}×${MIN_IMAGE_SIDE} minimum`,
+      'remove the file, or pass skipBad / --skip-bad to skip such files',
+    );
   }
   img = img.toColourspace('srgb').removeAlpha();
   if (targetSize && meta.format === 'jpeg' && (w >= 2 * targetSize[1] || h >= 2 * targetSize[0])) {
@@ -110,6 +124,9 @@ async function rawPixels(img: Sharp, name: string): Promise<{ data: Buffer; info
   try {
     return await img.raw().toBuffer({ resolveWithObject: true });
   } catch (err) {
-    throw new ConvkitError(`cannot decode image ${name}: ${sharpReason(err)}`, 'the file is truncated or damaged; remove or replace it, or pass skipBad / --skip-bad');
+    throw new ConvkitError(
+      `cannot decode image ${name}: ${sharpReason(err)}`,
+      'the file is truncated or damaged; remove or replace it, or pass skipBad / --skip-bad',
+    );
   }
 }

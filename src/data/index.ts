@@ -4,8 +4,14 @@ export { isImagePath, IMAGE_EXTENSIONS, READABLE_FORMATS } from './formats.js';
 export { scanImageFolder, listImageFiles, subFolderCount, type ImageFile, type ImageFolder, type ScanOptions, type SkippedFile } from './scan.js';
 export { ImageCache, decodeBatch, type ImageCacheOptions, type CacheStats, type ResolvedDecodeOptions } from './cache.js';
 export {
-  DirectoryIterator, flowFromDirectory, loadImageFolder,
-  type Batch, type BatchTransform, type ClassMode, type DirectoryIteratorOptions, type LoadImageFolderOptions,
+  DirectoryIterator,
+  flowFromDirectory,
+  loadImageFolder,
+  type Batch,
+  type BatchTransform,
+  type ClassMode,
+  type DirectoryIteratorOptions,
+  type LoadImageFolderOptions,
 } from './iterator.js';
 export { checkData, type DataCheckOptions, type DataCheckResult } from './check.js';
 export { prepareSplits, parseSplit, parseRanges, type PrepareOptions, type PrepareResult, type SplitSpec } from './prepare.js';

@@ -81,10 +81,21 @@ export class DirectoryIterator implements AsyncIterable<Batch> {
 
   constructor(folder: ImageFolder, options: DirectoryIteratorOptions = {}) {
     const {
-      targetSize = [256, 256], colorMode = 'rgb', classMode = 'categorical', batchSize = 32, shuffle = true,
-      seed = 42, interpolation = 'bilinear', skipBad = false,
+      targetSize = [256, 256],
+      colorMode = 'rgb',
+      classMode = 'categorical',
+      batchSize = 32,
+      shuffle = true,
+      seed = 42,
+      interpolation = 'bilinear',
+      skipBad = false,
     } = options;
-    check(Array.isArray(targetSize) && targetSize.length === 2 && targetSize.every(isPosInt), 'targetSize', targetSize, 'two integers [height, width], each ≥ 1');
+    check(
+      Array.isArray(targetSize) && targetSize.length === 2 && targetSize.every(isPosInt),
+      'targetSize',
+      targetSize,
+      'two integers [height, width], each ≥ 1',
+    );
     check(COLOR_MODES.includes(colorMode), 'colorMode', colorMode, `one of ${COLOR_MODES.join(', ')}`);
     check(CLASS_MODES.includes(classMode), 'classMode', classMode, `one of ${CLASS_MODES.join(', ')}`);
     check(isPosInt(batchSize), 'batchSize', batchSize, 'an integer ≥ 1');
@@ -195,12 +206,15 @@ export class DirectoryIterator implements AsyncIterable<Batch> {
     // In chunks, so the progress line moves and errors surface early.
     for (let i = 0; i < files.length; i += 64) {
       const chunk = files.slice(i, i + 64);
-      images.push(...await this.decodeFiles(chunk));
+      images.push(...(await this.decodeFiles(chunk)));
       progress.tick(chunk.length);
     }
     progress.finish();
     const kept = files.filter((_, i) => images[i] !== undefined);
-    const { x, y } = this.toTensors(images.filter((im): im is DecodedImage => im !== undefined), kept);
+    const { x, y } = this.toTensors(
+      images.filter((im): im is DecodedImage => im !== undefined),
+      kept,
+    );
     return { x, y, files: kept };
   }
 
@@ -234,9 +248,13 @@ export class DirectoryIterator implements AsyncIterable<Batch> {
     const images = await pending;
     const files = slice.filter((_, i) => images[i] !== undefined);
     if (files.length === 0) return undefined;
-    const { x, y } = this.toTensors(images.filter((im): im is DecodedImage => im !== undefined), files);
+    const { x, y } = this.toTensors(
+      images.filter((im): im is DecodedImage => im !== undefined),
+      files,
+    );
     if (!this.transform) return { x, y, files };
-    const transform = this.transform, rng = this.transformRng;
+    const transform = this.transform,
+      rng = this.transformRng;
     let out: tf.Tensor4D;
     try {
       out = tf.tidy(() => transform(x, rng));
@@ -263,7 +281,10 @@ export class DirectoryIterator implements AsyncIterable<Batch> {
   /** Decodes files; with skipBad a failing file yields undefined and is recorded, otherwise its error is thrown. */
   private async decodeFiles(files: readonly ImageFile[]): Promise<(DecodedImage | undefined)[]> {
     const todo = files.filter((f) => !this.bad.has(f.path));
-    const decoded = await this.cache.getMany(todo.map((f) => f.path), this.decodeOptions);
+    const decoded = await this.cache.getMany(
+      todo.map((f) => f.path),
+      this.decodeOptions,
+    );
     const byPath = new Map(todo.map((f, i) => [f.path, decoded[i]!]));
     return files.map((file) => {
       const r = byPath.get(file.path);
@@ -283,14 +304,28 @@ export class DirectoryIterator implements AsyncIterable<Batch> {
     const data = new Float32Array(images.length * size);
     images.forEach((im, i) => data.set(im.data, i * size));
     const x = tf.tensor4d(data, [images.length, h, w, c], 'float32');
-    const b = files.length, n = this.classNames.length;
+    const b = files.length,
+      n = this.classNames.length;
     switch (this.classMode) {
       case 'none':
         return { x };
       case 'binary':
-        return { x, y: tf.tensor2d(files.map((f) => f.label), [b, 1], 'float32') };
+        return {
+          x,
+          y: tf.tensor2d(
+            files.map((f) => f.label),
+            [b, 1],
+            'float32',
+          ),
+        };
       case 'sparse':
-        return { x, y: tf.tensor1d(files.map((f) => f.label), 'float32') };
+        return {
+          x,
+          y: tf.tensor1d(
+            files.map((f) => f.label),
+            'float32',
+          ),
+        };
       case 'categorical': {
         const onehot = new Float32Array(b * n);
         files.forEach((f, i) => (onehot[i * n + f.label] = 1));
@@ -312,7 +347,10 @@ export type LoadImageFolderOptions = Omit<DirectoryIteratorOptions, 'batchSize' 
 };
 
 /** Decodes a whole class-folder tree into memory: x [n,h,w,c] float 0..255, y per classMode, in scan order. */
-export async function loadImageFolder(root: string, options: LoadImageFolderOptions = {}): Promise<{ x: tf.Tensor4D; y?: tf.Tensor; classNames: string[]; files: ImageFile[]; skipped: SkippedFile[] }> {
+export async function loadImageFolder(
+  root: string,
+  options: LoadImageFolderOptions = {},
+): Promise<{ x: tf.Tensor4D; y?: tf.Tensor; classNames: string[]; files: ImageFile[]; skipped: SkippedFile[] }> {
   const it = await flowFromDirectory(root, { ...options, shuffle: false });
   try {
     const { x, y, files } = await it.loadAll({ progress: options.progress });

@@ -36,7 +36,7 @@ export interface ScanOptions {
 }
 
 /** Code-point order, so the class indices do not depend on the locale. */
-export function compareNames(a: string, b: string): number {
+function compareNames(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
@@ -64,7 +64,11 @@ async function resolveEntry(path: string, entry: Dirent): Promise<Resolved> {
       const target = await fs.readlink(path).catch(() => '?');
       return { kind: 'bad', reason: `dangling symbolic link (its target ${target} does not exist)`, hint: `fix or remove the link, ${SKIP}` };
     }
-    return { kind: 'bad', reason: code === 'ELOOP' ? 'symbolic link loop (the link leads to itself)' : fileErrorReason(err), hint: `fix or remove it, ${SKIP}` };
+    return {
+      kind: 'bad',
+      reason: code === 'ELOOP' ? 'symbolic link loop (the link leads to itself)' : fileErrorReason(err),
+      hint: `fix or remove it, ${SKIP}`,
+    };
   }
   if (st.isDirectory()) return { kind: 'dir', id: folderId(st) };
   const why = notRegularFileReason(st);
@@ -98,7 +102,8 @@ class Walker {
 
   /** The sub-folders (with their identities) and files of `dir`; bad entries are reported. */
   async children(dir: string, ancestors: ReadonlyMap<string, string>): Promise<{ dirs: [string, string][]; files: string[] }> {
-    const dirs: [string, string][] = [], files: string[] = [];
+    const dirs: [string, string][] = [],
+      files: string[] = [];
     let entries: Dirent[];
     try {
       entries = await fs.readdir(dir, { withFileTypes: true });
@@ -145,7 +150,15 @@ export async function subFolderCount(dir: string): Promise<number> {
   let n = 0;
   for (const e of await fs.readdir(dir, { withFileTypes: true })) {
     if (ignorable(e.name)) continue;
-    if (e.isDirectory() || (e.isSymbolicLink() && await fs.stat(join(dir, e.name)).then((st) => st.isDirectory(), () => false))) n++;
+    if (
+      e.isDirectory() ||
+      (e.isSymbolicLink() &&
+        (await fs.stat(join(dir, e.name)).then(
+          (st) => st.isDirectory(),
+          () => false,
+        )))
+    )
+      n++;
   }
   return n;
 }
@@ -164,14 +177,20 @@ export async function scanImageFolder(root: string, options: ScanOptions = {}): 
   if (dirs.length < 2) {
     throw new ConvkitError(
       `image folder ${absRoot} has ${dirs.length} class sub-folder${dirs.length === 1 ? '' : 's'}${dirs.length ? ` (${basename(dirs[0]![0])})` : ''}; at least two are needed`,
-      'put each class\'s images in its own sub-folder, e.g. train/cats/*.jpg and train/dogs/*.jpg',
+      "put each class's images in its own sub-folder, e.g. train/cats/*.jpg and train/dogs/*.jpg",
     );
   }
   const classNames: string[] = [];
   const files: ImageFile[] = [];
   for (const [dir, id] of dirs) {
     const className = basename(dir);
-    const images = await walker.images(dir, new Map([[rootId, absRoot], [id, dir]]));
+    const images = await walker.images(
+      dir,
+      new Map([
+        [rootId, absRoot],
+        [id, dir],
+      ]),
+    );
     if (images.length === 0) {
       throw new ConvkitError(`class folder ${dir} holds no images`, `add images of class "${className}" or remove the empty folder`);
     }
@@ -197,7 +216,7 @@ export async function listImageFiles(paths: readonly string[], options: ScanOpti
       walker.bad(path, fileErrorReason(err), `pass image files or folders of images, ${SKIP}`);
       continue;
     }
-    if (st.isDirectory()) files.push(...await walker.images(path, new Map([[folderId(st), path]])));
+    if (st.isDirectory()) files.push(...(await walker.images(path, new Map([[folderId(st), path]]))));
     else if (!st.isFile()) walker.bad(path, `it ${notRegularFileReason(st)}`, `pass image files or folders of images, ${SKIP}`);
     else if (!isImagePath(path)) walker.bad(path, `not an image file: ${notImageReason(path)}`, `pass image files or folders of images, ${SKIP}`);
     else files.push(path);

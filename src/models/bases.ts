@@ -100,10 +100,11 @@ const mobilenetV1: BaseSpec = {
   preprocessing: 'rescaling: x/127.5 − 1',
   classes: 1000,
   load: (o = {}) => loadMobileNetV1({ path: join(o.modelsDir ?? modelsDir(), MOBILENET_V1_DIR), inputSize: sizeOf(o), includeTop: o.includeTop }),
-  blocks: (model) => blocksOf(model, (n) => {
-    const m = n.match(/^conv_(?:dw|pw)_(\d+)_?/);
-    return m ? `block_${m[1]}` : n.startsWith('conv1') ? 'conv1' : 'top';
-  }),
+  blocks: (model) =>
+    blocksOf(model, (n) => {
+      const m = n.match(/^conv_(?:dw|pw)_(\d+)_?/);
+      return m ? `block_${m[1]}` : n.startsWith('conv1') ? 'conv1' : 'top';
+    }),
   labels: (dir) => readMobileNetV1Labels(join(dir ?? modelsDir(), MOBILENET_V1_DIR)),
 };
 
@@ -117,7 +118,9 @@ const mobilenetV2: BaseSpec = {
   fineTuneFrom: 'expanded_conv_16_expand',
   preprocessing: 'rescaling from the TFLite input quantization: (x − 128)/128',
   classes: 1001,
-  load: async (o = {}) => (await loadMobileNetV2({ path: join(o.modelsDir ?? modelsDir(), MOBILENET_V2_DIR), variant: o.variant, inputSize: sizeOf(o), includeTop: o.includeTop })).model,
+  load: async (o = {}) =>
+    (await loadMobileNetV2({ path: join(o.modelsDir ?? modelsDir(), MOBILENET_V2_DIR), variant: o.variant, inputSize: sizeOf(o), includeTop: o.includeTop }))
+      .model,
   blocks: (model) => {
     let afterPool = false;
     return blocksOf(model, (n) => {
@@ -147,7 +150,7 @@ const vgg16: BaseSpec = {
 export const BASES: Record<BaseName, BaseSpec> = { mobilenet_v1: mobilenetV1, mobilenet_v2: mobilenetV2, vgg16 };
 
 /** The registry entry for `name`, or a ConvkitError listing the choices. */
-export function getBase(name: string): BaseSpec {
+export function baseSpec(name: string): BaseSpec {
   if (!(BASE_NAMES as readonly string[]).includes(name)) {
     throw new ConvkitError(`unknown base ${JSON.stringify(name)}`, `use one of ${BASE_NAMES.join(', ')}`);
   }
@@ -156,10 +159,15 @@ export function getBase(name: string): BaseSpec {
 
 /** Loads base `name` with its feature layer and blocks. */
 export async function loadBase(name: string, options: BaseLoadOptions = {}): Promise<LoadedBase> {
-  const spec = getBase(name);
+  const spec = baseSpec(name);
   const model = await spec.load(options);
   let featureLayer = spec.featureLayer;
   if (!options.includeTop) featureLayer = model.outputs[0].sourceLayer.name;
-  else if (!model.layers.some((l) => l.name === featureLayer)) featureLayer = spec.blocks(model).filter((b) => b.name !== 'top').at(-1)!.layers.at(-1)!;
+  else if (!model.layers.some((l) => l.name === featureLayer))
+    featureLayer = spec
+      .blocks(model)
+      .filter((b) => b.name !== 'top')
+      .at(-1)!
+      .layers.at(-1)!;
   return { name: spec.name, model, featureLayer, inputSize: sizeOf(options), blocks: spec.blocks(model) };
 }

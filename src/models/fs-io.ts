@@ -56,7 +56,10 @@ export async function readModelArtifacts(path: string, options: ReadOptions = {}
   try {
     text = await fs.readFile(jsonPath, 'utf8');
   } catch (err) {
-    throw new ConvkitError(`cannot read ${jsonPath}: ${(err as Error).message}`, 'point at a TensorFlow.js layers model.json (as written by model.save or tensorflowjs_converter)');
+    throw new ConvkitError(
+      `cannot read ${jsonPath}: ${(err as Error).message}`,
+      'point at a TensorFlow.js layers model.json (as written by model.save or tensorflowjs_converter)',
+    );
   }
   const json = parseModelJson(text, jsonPath);
   const dir = dirname(jsonPath);
@@ -102,9 +105,17 @@ function shardAt(shards: readonly Shard[], offset: number): string {
 
 /** Writes ModelArtifacts as `dir`/model.json + `dir`/weights.bin (atomically). */
 export async function writeModelArtifacts(dir: string, artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
-  const weights = artifacts.weightData === undefined ? new Uint8Array(0) : new Uint8Array(tf.io.concatenateArrayBuffers(Array.isArray(artifacts.weightData) ? artifacts.weightData : [artifacts.weightData]));
+  const weights =
+    artifacts.weightData === undefined
+      ? new Uint8Array(0)
+      : new Uint8Array(tf.io.concatenateArrayBuffers(Array.isArray(artifacts.weightData) ? artifacts.weightData : [artifacts.weightData]));
   // A model that cannot be loaded back is not worth writing.
-  checkFiniteWeights(artifacts.weightSpecs ?? [], weights, () => `the model to save in ${dir}`, 'its training diverged: lower the learning rate and train again');
+  checkFiniteWeights(
+    artifacts.weightSpecs ?? [],
+    weights,
+    () => `the model to save in ${dir}`,
+    'its training diverged: lower the learning rate and train again',
+  );
   const modelJson: tf.io.ModelJSON = {
     modelTopology: artifacts.modelTopology as object,
     format: artifacts.format ?? 'layers-model',
@@ -115,10 +126,14 @@ export async function writeModelArtifacts(dir: string, artifacts: tf.io.ModelArt
   if (artifacts.trainingConfig) modelJson.trainingConfig = artifacts.trainingConfig;
   if (artifacts.userDefinedMetadata) modelJson.userDefinedMetadata = artifacts.userDefinedMetadata;
   const text = JSON.stringify(modelJson);
-  await writeDirAtomic(dir, async (tmp) => {
-    await fs.writeFile(join(tmp, 'model.json'), text);
-    await fs.writeFile(join(tmp, WEIGHTS_FILE), weights);
-  }, MODEL_FOLDER);
+  await writeDirAtomic(
+    dir,
+    async (tmp) => {
+      await fs.writeFile(join(tmp, 'model.json'), text);
+      await fs.writeFile(join(tmp, WEIGHTS_FILE), weights);
+    },
+    MODEL_FOLDER,
+  );
   return {
     modelArtifactsInfo: {
       dateSaved: new Date(),
@@ -152,8 +167,15 @@ export async function loadLayers(handler: tf.io.IOHandler, jsonPath: string, opt
     if (err instanceof ConvkitError) throw err;
     const message = (err as Error).message ?? String(err);
     const unknown = /Unknown layer: ([^\s.]+)/.exec(message)?.[1];
-    if (unknown) throw new ConvkitError(`${jsonPath} uses layer class ${unknown}, which TensorFlow.js does not have`, 'use a model made of TensorFlow.js layers (a custom layer must be registered with tf.serialization.registerClass before loading)');
-    throw new ConvkitError(`cannot build the model of ${jsonPath}: ${message.split('\n')[0]}`, 'its topology is damaged or from an incompatible tool; copy or save the model again');
+    if (unknown)
+      throw new ConvkitError(
+        `${jsonPath} uses layer class ${unknown}, which TensorFlow.js does not have`,
+        'use a model made of TensorFlow.js layers (a custom layer must be registered with tf.serialization.registerClass before loading)',
+      );
+    throw new ConvkitError(
+      `cannot build the model of ${jsonPath}: ${message.split('\n')[0]}`,
+      'its topology is damaged or from an incompatible tool; copy or save the model again',
+    );
   }
 }
 

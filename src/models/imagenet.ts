@@ -1,5 +1,5 @@
 /** ImageNet class labels and top-k readout of a probability vector. */
-export interface Prediction {
+export interface ImagenetPrediction {
   /** Index into the model's output. */
   index: number;
   /** ImageNet class index 0..999 (output index minus 1 for 1001-output models with "background"). */
@@ -30,7 +30,7 @@ export function topK(probs: ArrayLike<number>, k: number): { index: number; valu
  * Top-k ImageNet predictions. `labels` is indexed like the model output;
  * with 1001 labels index 0 is "background" and classIndex = index − 1.
  */
-export function imagenetTopK(probs: ArrayLike<number>, labels: readonly string[], k = 5): Prediction[] {
+export function imagenetTopK(probs: ArrayLike<number>, labels: readonly string[], k = 5): ImagenetPrediction[] {
   const offset = labels.length === 1001 ? 1 : 0;
   return topK(probs, k).map(({ index, value }) => ({ index, classIndex: index - offset, label: labels[index] ?? `class ${index}`, probability: value }));
 }

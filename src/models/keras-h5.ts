@@ -51,14 +51,18 @@ export async function readKerasH5Weights(path: string): Promise<H5Weights> {
   try {
     file = new lib.File(path, 'r');
   } catch (err) {
-    throw new ConvkitError(`cannot open ${path} as HDF5: ${(err as Error).message}`, 'pass a Keras .h5 file (model.save_weights or a keras.applications weight file)');
+    throw new ConvkitError(
+      `cannot open ${path} as HDF5: ${(err as Error).message}`,
+      'pass a Keras .h5 file (model.save_weights or a keras.applications weight file)',
+    );
   }
   try {
     let root: H5Group = file;
     const mw = file.keys().includes('model_weights') ? file.get('model_weights') : null;
     if (mw && mw instanceof lib.Group) root = mw;
     const layerNames = strings(root.attrs['layer_names']?.value);
-    if (!layerNames.length) throw new ConvkitError(`${path} has no layer_names attribute`, 'it is not a Keras weight file; save one with model.save_weights("file.h5")');
+    if (!layerNames.length)
+      throw new ConvkitError(`${path} has no layer_names attribute`, 'it is not a Keras weight file; save one with model.save_weights("file.h5")');
     const out: H5Weights = new Map();
     for (const layer of layerNames) {
       const group = root.get(layer);
@@ -68,7 +72,8 @@ export async function readKerasH5Weights(path: string): Promise<H5Weights> {
         const ds = group.get(wname) as H5Dataset | null;
         if (!(ds instanceof lib.Dataset)) throw new ConvkitError(`${path}: dataset ${layer}/${wname} is missing`, 'the file is damaged');
         const raw = ds.value as ArrayLike<number> | null;
-        if (!raw || typeof (raw as { length?: number }).length !== 'number') throw new ConvkitError(`${path}: dataset ${layer}/${wname} is not numeric`, 'the file is damaged');
+        if (!raw || typeof (raw as { length?: number }).length !== 'number')
+          throw new ConvkitError(`${path}: dataset ${layer}/${wname} is not numeric`, 'the file is damaged');
         weights.push({ name: wname, shape: ds.shape ?? [], values: raw instanceof Float32Array ? raw : Float32Array.from(raw) });
       }
       out.set(layer, weights);
@@ -102,18 +107,28 @@ export function setWeightsByName(model: tf.LayersModel, weights: H5Weights, opti
     const found = weights.get(layer.name);
     if (!found) {
       if (allow.has(layer.name)) continue;
-      throw new ConvkitError(`${source} has no weights for layer ${layer.name}`, `use a weight file saved from the same architecture (its layers: ${[...weights.keys()].slice(0, 8).join(', ')}${weights.size > 8 ? ', …' : ''})`);
+      throw new ConvkitError(
+        `${source} has no weights for layer ${layer.name}`,
+        `use a weight file saved from the same architecture (its layers: ${[...weights.keys()].slice(0, 8).join(', ')}${weights.size > 8 ? ', …' : ''})`,
+      );
     }
     if (found.length !== expected.length) {
-      throw new ConvkitError(`${source}: layer ${layer.name} has ${found.length} weights, the model expects ${expected.length}`, 'use a weight file saved from the same architecture');
+      throw new ConvkitError(
+        `${source}: layer ${layer.name} has ${found.length} weights, the model expects ${expected.length}`,
+        'use a weight file saved from the same architecture',
+      );
     }
     const tensors = found.map((w, i) => {
       const shape = expected[i].shape as number[];
       if (w.shape.join() !== shape.join()) {
-        throw new ConvkitError(`${source}: ${layer.name}/${w.name} has shape [${w.shape}], the model expects [${shape}]`, 'build the model with the same sizes (input size only matters for the classifier top)');
+        throw new ConvkitError(
+          `${source}: ${layer.name}/${w.name} has shape [${w.shape}], the model expects [${shape}]`,
+          'build the model with the same sizes (input size only matters for the classifier top)',
+        );
       }
       const bad = firstNonFinite(w.values);
-      if (bad >= 0) throw new ConvkitError(`${source}: weight ${layer.name}/${w.name} holds ${w.values[bad]}`, 'the weight file is damaged: download or save it again');
+      if (bad >= 0)
+        throw new ConvkitError(`${source}: weight ${layer.name}/${w.name} holds ${w.values[bad]}`, 'the weight file is damaged: download or save it again');
       return tf.tensor(w.values, shape, 'float32');
     });
     layer.setWeights(tensors);
@@ -133,7 +148,10 @@ export function weightsOf(model: tf.LayersModel): H5Weights {
   const out: H5Weights = new Map();
   for (const layer of model.layers) {
     if (!layer.weights.length) continue;
-    out.set(layer.name, layer.getWeights().map((t, i) => ({ name: layer.weights[i].originalName, shape: t.shape, values: t.dataSync() as Float32Array })));
+    out.set(
+      layer.name,
+      layer.getWeights().map((t, i) => ({ name: layer.weights[i].originalName, shape: t.shape, values: t.dataSync() as Float32Array })),
+    );
   }
   return out;
 }

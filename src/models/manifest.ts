@@ -38,7 +38,8 @@ export function parseModelJson(text: string, jsonPath: string): tf.io.ModelJSON 
   } catch (err) {
     throw new ConvkitError(`${jsonPath} is not valid JSON (${(err as Error).message})`, 'the file is damaged; copy or save the model again');
   }
-  const damaged = (what: string) => new ConvkitError(`${jsonPath} ${what}`, 'point at a TensorFlow.js layers model.json (as written by model.save or tensorflowjs_converter)');
+  const damaged = (what: string) =>
+    new ConvkitError(`${jsonPath} ${what}`, 'point at a TensorFlow.js layers model.json (as written by model.save or tensorflowjs_converter)');
   if (!isObject(json)) throw damaged(`holds ${JSON.stringify(json)}, not a model description`);
   if (!isObject(json.modelTopology)) throw damaged('has no modelTopology (graph models are not supported)');
   const manifest = json.weightsManifest ?? [];
@@ -48,7 +49,13 @@ export function parseModelJson(text: string, jsonPath: string): tf.io.ModelJSON 
       throw damaged(`has a weightsManifest group without paths or weights: ${JSON.stringify(group)?.slice(0, 80)}`);
     }
     for (const w of group.weights as unknown[]) {
-      if (!isObject(w) || typeof w.name !== 'string' || !Array.isArray(w.shape) || !w.shape.every((d) => Number.isInteger(d) && d >= 0) || typeof w.dtype !== 'string') {
+      if (
+        !isObject(w) ||
+        typeof w.name !== 'string' ||
+        !Array.isArray(w.shape) ||
+        !w.shape.every((d) => Number.isInteger(d) && d >= 0) ||
+        typeof w.dtype !== 'string'
+      ) {
         throw damaged(`has a malformed weight spec: ${JSON.stringify(w)?.slice(0, 80)}`);
       }
     }
@@ -62,7 +69,8 @@ export function parseModelJson(text: string, jsonPath: string): tf.io.ModelJSON 
  * not make convkit read (and use as weights) files elsewhere on the machine.
  */
 export async function shardFile(dir: string, path: string, jsonPath: string): Promise<string> {
-  const refuse = (why: string) => new ConvkitError(`${jsonPath} lists weight file ${JSON.stringify(path)}, ${why}`, 'weight files must lie in the model folder; copy the model folder again');
+  const refuse = (why: string) =>
+    new ConvkitError(`${jsonPath} lists weight file ${JSON.stringify(path)}, ${why}`, 'weight files must lie in the model folder; copy the model folder again');
   if (path === '' || isAbsolute(path)) throw refuse('which is not a path inside the model folder');
   if (path.split(/[\\/]/).includes('..')) throw refuse('which leads out of the model folder');
   const file = join(dir, path);
@@ -80,8 +88,15 @@ export async function readShard(file: string, jsonPath: string): Promise<Uint8Ar
     return new Uint8Array(await fs.readFile(file));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new ConvkitError(`weight shard missing: ${file} (listed in ${jsonPath})`, 'copy the whole model folder, with every shard file listed in model.json');
-    throw new ConvkitError(`cannot read weight shard ${file} (listed in ${jsonPath}): ${(err as Error).message}`, code === 'EACCES' ? 'make the file readable' : 'it must be a regular file holding the weights');
+    if (code === 'ENOENT')
+      throw new ConvkitError(
+        `weight shard missing: ${file} (listed in ${jsonPath})`,
+        'copy the whole model folder, with every shard file listed in model.json',
+      );
+    throw new ConvkitError(
+      `cannot read weight shard ${file} (listed in ${jsonPath}): ${(err as Error).message}`,
+      code === 'EACCES' ? 'make the file readable' : 'it must be a regular file holding the weights',
+    );
   }
 }
 
@@ -92,7 +107,8 @@ export async function readShard(file: string, jsonPath: string): Promise<Uint8Ar
  */
 export function checkShardSizes(group: tf.io.WeightsManifestConfig[number], shards: readonly Shard[], jsonPath: string): void {
   const need = group.weights.reduce((s, w) => s + specBytes(w), 0);
-  if (shards.length === 0 && need > 0) throw new ConvkitError(`${jsonPath} lists no weight file for ${group.weights.map((w) => w.name).join(', ')}`, 'copy or save the model again');
+  if (shards.length === 0 && need > 0)
+    throw new ConvkitError(`${jsonPath} lists no weight file for ${group.weights.map((w) => w.name).join(', ')}`, 'copy or save the model again');
   const full = shards.length > 1 ? Math.max(...shards.slice(0, -1).map((s) => s.bytes.byteLength)) : need;
   shards.forEach((s, i) => {
     const expected = i < shards.length - 1 ? full : need - full * (shards.length - 1);

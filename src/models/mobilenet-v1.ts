@@ -47,7 +47,8 @@ function foldBn(conv: tf.layers.Layer, bn: tf.layers.Layer): tf.Tensor[] {
     let i = 0;
     const gamma = cfg.scale ? w[i++] : null;
     const beta = cfg.center ? w[i++] : null;
-    const mean = w[i++], variance = w[i++];
+    const mean = w[i++],
+      variance = w[i++];
     const factor = tf.div(gamma ?? tf.onesLike(mean), tf.sqrt(tf.add(variance, cfg.epsilon)));
     const [kernel, oldBias] = conv.getWeights();
     const depthwise = conv.getClassName() === 'DepthwiseConv2D';
@@ -64,7 +65,8 @@ export function readMobileNetV1Labels(path: string): string[] {
   const file = join(path, 'metadata.json');
   if (!existsSync(file)) throw new ConvkitError(`labels not found: ${file}`, 'copy metadata.json from the MobileNet v1 model folder');
   const labels = (JSON.parse(readFileSync(file, 'utf8')) as { labels?: string[] }).labels;
-  if (!Array.isArray(labels) || labels.length !== 1000) throw new ConvkitError(`${file} does not hold 1000 labels`, 'use the metadata.json published with the model');
+  if (!Array.isArray(labels) || labels.length !== 1000)
+    throw new ConvkitError(`${file} does not hold 1000 labels`, 'use the metadata.json published with the model');
   return labels;
 }
 
@@ -75,10 +77,14 @@ export function readMobileNetV1Labels(path: string): string[] {
 export async function loadMobileNetV1(options: MobileNetV1Options): Promise<tf.LayersModel> {
   const { path, inputSize = [224, 224], includeTop = false, foldBatchNorm = true } = options;
   if (!existsSync(join(path, 'model.json'))) {
-    throw new ConvkitError(`MobileNet v1 not found: ${join(path, 'model.json')}`, `place the TF.js files of ${MOBILENET_V1_DIR} (model.json, group*-shard*, metadata.json) in ${path}`);
+    throw new ConvkitError(
+      `MobileNet v1 not found: ${join(path, 'model.json')}`,
+      `place the TF.js files of ${MOBILENET_V1_DIR} (model.json, group*-shard*, metadata.json) in ${path}`,
+    );
   }
   const [h, w] = inputSize;
-  if (!(h >= 32 && w >= 32)) throw new ConvkitError(`invalid inputSize ${h}×${w} for MobileNet v1`, 'use at least 32×32 px (224×224 is what it was trained on)');
+  if (!(h >= 32 && w >= 32))
+    throw new ConvkitError(`invalid inputSize ${h}×${w} for MobileNet v1`, 'use at least 32×32 px (224×224 is what it was trained on)');
   const source = await loadLayersModelFromFile(path);
   try {
     const input = tf.input({ shape: [h, w, 3], name: 'input_1' });
@@ -87,7 +93,8 @@ export async function loadMobileNetV1(options: MobileNetV1Options): Promise<tf.L
     const layers = source.layers;
     let reachedFeature = false;
     for (let i = 0; i < layers.length; i++) {
-      const layer = layers[i], cls = layer.getClassName();
+      const layer = layers[i],
+        cls = layer.getClassName();
       if (cls === 'InputLayer') continue;
       const next = layers[i + 1];
       let fresh: tf.layers.Layer;
@@ -106,7 +113,11 @@ export async function loadMobileNetV1(options: MobileNetV1Options): Promise<tf.L
         if (!includeTop) break;
       }
     }
-    if (!reachedFeature) throw new ConvkitError(`${path}/model.json has no layer ${MOBILENET_V1_FEATURE_LAYER}`, 'use the Keras MobileNet v1 converted by tensorflowjs (layer names conv1 … conv_pw_13_relu)');
+    if (!reachedFeature)
+      throw new ConvkitError(
+        `${path}/model.json has no layer ${MOBILENET_V1_FEATURE_LAYER}`,
+        'use the Keras MobileNet v1 converted by tensorflowjs (layer names conv1 … conv_pw_13_relu)',
+      );
     const model = tf.model({ inputs: input, outputs: x, name: includeTop ? 'mobilenet_v1_0.75' : 'mobilenet_v1_0.75_base' });
     for (const [layer, weights] of pending) {
       layer.setWeights(weights);

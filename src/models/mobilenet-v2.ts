@@ -44,8 +44,14 @@ export async function loadMobileNetV2(options: MobileNetV2Options): Promise<Load
   }
   const graph = readTflite(new Uint8Array(readFileSync(file)), file);
   const { includeTop = false, inputSize = [224, 224] } = options;
-  if (!(inputSize[0] >= 32 && inputSize[1] >= 32)) throw new ConvkitError(`invalid inputSize ${inputSize[0]}×${inputSize[1]} for MobileNet v2`, 'use at least 32×32 px (224×224 is what it was trained on)');
-  const { model, featureLayer } = convertTflite(graph, { name: file, inputSize, featuresOnly: !includeTop, modelName: includeTop ? 'mobilenet_v2_1.0' : 'mobilenet_v2_1.0_base' });
+  if (!(inputSize[0] >= 32 && inputSize[1] >= 32))
+    throw new ConvkitError(`invalid inputSize ${inputSize[0]}×${inputSize[1]} for MobileNet v2`, 'use at least 32×32 px (224×224 is what it was trained on)');
+  const { model, featureLayer } = convertTflite(graph, {
+    name: file,
+    inputSize,
+    featuresOnly: !includeTop,
+    modelName: includeTop ? 'mobilenet_v2_1.0' : 'mobilenet_v2_1.0_base',
+  });
   if (!featureLayer) throw new ConvkitError(`${file} has no global pooling`, 'use a MobileNet v2 classification model');
   return { model, featureLayer };
 }
@@ -54,7 +60,10 @@ export async function loadMobileNetV2(options: MobileNetV2Options): Promise<Load
 export function readMobileNetV2Labels(dir: string): string[] {
   const file = join(dir, 'imagenet_labels.txt');
   if (!existsSync(file)) throw new ConvkitError(`labels not found: ${file}`, 'copy imagenet_labels.txt from the MobileNet v2 TFLite folder');
-  const labels = readFileSync(file, 'utf8').split(/\r?\n/).filter((l) => l.length > 0);
-  if (labels.length !== 1001) throw new ConvkitError(`${file} holds ${labels.length} labels, expected 1001`, 'use the imagenet_labels.txt published with the model');
+  const labels = readFileSync(file, 'utf8')
+    .split(/\r?\n/)
+    .filter((l) => l.length > 0);
+  if (labels.length !== 1001)
+    throw new ConvkitError(`${file} holds ${labels.length} labels, expected 1001`, 'use the imagenet_labels.txt published with the model');
   return labels;
 }

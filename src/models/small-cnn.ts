@@ -27,16 +27,27 @@ export interface SmallCnnOptions {
 }
 
 /** A nonzero 31-bit seed: TF.js treats a seed of 0 as "unseeded". */
-export function layerSeed(rng: Rng): number {
+function layerSeed(rng: Rng): number {
   return 1 + rng.int(0x7ffffffe);
 }
 
 export function smallCnn(options: SmallCnnOptions = {}): tf.Sequential {
   const {
-    inputShape = [150, 150, 3], numClasses = 2, dropout = 0, rescale = 1 / 255,
-    filters = [32, 64, 128, 128], denseUnits = 512, seed = 1, name = 'small_cnn',
+    inputShape = [150, 150, 3],
+    numClasses = 2,
+    dropout = 0,
+    rescale = 1 / 255,
+    filters = [32, 64, 128, 128],
+    denseUnits = 512,
+    seed = 1,
+    name = 'small_cnn',
   } = options;
-  check(inputShape.length === 3 && inputShape.every((d) => Number.isInteger(d) && d > 0), 'inputShape', inputShape, '[height, width, channels] of positive integers');
+  check(
+    inputShape.length === 3 && inputShape.every((d) => Number.isInteger(d) && d > 0),
+    'inputShape',
+    inputShape,
+    '[height, width, channels] of positive integers',
+  );
   check(Number.isInteger(numClasses) && numClasses >= 2, 'numClasses', numClasses, 'an integer ≥ 2');
   check(dropout >= 0 && dropout < 1, 'dropout', dropout, 'a rate in [0, 1)');
   // Each conv block with 'valid' padding loses 2 px and then halves.

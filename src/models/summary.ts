@@ -17,7 +17,11 @@ function countWeights(weights: { shape: tf.Shape }[]): number {
   return weights.reduce((sum, w) => sum + w.shape.reduce<number>((p, d) => p * (d ?? 1), 1), 0);
 }
 
-export interface ParamCounts { total: number; trainable: number; nonTrainable: number }
+export interface ParamCounts {
+  total: number;
+  trainable: number;
+  nonTrainable: number;
+}
 
 export function paramCounts(model: tf.LayersModel): ParamCounts {
   const trainable = countWeights(model.trainableWeights);
@@ -48,6 +52,12 @@ export function summary(model: tf.LayersModel): string {
     if (i < rows.length - 1) lines.push('');
   });
   const counts = paramCounts(model);
-  lines.push('='.repeat(width), `Total params: ${fmt(counts.total)}`, `Trainable params: ${fmt(counts.trainable)}`, `Non-trainable params: ${fmt(counts.nonTrainable)}`, '_'.repeat(width));
+  lines.push(
+    '='.repeat(width),
+    `Total params: ${fmt(counts.total)}`,
+    `Trainable params: ${fmt(counts.trainable)}`,
+    `Non-trainable params: ${fmt(counts.nonTrainable)}`,
+    '_'.repeat(width),
+  );
   return lines.join('\n');
 }

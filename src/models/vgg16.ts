@@ -20,7 +20,13 @@ import { loadKerasH5Weights, setWeightsByName, weightsOf } from './keras-h5.js';
 /** Keras's caffe-mode channel means, in BGR order. */
 export const CAFFE_MEAN_BGR = [103.939, 116.779, 123.68] as const;
 export const VGG16_FEATURE_LAYER = 'block5_pool';
-export const VGG16_BLOCKS: readonly (readonly number[])[] = [[64, 64], [128, 128], [256, 256, 256], [512, 512, 512], [512, 512, 512]];
+export const VGG16_BLOCKS: readonly (readonly number[])[] = [
+  [64, 64],
+  [128, 128],
+  [256, 256, 256],
+  [512, 512, 512],
+  [512, 512, 512],
+];
 
 export const VGG16_IMAGENET = {
   notop: {
@@ -81,7 +87,9 @@ export function buildVgg16(options: Omit<Vgg16Options, 'weights' | 'download'> =
   let x = pre.layer.apply(input) as tf.SymbolicTensor;
   VGG16_BLOCKS.forEach((filters, b) => {
     filters.forEach((f, i) => {
-      x = tf.layers.conv2d({ name: `block${b + 1}_conv${i + 1}`, filters: width(f), kernelSize: 3, padding: 'same', activation: 'relu' }).apply(x) as tf.SymbolicTensor;
+      x = tf.layers
+        .conv2d({ name: `block${b + 1}_conv${i + 1}`, filters: width(f), kernelSize: 3, padding: 'same', activation: 'relu' })
+        .apply(x) as tf.SymbolicTensor;
     });
     x = tf.layers.maxPooling2d({ name: `block${b + 1}_pool`, poolSize: 2, strides: 2 }).apply(x) as tf.SymbolicTensor;
   });
@@ -142,7 +150,8 @@ async function fetchWithProgress(url: string, label: string): Promise<Uint8Array
   const total = Number(res.headers.get('content-length') ?? 0);
   const progress = new Progress({ total: Math.round(total / 1e6), label: `downloading ${label}`, unit: 'MB' });
   const chunks: Uint8Array[] = [];
-  let got = 0, shown = 0;
+  let got = 0,
+    shown = 0;
   for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
     chunks.push(chunk);
     got += chunk.byteLength;
@@ -167,7 +176,8 @@ export async function loadVgg16(options: Vgg16Options = {}): Promise<tf.LayersMo
   const { weights = 'imagenet', includeTop = false } = options;
   if (weights === 'imagenet' && includeTop) {
     const [h, w] = options.inputSize ?? [224, 224];
-    if (h !== 224 || w !== 224) throw new ConvkitError(`VGG16 with its ImageNet top needs 224×224 input, not ${h}×${w}`, 'use inputSize 224×224 or includeTop: false');
+    if (h !== 224 || w !== 224)
+      throw new ConvkitError(`VGG16 with its ImageNet top needs 224×224 input, not ${h}×${w}`, 'use inputSize 224×224 or includeTop: false');
   }
   // Resolve the file first so a missing download fails before the (large) build.
   const file = weights === 'imagenet' ? await vgg16ImagenetWeights(includeTop, options.download) : weights;

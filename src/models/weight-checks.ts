@@ -30,10 +30,7 @@ export function checkFiniteWeights(specs: readonly tf.io.WeightsManifestEntry[],
     const values = q ? [q.scale ?? 0, q.min ?? 0] : spec.dtype === 'float32' ? floats(data, offset, bytes / 4) : [];
     const i = firstNonFinite(values);
     if (i >= 0) {
-      throw new ConvkitError(
-        `weight ${spec.name} in ${fileAt(q ? offset : offset + 4 * i)} holds ${values[i]}${q ? ' in its quantization' : ''}`,
-        hint,
-      );
+      throw new ConvkitError(`weight ${spec.name} in ${fileAt(q ? offset : offset + 4 * i)} holds ${values[i]}${q ? ' in its quantization' : ''}`, hint);
     }
     offset += bytes;
   }
@@ -47,6 +44,7 @@ export function checkShardHashes(shards: readonly Shard[], expected: Readonly<Re
   if (extra !== undefined) throw new ConvkitError(`${source} records the hash of weight file ${extra}, which model.json does not list`, fix);
   for (const s of shards) {
     if (!Object.hasOwn(expected, s.path)) throw new ConvkitError(`${s.file} is not among the weight files whose hashes ${source} records`, fix);
-    if (sha256(s.bytes) !== expected[s.path]) throw new ConvkitError(`${s.file} is not the weight file saved with the model (its sha256 differs from the one in ${source})`, fix);
+    if (sha256(s.bytes) !== expected[s.path])
+      throw new ConvkitError(`${s.file} is not the weight file saved with the model (its sha256 differs from the one in ${source})`, fix);
   }
 }

@@ -38,7 +38,10 @@ export function gradCam(model: tf.LayersModel, x: tf.Tensor4D, options: GradCamO
   const layer = options.layer ?? lastSpatialLayer(model);
   const output = model.layers[model.layers.length - 1]!;
   if (output.getClassName() !== 'Dense') {
-    throw new ConvkitError(`Grad-CAM needs a Dense output layer, model ${model.name} ends with ${output.getClassName()} ${output.name}`, 'use a classifier whose last layer is Dense (sigmoid or softmax)');
+    throw new ConvkitError(
+      `Grad-CAM needs a Dense output layer, model ${model.name} ends with ${output.getClassName()} ${output.name}`,
+      'use a classifier whose last layer is Dense (sigmoid or softmax)',
+    );
   }
   const { prefix, suffix } = splitModel(model, layer);
   // suffix = features → output's input (hidden) → output Dense, whose logits are computed by hand.
@@ -60,14 +63,15 @@ export function gradCam(model: tf.LayersModel, x: tf.Tensor4D, options: GradCamO
     const p = probs.arraySync() as number[][];
     const classIndex = p.map((row) => (units === 1 ? (row[0]! >= 0.5 ? 1 : 0) : row.indexOf(Math.max(...row))));
     const probability = p.map((row, i) => (units === 1 ? (classIndex[i] === 1 ? row[0]! : 1 - row[0]!) : row[classIndex[i]!]!));
-    const select = units === 1
-      ? tf.tensor2d(classIndex.map((c) => [c === 1 ? 1 : -1]))
-      : tf.oneHot(tf.tensor1d(classIndex, 'int32'), units).toFloat();
+    const select = units === 1 ? tf.tensor2d(classIndex.map((c) => [c === 1 ? 1 : -1])) : tf.oneHot(tf.tensor1d(classIndex, 'int32'), units).toFloat();
     const grads = tf.grad((a: tf.Tensor) => logitsOf(a).mul(select).sum())(features);
     const weights = grads.mean([1, 2], true);
     const cam = tf.relu(features.mul(weights).sum(-1, true)) as tf.Tensor4D;
     const peak = cam.max([1, 2, 3], true).maximum(1e-12);
-    const maps = tf.image.resizeBilinear(cam.div(peak) as tf.Tensor4D, [h, w]).clipByValue(0, 1).reshape([n, h * w]);
+    const maps = tf.image
+      .resizeBilinear(cam.div(peak) as tf.Tensor4D, [h, w])
+      .clipByValue(0, 1)
+      .reshape([n, h * w]);
     const flat = maps.dataSync() as Float32Array;
     const heatmaps = Array.from({ length: n }, (_, i) => flat.slice(i * h * w, (i + 1) * h * w));
     return { heatmaps, classIndex, probability, layer };
@@ -76,18 +80,25 @@ export function gradCam(model: tf.LayersModel, x: tf.Tensor4D, options: GradCamO
 
 /** A heat value in 0..1 as RGB, on a blue → cyan → yellow → red ramp. */
 export function heatColor(v: number): [number, number, number] {
-  const stops: [number, [number, number, number]][] = [[0, [0, 0, 140]], [0.35, [0, 200, 255]], [0.65, [255, 230, 0]], [1, [220, 0, 0]]];
+  const stops: [number, [number, number, number]][] = [
+    [0, [0, 0, 140]],
+    [0.35, [0, 200, 255]],
+    [0.65, [255, 230, 0]],
+    [1, [220, 0, 0]],
+  ];
   const t = Math.min(1, Math.max(0, v));
   let k = 0;
   while (k < stops.length - 2 && t > stops[k + 1]![0]) k++;
-  const [t0, c0] = stops[k]!, [t1, c1] = stops[k + 1]!;
+  const [t0, c0] = stops[k]!,
+    [t1, c1] = stops[k + 1]!;
   const f = (t - t0) / (t1 - t0);
   return [0, 1, 2].map((j) => Math.round(c0[j]! + f * (c1[j]! - c0[j]!))) as [number, number, number];
 }
 
 /** The heat map blended over an RGB image (HWC uint8, same size): `alpha` of heat where it is hot. */
 export function overlayHeatmap(rgb: Uint8Array, heat: Float32Array, alpha = 0.55): Uint8Array {
-  if (rgb.length !== heat.length * 3) throw new ConvkitError(`overlay: ${rgb.length / 3} pixels of image but ${heat.length} of heat map`, 'pass an RGB image of the heat map\'s size');
+  if (rgb.length !== heat.length * 3)
+    throw new ConvkitError(`overlay: ${rgb.length / 3} pixels of image but ${heat.length} of heat map`, "pass an RGB image of the heat map's size");
   const out = new Uint8Array(rgb.length);
   for (let i = 0; i < heat.length; i++) {
     const c = heatColor(heat[i]!);

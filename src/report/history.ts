@@ -28,7 +28,13 @@ export interface NormalizedHistory {
 }
 
 function isWrapped(h: HistoryInput): h is { epoch?: number[]; history: HistoryLike } {
-  return typeof h === 'object' && h !== null && 'history' in h && typeof (h as { history: unknown }).history === 'object' && !Array.isArray((h as { history: unknown }).history);
+  return (
+    typeof h === 'object' &&
+    h !== null &&
+    'history' in h &&
+    typeof (h as { history: unknown }).history === 'object' &&
+    !Array.isArray((h as { history: unknown }).history)
+  );
 }
 
 /** The plain metric record of either history form. */
@@ -36,11 +42,21 @@ export function historyRecord(h: HistoryInput): HistoryLike {
   return isWrapped(h) ? h.history : h;
 }
 
-const ACCURACY_NAMES = ['acc', 'accuracy', 'binaryAccuracy', 'binary_accuracy', 'categoricalAccuracy', 'categorical_accuracy', 'sparseCategoricalAccuracy', 'sparse_categorical_accuracy'];
+const ACCURACY_NAMES = [
+  'acc',
+  'accuracy',
+  'binaryAccuracy',
+  'binary_accuracy',
+  'categoricalAccuracy',
+  'categorical_accuracy',
+  'sparseCategoricalAccuracy',
+  'sparse_categorical_accuracy',
+];
 
 /** Validates a history and pairs each metric with its `val_` twin. */
 export function normalizeHistory(h: HistoryInput, what = 'history'): NormalizedHistory {
-  if (typeof h !== 'object' || h === null) throw new ConvkitError(`${what} is not an object`, 'pass {loss: [...], acc: [...], val_loss: [...], val_acc: [...]} or a TF.js History');
+  if (typeof h !== 'object' || h === null)
+    throw new ConvkitError(`${what} is not an object`, 'pass {loss: [...], acc: [...], val_loss: [...], val_acc: [...]} or a TF.js History');
   const record = historyRecord(h);
   let length = -1;
   const names: string[] = [];

@@ -95,10 +95,13 @@ function bookText(range: [number, number] | undefined): string {
 }
 
 /** How the step's accuracy (test, else validation) compares with the book's range. */
-export function versusBook(step: Pick<StepReport, 'testAccuracy' | 'valAccuracy' | 'bookAccuracy'>): { verdict: 'below' | 'within' | 'above'; points: number } | undefined {
+export function versusBook(
+  step: Pick<StepReport, 'testAccuracy' | 'valAccuracy' | 'bookAccuracy'>,
+): { verdict: 'below' | 'within' | 'above'; points: number } | undefined {
   const acc = isNum(step.testAccuracy) ? step.testAccuracy : step.valAccuracy;
   if (!isNum(acc) || !step.bookAccuracy) return undefined;
-  const lo = Math.min(...step.bookAccuracy), hi = Math.max(...step.bookAccuracy);
+  const lo = Math.min(...step.bookAccuracy),
+    hi = Math.max(...step.bookAccuracy);
   // Half a point of slack: the book reports rounded numbers.
   const slack = 0.005;
   if (acc < lo - slack) return { verdict: 'below', points: (acc - lo) * 100 };
@@ -114,25 +117,38 @@ function verdictCell(step: StepReport): string {
 }
 
 function slug(s: string, i: number): string {
-  const base = s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40);
+  const base = s
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 40);
   return `${String(i + 1).padStart(2, '0')}-${base || 'step'}`;
 }
 
-interface Thumb { uri: string; caption?: string; width: number; height: number }
+interface Thumb {
+  uri: string;
+  caption?: string;
+  width: number;
+  height: number;
+}
 
 async function toThumb(img: ReportImage, maxSide: number, what: string): Promise<Thumb> {
   const o = typeof img === 'object' && !(img instanceof Uint8Array) ? img : { image: img };
   try {
     const pipeline = sharpFromSource(o.image, o, what);
     const meta = await pipeline.metadata();
-    const w = meta.width ?? 1, h = meta.height ?? 1;
+    const w = meta.width ?? 1,
+      h = meta.height ?? 1;
     const jpeg = meta.format === 'jpeg';
     const resized = Math.max(w, h) > maxSide ? pipeline.resize(maxSide, maxSide, { fit: 'inside' }) : pipeline;
     const { data, info } = await (jpeg ? resized.jpeg({ quality: 85 }) : resized.png()).toBuffer({ resolveWithObject: true });
     return { uri: `data:image/${jpeg ? 'jpeg' : 'png'};base64,${data.toString('base64')}`, caption: o.caption, width: info.width, height: info.height };
   } catch (err) {
     if (err instanceof ConvkitError) throw err;
-    throw new ConvkitError(`report: cannot read ${what}${typeof o.image === 'string' ? ` (${o.image})` : ''}: ${(err as Error).message}`, 'pass a readable PNG/JPEG path or buffer, or raw pixels with width and height');
+    throw new ConvkitError(
+      `report: cannot read ${what}${typeof o.image === 'string' ? ` (${o.image})` : ''}: ${(err as Error).message}`,
+      'pass a readable PNG/JPEG path or buffer, or raw pixels with width and height',
+    );
   }
 }
 
@@ -160,9 +176,13 @@ function validateStudy(study: StudyReport): void {
     if (!s.name) throw new ConvkitError(`report: step ${i} has no name`, 'set steps[i].name');
     for (const k of ['testAccuracy', 'valAccuracy'] as const) {
       const v = s[k];
-      if (v !== undefined && (!isNum(v) || v < 0 || v > 1)) throw new ConvkitError(`report: step "${s.name}" ${k} is ${JSON.stringify(v)}`, 'accuracies are fractions in [0, 1]');
+      if (v !== undefined && (!isNum(v) || v < 0 || v > 1))
+        throw new ConvkitError(`report: step "${s.name}" ${k} is ${JSON.stringify(v)}`, 'accuracies are fractions in [0, 1]');
     }
-    if (s.bookAccuracy !== undefined && (!Array.isArray(s.bookAccuracy) || s.bookAccuracy.length !== 2 || !s.bookAccuracy.every((v) => isNum(v) && v >= 0 && v <= 1))) {
+    if (
+      s.bookAccuracy !== undefined &&
+      (!Array.isArray(s.bookAccuracy) || s.bookAccuracy.length !== 2 || !s.bookAccuracy.every((v) => isNum(v) && v >= 0 && v <= 1))
+    ) {
       throw new ConvkitError(`report: step "${s.name}" bookAccuracy is ${JSON.stringify(s.bookAccuracy)}`, 'pass [low, high] as fractions in [0, 1]');
     }
     if (s.confusion) {
@@ -211,7 +231,7 @@ export function reportResults(study: StudyReport): Record<string, unknown> {
         wallSeconds: s.wallSeconds,
         imagesPerSecond: s.imagesPerSecond,
         params: s.params,
-        history: s.history ? historyRecord(s.history) as HistoryLike : undefined,
+        history: s.history ? (historyRecord(s.history) as HistoryLike) : undefined,
         confusion: s.confusion,
         classNames: s.classNames,
         wrongImages: imageRefs(s.wrongImages),
@@ -293,7 +313,9 @@ ${parts.join('\n')}
 </article>`);
   }
 
-  const rows = study.steps.map((s, i) => `<tr>
+  const rows = study.steps
+    .map(
+      (s, i) => `<tr>
 <td class="name"><a href="#step-${i + 1}">${esc(s.name)}</a>${s.description ? `<div class="sub">${esc(s.description)}</div>` : ''}</td>
 <td class="num">${pct(s.valAccuracy)}</td>
 <td class="num strong">${pct(s.testAccuracy)}</td>
@@ -303,26 +325,36 @@ ${verdictCell(s)}
 <td class="num">${isNum(s.wallSeconds) ? formatDuration(s.wallSeconds) : '—'}</td>
 <td class="num">${isNum(s.imagesPerSecond) ? s.imagesPerSecond.toFixed(1) : '—'}</td>
 <td class="num">${s.params ? `${int(s.params.trainable)}<div class="sub">of ${int(s.params.total)}</div>` : '—'}</td>
-</tr>`).join('\n');
+</tr>`,
+    )
+    .join('\n');
 
   const ds: DatasetInfo = typeof study.dataset === 'string' ? { name: study.dataset } : study.dataset;
   const dsBits = [
     ds.classNames?.length ? `${ds.classNames.length} classes: ${listNames(ds.classNames, 20)}` : '',
-    ds.counts ? Object.entries(ds.counts).map(([k, v]) => `${k} ${int(v)}`).join(' · ') : '',
+    ds.counts
+      ? Object.entries(ds.counts)
+          .map(([k, v]) => `${k} ${int(v)}`)
+          .join(' · ')
+      : '',
     ds.path ? `<code>${esc(ds.path)}</code>` : '',
   ].filter(Boolean);
 
   const m = study.machine;
-  const machineRows: [string, string][] = m ? ([
-    ['backend', m.backend ?? ''],
-    ['threads', m.threads !== undefined ? String(m.threads) : ''],
-    ['CPU', m.cpu ? `${m.cpu}${m.cores ? ` (${m.cores} cores)` : ''}` : ''],
-    ['memory', m.memoryGiB ? `${m.memoryGiB} GiB` : ''],
-    ['OS', m.os ?? ''],
-    ['Node.js', m.node ?? ''],
-    ['TensorFlow.js', m.tfjs ?? ''],
-    ...Object.entries(m.details ?? {}),
-  ] as [string, string][]).filter(([, v]) => v) : [];
+  const machineRows: [string, string][] = m
+    ? (
+        [
+          ['backend', m.backend ?? ''],
+          ['threads', m.threads !== undefined ? String(m.threads) : ''],
+          ['CPU', m.cpu ? `${m.cpu}${m.cores ? ` (${m.cores} cores)` : ''}` : ''],
+          ['memory', m.memoryGiB ? `${m.memoryGiB} GiB` : ''],
+          ['OS', m.os ?? ''],
+          ['Node.js', m.node ?? ''],
+          ['TensorFlow.js', m.tfjs ?? ''],
+          ...Object.entries(m.details ?? {}),
+        ] as [string, string][]
+      ).filter(([, v]) => v)
+    : [];
 
   const links = [...(study.links ?? [])];
   if (existsSync(join(dir, 'try.html')) && !links.some((l) => l.href === 'try.html')) links.unshift({ href: 'try.html', label: 'Try the model on your photo' });

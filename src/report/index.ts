@@ -8,8 +8,15 @@ export type { Figure } from './render.js';
 export { vegaLiteToSvg, svgToPng, renderFigure, svgSize, uniquifySvgIds, fontsRender, PLOT_CONFIG } from './render.js';
 export type { LearningCurvesOptions, ConfusionMatrixOptions, AccuracySummaryStep } from './plots.js';
 export {
-  learningCurves, learningCurvesSpec, confusionMatrixChart, confusionMatrixSpec, validateConfusion,
-  accuracySummaryChart, accuracySummarySpec, writeFigure, SERIES_COLORS,
+  learningCurves,
+  learningCurvesSpec,
+  confusionMatrixChart,
+  confusionMatrixSpec,
+  validateConfusion,
+  accuracySummaryChart,
+  accuracySummarySpec,
+  writeFigure,
+  SERIES_COLORS,
 } from './plots.js';
 export type { GridTile, ImageGridOptions, ImageSource } from './grid.js';
 export { imageGrid, sharpFromSource } from './grid.js';

@@ -29,7 +29,13 @@ export interface LearningCurvesOptions {
   scale?: number;
 }
 
-const PRETTY: Record<string, string> = { acc: 'accuracy', binaryAccuracy: 'accuracy', categoricalAccuracy: 'accuracy', sparseCategoricalAccuracy: 'accuracy', loss: 'loss' };
+const PRETTY: Record<string, string> = {
+  acc: 'accuracy',
+  binaryAccuracy: 'accuracy',
+  categoricalAccuracy: 'accuracy',
+  sparseCategoricalAccuracy: 'accuracy',
+  loss: 'loss',
+};
 
 function metricLabel(metric: string): string {
   // Own keys only: a metric named "constructor" is not Object's.
@@ -41,7 +47,11 @@ export function learningCurvesSpec(history: HistoryInput, options: LearningCurve
   const h = normalizeHistory(history);
   const byName = new Map(h.metrics.map((m) => [m.metric, m]));
   const wanted = options.metrics ?? [h.accuracyKey, 'loss'].filter((m): m is string => !!m && byName.has(m));
-  if (wanted.length === 0) throw new ConvkitError(`history has no accuracy or loss metric (it has ${[...byName.keys()].join(', ')})`, 'pass options.metrics naming the metrics to plot');
+  if (wanted.length === 0)
+    throw new ConvkitError(
+      `history has no accuracy or loss metric (it has ${[...byName.keys()].join(', ')})`,
+      'pass options.metrics naming the metrics to plot',
+    );
   const panels = wanted.map((name) => {
     const series = byName.get(name);
     if (!series) throw new ConvkitError(`history has no metric "${name}"`, `use one of ${[...byName.keys()].join(', ')}`);
@@ -62,12 +72,20 @@ function curvePanel(series: MetricSeries, epochs: number[], options: LearningCur
   const label = metricLabel(series.metric);
   const rows: { epoch: number; value: number; set: string }[] = [];
   const push = (values: (number | null)[] | undefined, set: string): void => {
-    values?.forEach((v, i) => { if (v !== null) rows.push({ epoch: epochs[i]!, value: v, set }); });
+    values?.forEach((v, i) => {
+      if (v !== null) rows.push({ epoch: epochs[i]!, value: v, set });
+    });
   };
   push(series.train, 'training');
   push(series.val, 'validation');
   const sets = [series.train && 'training', series.val && 'validation'].filter(Boolean) as string[];
-  const x = { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { tickMinStep: 1, format: 'd' }, scale: { domain: [Math.min(...epochs), Math.max(...epochs)], nice: false, padding: 8 } };
+  const x = {
+    field: 'epoch',
+    type: 'quantitative',
+    title: 'epoch',
+    axis: { tickMinStep: 1, format: 'd' },
+    scale: { domain: [Math.min(...epochs), Math.max(...epochs)], nice: false, padding: 8 },
+  };
   // Padding keeps the dots inside the frame and flush labels stay inside too, so both panel titles line up.
   const y = { field: 'value', type: 'quantitative', title: label, scale: { zero: false, padding: 8 }, axis: { labelFlush: true } };
   const color = { field: 'set', type: 'nominal', scale: { domain: sets, range: sets.map((s) => SERIES_COLORS[s as keyof typeof SERIES_COLORS]) } };
@@ -102,7 +120,10 @@ export interface ConfusionMatrixOptions {
 export function validateConfusion(matrix: number[][], classNames: string[], what = 'confusion matrix'): void {
   const n = classNames.length;
   if (!Array.isArray(matrix) || matrix.length !== n || matrix.some((row) => !Array.isArray(row) || row.length !== n)) {
-    throw new ConvkitError(`${what} must be ${n}×${n} for classes ${listNames(classNames.map((c) => JSON.stringify(c)))}`, 'pass matrix[true][predicted] with one row and one column per class');
+    throw new ConvkitError(
+      `${what} must be ${n}×${n} for classes ${listNames(classNames.map((c) => JSON.stringify(c)))}`,
+      'pass matrix[true][predicted] with one row and one column per class',
+    );
   }
   if (matrix.some((row) => row.some((v) => typeof v !== 'number' || !Number.isFinite(v) || v < 0))) {
     throw new ConvkitError(`${what} holds a negative or non-finite count`, 'pass counts of images (matrix[true][predicted])');
@@ -121,15 +142,28 @@ export function confusionMatrixSpec(matrix: number[][], classNames: string[], op
   const cell = options.cellSize ?? (n <= 3 ? 96 : n <= 4 ? 72 : n <= 10 ? 44 : Math.max(8, Math.floor(520 / n)));
   // Sorted by class index, not by a list of names: Vega turns a name list into
   // expressions, where "constructor" or "toString" breaks the chart.
-  const x = { field: 'predicted', type: 'ordinal', sort: { field: 'p', op: 'min' }, title: 'predicted class', axis: { labelAngle: n > 4 ? -45 : 0, orient: 'bottom' } };
+  const x = {
+    field: 'predicted',
+    type: 'ordinal',
+    sort: { field: 'p', op: 'min' },
+    title: 'predicted class',
+    axis: { labelAngle: n > 4 ? -45 : 0, orient: 'bottom' },
+  };
   const y = { field: 'actual', type: 'ordinal', sort: { field: 't', op: 'min' }, title: 'true class' };
   const layers: Record<string, unknown>[] = [
     {
       mark: { type: 'rect', stroke: 'white', strokeWidth: 1 },
       encoding: {
-        x, y,
+        x,
+        y,
         // Colour by the share of the true class, so rare classes read as clearly as common ones.
-        color: { field: 'share', type: 'quantitative', scale: { scheme: 'blues', domain: [0, 1] }, title: 'share of true class', legend: { format: '.0%', titleLimit: 300, gradientLength: Math.max(80, n * cell - 20) } },
+        color: {
+          field: 'share',
+          type: 'quantitative',
+          scale: { scheme: 'blues', domain: [0, 1] },
+          title: 'share of true class',
+          legend: { format: '.0%', titleLimit: 300, gradientLength: Math.max(80, n * cell - 20) },
+        },
         tooltip: [{ field: 'actual', title: 'true' }, { field: 'predicted' }, { field: 'count' }, { field: 'share', format: '.1%' }],
       },
     },
@@ -138,7 +172,8 @@ export function confusionMatrixSpec(matrix: number[][], classNames: string[], op
     layers.push({
       mark: { type: 'text', fontSize: cell >= 60 ? 15 : 11, fontWeight: 'bold' },
       encoding: {
-        x, y,
+        x,
+        y,
         text: { field: 'count', type: 'quantitative' },
         color: { condition: { test: 'datum.share > 0.5', value: 'white' }, value: '#222' },
       },
@@ -194,14 +229,20 @@ export function accuracySummarySpec(steps: AccuracySummaryStep[], options: { tit
     layers.push({
       data: { values: ranges },
       mark: { type: 'bar', color: '#bbb', opacity: 0.55, height: 14, cornerRadius: 2 },
-      encoding: { y, x: { ...x, field: 'lo' }, x2: { field: 'hi' }, tooltip: [{ field: 'step' }, { field: 'from', title: 'book from', format: '.1%' }, { field: 'to', title: 'book to', format: '.1%' }] },
+      encoding: {
+        y,
+        x: { ...x, field: 'lo' },
+        x2: { field: 'hi' },
+        tooltip: [{ field: 'step' }, { field: 'from', title: 'book from', format: '.1%' }, { field: 'to', title: 'book to', format: '.1%' }],
+      },
     });
   }
   layers.push({
     data: { values: points },
     mark: { type: 'point', filled: true, size: 80, opacity: 1 },
     encoding: {
-      y, x: { ...x, field: 'value' },
+      y,
+      x: { ...x, field: 'value' },
       color: { field: 'measure', type: 'nominal', scale: { domain: ['validation', 'test'], range: [SERIES_COLORS.validation, '#2ca02c'] }, title: null },
       shape: { field: 'measure', type: 'nominal', scale: { domain: ['validation', 'test'], range: ['circle', 'diamond'] }, title: null },
       tooltip: [{ field: 'step' }, { field: 'measure' }, { field: 'value', format: '.2%' }],
@@ -234,7 +275,8 @@ export async function writeFigure(path: string, figure: string | Figure, options
   const svg = typeof figure === 'string' ? figure : figure.svg;
   if (!/<svg\b/.test(svg)) throw new ConvkitError(`writeFigure(${JSON.stringify(path)}): not an SVG document`, 'pass the svg text of a figure');
   const png = typeof figure === 'string' || options.scale !== undefined ? await svgToPng(svg, options.scale) : figure.png;
-  const svgPath = `${base}.svg`, pngPath = `${base}.png`;
+  const svgPath = `${base}.svg`,
+    pngPath = `${base}.png`;
   await Promise.all([writeFileAtomic(svgPath, svg), writeFileAtomic(pngPath, png)]);
   return { svgPath, pngPath };
 }

@@ -42,7 +42,9 @@ export async function vegaLiteToSvg(spec: TopLevelSpec): Promise<string> {
  * screens and in print: a 400×300 SVG becomes an 800×600 PNG.
  */
 export async function svgToPng(svg: string, scale = 2): Promise<Buffer> {
-  return sharp(Buffer.from(svg), { density: 72 * scale }).png().toBuffer();
+  return sharp(Buffer.from(svg), { density: 72 * scale })
+    .png()
+    .toBuffer();
 }
 
 /** Compiles, renders and rasterizes in one step. */
@@ -78,9 +80,14 @@ export function uniquifySvgIds(svg: string, prefix: string): string {
  * length rasterize identically.
  */
 export async function fontsRender(): Promise<boolean> {
-  const word = async (text: string): Promise<Buffer> => sharp(Buffer.from(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="160" height="30"><rect width="160" height="30" fill="white"/><text x="4" y="22" font-family="${PLOT_CONFIG.font}" font-size="18">${text}</text></svg>`,
-  )).raw().toBuffer();
+  const word = async (text: string): Promise<Buffer> =>
+    sharp(
+      Buffer.from(
+        `<svg xmlns="http://www.w3.org/2000/svg" width="160" height="30"><rect width="160" height="30" fill="white"/><text x="4" y="22" font-family="${PLOT_CONFIG.font}" font-size="18">${text}</text></svg>`,
+      ),
+    )
+      .raw()
+      .toBuffer();
   const [a, b] = await Promise.all([word('accuracy'), word('epochlow')]);
   return !a.equals(b);
 }

@@ -34,8 +34,17 @@ export interface WrittenTryPage {
   inputSize: [number, number];
 }
 
-interface WeightsGroup { paths: string[]; weights: unknown[] }
-interface ModelJson { modelTopology?: unknown; weightsManifest?: WeightsGroup[]; format?: string; generatedBy?: string; convertedBy?: string | null }
+interface WeightsGroup {
+  paths: string[];
+  weights: unknown[];
+}
+interface ModelJson {
+  modelTopology?: unknown;
+  weightsManifest?: WeightsGroup[];
+  format?: string;
+  generatedBy?: string;
+  convertedBy?: string | null;
+}
 
 /** The TF.js browser bundle shipped with the installed @tensorflow/tfjs. */
 export function tfjsBundlePath(): string {
@@ -82,7 +91,10 @@ export function topologyOutputUnits(topology: unknown): number | undefined {
 
 function jsonForScript(value: unknown): string {
   // Inside <script>, "</" would end the element early.
-  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return JSON.stringify(value)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 function esc(s: string): string {
@@ -100,8 +112,8 @@ async function readMeta(path: string): Promise<{ classNames?: string[]; inputSiz
   try {
     const meta = JSON.parse(text) as { classNames?: unknown; inputSize?: unknown; colorMode?: unknown };
     return {
-      classNames: Array.isArray(meta.classNames) ? meta.classNames as string[] : undefined,
-      inputSize: Array.isArray(meta.inputSize) && meta.inputSize.length === 2 ? meta.inputSize as [number, number] : undefined,
+      classNames: Array.isArray(meta.classNames) ? (meta.classNames as string[]) : undefined,
+      inputSize: Array.isArray(meta.inputSize) && meta.inputSize.length === 2 ? (meta.inputSize as [number, number]) : undefined,
       colorMode: typeof meta.colorMode === 'string' ? meta.colorMode : undefined,
     };
   } catch (err) {
@@ -116,10 +128,16 @@ export async function readSavedModel(modelJsonPath: string): Promise<{ json: Mod
     json = JSON.parse(await fs.readFile(modelJsonPath, 'utf8')) as ModelJson;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new ConvkitError(code === 'ENOENT' ? `no model at ${modelJsonPath}` : `cannot read ${modelJsonPath}: ${(err as Error).message}`, 'point modelDir at a saved TF.js layers model folder (model.json + weight files)');
+    throw new ConvkitError(
+      code === 'ENOENT' ? `no model at ${modelJsonPath}` : `cannot read ${modelJsonPath}: ${(err as Error).message}`,
+      'point modelDir at a saved TF.js layers model folder (model.json + weight files)',
+    );
   }
   if (!json.modelTopology || !Array.isArray(json.weightsManifest)) {
-    throw new ConvkitError(`${modelJsonPath} is not a TF.js layers model (no modelTopology/weightsManifest)`, 'save the model with model.save() in the TF.js layers format');
+    throw new ConvkitError(
+      `${modelJsonPath} is not a TF.js layers model (no modelTopology/weightsManifest)`,
+      'save the model with model.save() in the TF.js layers format',
+    );
   }
   const base = dirname(modelJsonPath);
   const weightSpecs: unknown[] = [];
@@ -143,23 +161,35 @@ export async function writeTryPage(dir: string, options: TryPageOptions): Promis
   const { embed = true } = options;
   const modelDir = options.modelDir.replace(/\\/g, '/').replace(/\/+$/, '');
   if (!modelDir || modelDir.startsWith('/') || /^[a-z]+:/i.test(modelDir)) {
-    throw new ConvkitError(`try page: modelDir ${JSON.stringify(options.modelDir)} must be a path relative to ${dir}`, 'save the model inside the report folder, e.g. modelDir: "model"');
+    throw new ConvkitError(
+      `try page: modelDir ${JSON.stringify(options.modelDir)} must be a path relative to ${dir}`,
+      'save the model inside the report folder, e.g. modelDir: "model"',
+    );
   }
   const meta = await readMeta(join(dir, ...modelDir.split('/'), 'convkit.json'));
   const classNames = options.classNames ?? meta.classNames;
   if (!Array.isArray(classNames) || classNames.length < 2 || classNames.some((c) => typeof c !== 'string' || !c)) {
-    throw new ConvkitError(`try page: classNames ${JSON.stringify(classNames)} must name at least two classes`, 'pass classNames in the order of the model\u2019s outputs (or save convkit.json beside model.json)');
+    throw new ConvkitError(
+      `try page: classNames ${JSON.stringify(classNames)} must name at least two classes`,
+      'pass classNames in the order of the model\u2019s outputs (or save convkit.json beside model.json)',
+    );
   }
   const modelJsonPath = join(dir, ...modelDir.split('/'), 'model.json');
   const saved = await readSavedModel(modelJsonPath);
-  let inputSize: [number, number] | undefined = typeof options.inputSize === 'number' ? [options.inputSize, options.inputSize] : options.inputSize ?? meta.inputSize;
+  let inputSize: [number, number] | undefined =
+    typeof options.inputSize === 'number' ? [options.inputSize, options.inputSize] : (options.inputSize ?? meta.inputSize);
   inputSize ??= topologyInputSize(saved.json.modelTopology);
   if (!inputSize || !inputSize.every((v) => Number.isInteger(v) && v > 0)) {
     throw new ConvkitError(`try page: cannot tell the model's input size (got ${JSON.stringify(inputSize)})`, 'pass inputSize: [height, width]');
   }
   const units = topologyOutputUnits(saved.json.modelTopology);
   if (units !== undefined && !(units === 1 ? classNames.length === 2 : units === classNames.length)) {
-    throw new ConvkitError(`try page: the model in ${modelJsonPath} has ${units} output${units === 1 ? '' : 's'} but ${classNames.length} class names were given`, units === 1 ? 'a one-unit sigmoid model needs exactly two class names [class 0, class 1]' : `pass ${units} class names in the order of the model's outputs`);
+    throw new ConvkitError(
+      `try page: the model in ${modelJsonPath} has ${units} output${units === 1 ? '' : 's'} but ${classNames.length} class names were given`,
+      units === 1
+        ? 'a one-unit sigmoid model needs exactly two class names [class 0, class 1]'
+        : `pass ${units} class names in the order of the model's outputs`,
+    );
   }
   const files: string[] = [];
   const put = async (name: string, data: string | Uint8Array): Promise<void> => {
@@ -175,12 +205,22 @@ export async function writeTryPage(dir: string, options: TryPageOptions): Promis
     // A stale embedded copy would shadow the served model.
     await fs.rm(join(dir, 'model-data.js'), { force: true });
   }
-  const config = { classNames, inputSize, grayscale: meta.colorMode === 'grayscale', modelUrl: `${modelDir.split('/').map(encodeURIComponent).join('/')}/model.json`, modelDir };
+  const config = {
+    classNames,
+    inputSize,
+    grayscale: meta.colorMode === 'grayscale',
+    modelUrl: `${modelDir.split('/').map(encodeURIComponent).join('/')}/model.json`,
+    modelDir,
+  };
   await put('try.html', tryHtml(options.title ?? 'Try the model', config, embed));
   return { pagePath: join(dir, 'try.html'), files, inputSize };
 }
 
-function tryHtml(title: string, config: { classNames: string[]; inputSize: [number, number]; grayscale: boolean; modelUrl: string; modelDir: string }, embed: boolean): string {
+function tryHtml(
+  title: string,
+  config: { classNames: string[]; inputSize: [number, number]; grayscale: boolean; modelUrl: string; modelDir: string },
+  embed: boolean,
+): string {
   const [h, w] = config.inputSize;
   return `<!doctype html>
 <html lang="en">
@@ -378,4 +418,3 @@ const TRY_SCRIPT = String.raw`(function () {
     setState('error', 'Cannot load the model: ' + String(err && err.message || err), true);
   });
 })();`;
-

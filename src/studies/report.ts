@@ -20,7 +20,7 @@ import { writeTryPage } from '../report/try.js';
 import { loadModel } from '../train/saved-model.js';
 import { formatDuration } from '../util/progress.js';
 import type { DataCheckResult } from '../data/check.js';
-import type { StudyStepOutcome } from './study.js';
+import type { StudyStepOutcome } from './run-step.js';
 import { profileSettings, type StudyDefinition, type StudyProfile } from './steps.js';
 
 export interface StudyReportInput {
@@ -43,9 +43,11 @@ const pct = (v: number | undefined) => (typeof v === 'number' ? `${(v * 100).toF
 
 /** Training vs validation accuracy at the last epoch: the overfitting gap. */
 export function overfittingGap(history: { history: Record<string, number[]> }): { train: number; val: number; gap: number } | undefined {
-  const acc = history.history.acc, val = history.history.val_acc;
+  const acc = history.history.acc,
+    val = history.history.val_acc;
   if (!acc?.length || !val?.length) return undefined;
-  const train = acc[acc.length - 1]!, v = val[val.length - 1]!;
+  const train = acc[acc.length - 1]!,
+    v = val[val.length - 1]!;
   return { train, val: v, gap: train - v };
 }
 
@@ -81,7 +83,10 @@ async function gradCamTiles(input: StudyReportInput, perClass = 3): Promise<Repo
     try {
       const cam = gradCam(model, x);
       return files.map((f, i) => ({
-        image: overlayHeatmap(decoded[i]!.data, cam.heatmaps[i]!), width: w, height: h, channels: 3 as const,
+        image: overlayHeatmap(decoded[i]!.data, cam.heatmaps[i]!),
+        width: w,
+        height: h,
+        channels: 3 as const,
         caption: `true ${f.className}\npred ${meta.classNames[cam.classIndex[i]!]} ${cam.probability[i]!.toFixed(2)}`,
       }));
     } finally {
@@ -97,7 +102,13 @@ async function augmentedSamples(input: StudyReportInput, stepName: string): Prom
   const aug = (outcome?.record.settings.augmentation ?? undefined) as Record<string, unknown> | undefined;
   if (!aug) return undefined;
   const gen = new ImageDataGenerator({ ...(aug as object), rescale: null } as ConstructorParameters<typeof ImageDataGenerator>[0]);
-  const { tiles, columns } = await previewAugmentations(gen, { data: join(input.checked.root, 'train'), numImages: 1, count: 7, imageSize: 150, seed: input.seed });
+  const { tiles, columns } = await previewAugmentations(gen, {
+    data: join(input.checked.root, 'train'),
+    numImages: 1,
+    count: 7,
+    imageSize: 150,
+    seed: input.seed,
+  });
   return imageGrid(tiles, { columns });
 }
 
@@ -117,9 +128,19 @@ export async function writeStudyReport(input: StudyReportInput): Promise<Written
     if (r.trainAccuracy !== undefined) extra['training accuracy (last epoch)'] = pct(r.trainAccuracy);
     if (o.status === 'reused') extra.run = `reused from an earlier run (finished ${r.finishedAt})`;
     const step: StepReport = {
-      name: o.name, description: def.description, testAccuracy: r.testAccuracy, valAccuracy: r.valAccuracy, bookAccuracy: def.book,
-      epochs: r.epochs, wallSeconds: r.wallSeconds, imagesPerSecond: r.imagesPerSecond, params: r.params,
-      history: r.history, confusion: r.confusion, classNames: r.classNames, extra,
+      name: o.name,
+      description: def.description,
+      testAccuracy: r.testAccuracy,
+      valAccuracy: r.valAccuracy,
+      bookAccuracy: def.book,
+      epochs: r.epochs,
+      wallSeconds: r.wallSeconds,
+      imagesPerSecond: r.imagesPerSecond,
+      params: r.params,
+      history: r.history,
+      confusion: r.confusion,
+      classNames: r.classNames,
+      extra,
     };
     if (input.includeImages && r.wrong.length) {
       step.wrongImages = r.wrong.slice(0, 8).map((w) => ({ image: w.file, caption: `true ${w.trueClass}\npred ${w.predClass} ${w.probability.toFixed(2)}` }));
@@ -138,12 +159,21 @@ export async function writeStudyReport(input: StudyReportInput): Promise<Written
   const scratch = outcomes.find((o) => o.name === 'scratch');
   const gap = scratch ? overfittingGap(scratch.record.history) : undefined;
   if (gap) {
-    notes.push(gap.gap > 0.05
-      ? `Overfitting: after ${scratch!.record.epochs} epochs the scratch convnet is right on ${pct(gap.train)} of its training images but only ${pct(gap.val)} of the validation images — a gap of ${(gap.gap * 100).toFixed(1)} points (see its learning curves: training keeps improving while validation stalls). The later steps attack this gap.`
-      : `The scratch convnet's training and validation accuracy stay within ${(Math.abs(gap.gap) * 100).toFixed(1)} points after ${scratch!.record.epochs} epochs (${pct(gap.train)} vs ${pct(gap.val)}); more epochs open the overfitting gap.`);
+    notes.push(
+      gap.gap > 0.05
+        ? `Overfitting: after ${scratch!.record.epochs} epochs the scratch convnet is right on ${pct(gap.train)} of its training images but only ${pct(gap.val)} of the validation images — a gap of ${(gap.gap * 100).toFixed(1)} points (see its learning curves: training keeps improving while validation stalls). The later steps attack this gap.`
+        : `The scratch convnet's training and validation accuracy stay within ${(Math.abs(gap.gap) * 100).toFixed(1)} points after ${scratch!.record.epochs} epochs (${pct(gap.train)} vs ${pct(gap.val)}); more epochs open the overfitting gap.`,
+    );
   }
   if (input.profile === 'quick') {
-    notes.push(`Profile quick: reduced settings so the whole study runs in minutes on a laptop-class CPU (${outcomes.map((o) => { const q = profileSettings('quick', o.name, study); return `${o.name}: ${q.epochs} epochs at ${q.imageSize} px`; }).join('; ')}); the ranking of the steps is the point. Use --profile book for the book's settings.`);
+    notes.push(
+      `Profile quick: reduced settings so the whole study runs in minutes on a laptop-class CPU (${outcomes
+        .map((o) => {
+          const q = profileSettings('quick', o.name, study);
+          return `${o.name}: ${q.epochs} epochs at ${q.imageSize} px`;
+        })
+        .join('; ')}); the ranking of the steps is the point. Use --profile book for the book's settings.`,
+    );
   } else {
     notes.push(`Profile ${input.profile}: every step runs its recipe's ${input.profile} settings.`);
   }
@@ -157,9 +187,14 @@ export async function writeStudyReport(input: StudyReportInput): Promise<Written
   if (input.checked.skipped.length) {
     notes.push(`Left out ${input.checked.skipped.length} bad file(s) (--skip-bad): ${input.checked.skipped.map((s) => `${s.path} (${s.reason})`).join('; ')}.`);
   }
-  if (input.best) notes.push(`The best model (${input.best}, chosen by validation accuracy, ties by validation loss; the test set only scores the steps) is in model/ (TF.js format); try.html runs it in the browser.`);
+  if (input.best)
+    notes.push(
+      `The best model (${input.best}, chosen by validation accuracy, ties by validation loss; the test set only scores the steps) is in model/ (TF.js format); try.html runs it in the browser.`,
+    );
   const stepsSeconds = outcomes.reduce((t, o) => t + o.record.wallSeconds, 0);
-  notes.push(`Wall time of the steps: ${formatDuration(stepsSeconds)} in all (each step's own run, reused ones included); this run took ${formatDuration(input.wallSeconds)} with the image check and the report. Seed ${input.seed}.`);
+  notes.push(
+    `Wall time of the steps: ${formatDuration(stepsSeconds)} in all (each step's own run, reused ones included); this run took ${formatDuration(input.wallSeconds)} with the image check and the report. Seed ${input.seed}.`,
+  );
 
   const counts = input.checked.counts;
   const written = await writeReport(input.out, {

@@ -3,24 +3,25 @@
  * names, then scores the kept model on the test split (confusion matrix,
  * most confidently wrong images) and returns the step's record.
  */
-import { existsSync } from 'node:fs';
-import { basename, join } from 'node:path';
-import { scanImageFolder } from '../data/scan.js';
-import { trainRecipe } from '../train/train-recipe.js';
-import { evaluate } from '../train/evaluate.js';
-import { loadModel } from '../train/saved-model.js';
-import { getRecipe, resolveSettings, type Profile, type TrainSettings } from '../train/recipes.js';
+import { basename } from 'node:path';
+import type { DataCheckResult } from '../data/check.js';
 import { paramCounts } from '../models/summary.js';
+import type { Profile, RecipeSettings, SettingsOverrides } from '../recipes/recipe.js';
+import { getRecipe } from '../recipes/registry.js';
+import { resolveSettings } from '../recipes/settings.js';
+import { trainRecipe, type TrainRecipeResult } from '../recipes/train-recipe.js';
 import { lastValue } from '../report/history.js';
-import { runTransferRecipe } from '../transfer/recipes.js';
-import { transferOptions } from '../transfer/register.js';
+import type { EvaluationResult } from '../train/evaluate.js';
+import { loadModel } from '../train/saved-model.js';
 import type { PretrainedBase } from '../transfer/bases.js';
 import type { StepName, StepSettings } from './steps.js';
 
 export interface StepRunContext {
   name: StepName;
-  /** Data folder (train/validation/test). */
+  /** The user's data folder (train/validation/test). */
   data: string;
+  /** The data as the study checked it once (with --skip-bad, a view without the bad files). */
+  checked: DataCheckResult;
   /** The step's folder (its model is written here). */
   dir: string;
   /** Folder of the study's features-augment step (finetune starts from its model). */
@@ -32,8 +33,8 @@ export interface StepRunContext {
   settings: StepSettings;
   base: string | PretrainedBase;
   seed: number;
-  imageCacheDir?: string;
-  featureCacheDir?: string;
+  /** Cache root (images/, features/). */
+  cacheDir: string;
   signal?: AbortSignal;
   verbose: boolean;
   log: (line: string) => void;
@@ -71,95 +72,99 @@ export interface StepRecord {
 
 const SMALL_CNN_STEPS = new Set<StepName>(['scratch', 'augment']);
 
-/** The small-convnet recipe settings of a step (recipe profile + study settings). */
-export function convnetSettings(name: StepName, recipeProfile: Profile, s: StepSettings): TrainSettings {
-  const overrides: Partial<TrainSettings> = {
-    imageSize: s.imageSize, epochs: s.epochs, batchSize: s.batchSize, learningRate: s.learningRate, optimizer: s.optimizer,
-    stepsPerEpoch: s.stepsPerEpoch, validationSteps: s.validationSteps, ttaViews: s.ttaViews, model: s.model,
-  };
-  return resolveSettings(getRecipe(name), s.recipeProfile ?? recipeProfile, overrides);
+/** What stepOverrides reads of a step (the small-convnet steps need no base). */
+type StepInput = Pick<StepRunContext, 'name' | 'settings'> & Partial<Pick<StepRunContext, 'base' | 'featuresAugmentDir' | 'featuresDir'>>;
+
+/** What a step changes of its recipe's profile: the study's settings, and the base and model a transfer step starts from. */
+function stepOverrides(step: StepInput): SettingsOverrides {
+  const { name, settings: s } = step;
+  const run = { imageSize: s.imageSize, epochs: s.epochs, batchSize: s.batchSize, learningRate: s.learningRate, optimizer: s.optimizer };
+  if (SMALL_CNN_STEPS.has(name)) return { ...run, stepsPerEpoch: s.stepsPerEpoch, validationSteps: s.validationSteps, ttaViews: s.ttaViews, model: s.model };
+  if (name === 'features') return { ...run, transfer: { base: step.base } };
+  const from = name === 'finetune' ? step.featuresAugmentDir : s.headFromFeatures ? step.featuresDir : undefined;
+  return { ...run, transfer: { base: step.base, from, variants: s.variants } };
 }
 
-/**
- * A transfer step's recipe settings (recipe profile + study settings, the
- * knobs a recipe does not read left out); `from`: the model it starts from.
- */
-function transferSettings(name: StepName, recipeProfile: Profile, s: StepSettings, from: string | undefined): TrainSettings {
-  const model = name === 'features' ? {} : { variants: s.variants, from };
-  const overrides: Partial<TrainSettings> = { imageSize: s.imageSize, epochs: s.epochs, batchSize: s.batchSize, learningRate: s.learningRate, optimizer: s.optimizer, model };
-  return resolveSettings(getRecipe(name), s.recipeProfile ?? recipeProfile, overrides);
+/** The settings of a small-convnet step (recipe profile + study settings). */
+export function convnetSettings(name: StepName, recipeProfile: Profile, settings: StepSettings): RecipeSettings {
+  return resolveSettings(getRecipe(name), settings.recipeProfile ?? recipeProfile, stepOverrides({ name, settings }));
 }
 
+/** The most confidently wrong test images, at most 12. */
+function mostConfidentlyWrong(test: EvaluationResult | undefined, classNames: string[]): WrongImage[] {
+  const wrong: WrongImage[] = [];
+  for (const p of test?.predictions ?? []) {
+    if (p.predIndex !== p.trueIndex && p.file)
+      wrong.push({ file: p.file, trueClass: classNames[p.trueIndex]!, predClass: classNames[p.predIndex]!, probability: p.probabilities[p.predIndex]! });
+  }
+  wrong.sort((a, b) => b.probability - a.probability || (basename(a.file) < basename(b.file) ? -1 : 1));
+  return wrong.slice(0, 12);
+}
+
+/** A step's settings as step.json records them: a transfer step's as its convkit.json does (base by name, input size). */
+function recordedSettings(r: TrainRecipeResult, step: StepInput): Record<string, unknown> {
+  if (SMALL_CNN_STEPS.has(step.name)) return { ...r.settings };
+  const base = typeof step.base === 'string' ? step.base : step.base?.name;
+  return { base, ...(r.meta.recipe?.settings ?? {}), inputSize: r.meta.inputSize };
+}
+
+/** Trains a step through trainRecipe, as `convkit train` would, and keeps what the report shows of it. */
 export async function runStep(ctx: StepRunContext): Promise<StepRecord> {
   const t0 = performance.now();
-  const { name, data, dir, seed, log } = ctx;
-  let history: { epoch: number[]; history: Record<string, number[]> };
-  let settings: Record<string, unknown>;
-  let valAccuracy: number | undefined, valLoss: number | undefined;
-  let trainSeconds: number;
-  let trainImages: number;
-  if (SMALL_CNN_STEPS.has(name)) {
-    const resolved = convnetSettings(name, ctx.recipeProfile, ctx.settings);
-    const r = await trainRecipe({
-      recipe: name, profile: ctx.settings.recipeProfile ?? ctx.recipeProfile, data, out: dir, overrides: resolved, seed,
-      verbose: ctx.verbose, cacheDir: ctx.imageCacheDir, signal: ctx.signal, log,
-    });
-    ctx.signal?.throwIfAborted();
-    history = { epoch: r.history.epoch, history: r.history.history };
-    settings = { ...resolved };
-    const metrics = (r.meta.metrics ?? {}) as Record<string, unknown>;
-    valAccuracy = typeof metrics.val_acc === 'number' ? metrics.val_acc : undefined;
-    valLoss = typeof metrics.val_loss === 'number' ? metrics.val_loss : undefined;
-    trainSeconds = r.history.seconds;
-    const n = (r.meta.data as { train?: number } | undefined)?.train ?? 0;
-    // With stepsPerEpoch the batches loop over the data (Keras's generators), so an epoch may be more than one pass.
-    const perEpoch = resolved.stepsPerEpoch ? resolved.stepsPerEpoch * resolved.batchSize : n;
-    trainImages = perEpoch * r.history.epoch.length;
-  } else {
-    const s = ctx.settings;
-    const from = name === 'finetune' ? ctx.featuresAugmentDir : name === 'features-augment' && s.headFromFeatures ? ctx.featuresDir : undefined;
-    const profile = s.recipeProfile ?? ctx.recipeProfile;
-    const run = { data, out: dir, settings: transferSettings(name, profile, s, from), profile, seed, verbose: ctx.verbose, log, signal: ctx.signal };
-    const r = await runTransferRecipe(name, { ...transferOptions(run), base: ctx.base, cacheDir: ctx.featureCacheDir });
-    r.model.dispose();
-    ctx.signal?.throwIfAborted();
-    history = { epoch: r.history.epoch, history: r.history.history };
-    settings = { base: typeof ctx.base === 'string' ? ctx.base : ctx.base.name, ...(r.meta.recipe?.settings ?? {}), inputSize: r.meta.inputSize };
-    valAccuracy = r.metrics.val_acc;
-    valLoss = r.metrics.val_loss;
-    trainSeconds = r.timings.train ?? r.history.seconds;
-    trainImages = (await scanImageFolder(join(data, 'train'))).files.length * r.history.epoch.length;
-  }
-
-  // Score the kept model on the test split: the same evaluation for every step.
+  const { name, dir, seed, log } = ctx;
+  const profile = ctx.settings.recipeProfile ?? ctx.recipeProfile;
+  const r = await trainRecipe({
+    recipe: name,
+    profile,
+    data: ctx.data,
+    checked: ctx.checked,
+    out: dir,
+    overrides: stepOverrides(ctx),
+    seed,
+    verbose: ctx.verbose,
+    cacheDir: ctx.cacheDir,
+    signal: ctx.signal,
+    log,
+  });
+  ctx.signal?.throwIfAborted();
+  const history = { epoch: r.history.epoch, history: r.history.history };
+  const metrics = (r.meta.metrics ?? {}) as Record<string, unknown>;
+  const trainSeconds = r.timings?.train ?? r.history.seconds;
+  const n = (r.meta.data as { train?: number } | undefined)?.train ?? ctx.checked.counts.train ?? 0;
+  // With stepsPerEpoch the batches loop over the data (Keras's generators), so an epoch may be more than one pass.
+  const perEpoch = r.settings.stepsPerEpoch ? r.settings.stepsPerEpoch * r.settings.batchSize : n;
+  const trainImages = perEpoch * r.history.epoch.length;
+  const classNames = r.meta.classNames;
   const saved = await loadModel(dir);
-  let record: StepRecord;
   try {
-    const classNames = saved.meta.classNames;
-    let testAccuracy: number | undefined, confusion: number[][] | undefined;
-    const wrong: WrongImage[] = [];
-    if (existsSync(join(data, 'test'))) {
-      const interpolation = (saved.meta.preprocessing as { interpolation?: string } | undefined)?.interpolation as 'nearest' | 'bilinear' | undefined;
-      const ev = await evaluate(saved.model, join(data, 'test'), { classNames, batchSize: 32, interpolation: interpolation ?? 'bilinear', seed, keepPredictions: true });
-      testAccuracy = ev.accuracy;
-      confusion = ev.confusion;
-      for (const p of ev.predictions ?? []) {
-        if (p.predIndex !== p.trueIndex && p.file) wrong.push({ file: p.file, trueClass: classNames[p.trueIndex]!, predClass: classNames[p.predIndex]!, probability: p.probabilities[p.predIndex]! });
-      }
-      wrong.sort((a, b) => b.probability - a.probability || (basename(a.file) < basename(b.file) ? -1 : 1));
-      wrong.splice(12);
-    }
-    const epochs = history.epoch.length;
-    record = {
-      name, recipe: name, settings, testAccuracy, valAccuracy, valLoss,
+    return {
+      name,
+      recipe: name,
+      settings: recordedSettings(r, ctx),
+      testAccuracy: r.test?.accuracy,
+      valAccuracy: typeof metrics.val_acc === 'number' ? metrics.val_acc : undefined,
+      valLoss: typeof metrics.val_loss === 'number' ? metrics.val_loss : undefined,
       trainAccuracy: lastValue(history.history.acc),
-      epochs, wallSeconds: (performance.now() - t0) / 1000, trainSeconds, trainImages,
+      epochs: history.epoch.length,
+      wallSeconds: (performance.now() - t0) / 1000,
+      trainSeconds,
+      trainImages,
       imagesPerSecond: trainSeconds > 0 ? trainImages / trainSeconds : undefined,
-      params: paramCounts(saved.model), history, classNames, confusion, wrong,
+      params: paramCounts(saved.model),
+      history,
+      classNames,
+      confusion: r.test?.confusion,
+      wrong: mostConfidentlyWrong(r.test, classNames),
       finishedAt: new Date().toISOString(),
     };
   } finally {
     saved.model.dispose();
   }
-  return record;
+}
+/** A step of one study run: trained now, or reused from an earlier run. */
+export interface StudyStepOutcome {
+  name: StepName;
+  /** 'trained' this run, or 'reused' from an earlier one. */
+  status: 'trained' | 'reused';
+  record: StepRecord;
 }

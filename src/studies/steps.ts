@@ -6,7 +6,7 @@
  * while keeping the ranking of the steps.
  */
 import type { OptimizerName } from '../train/optimizers.js';
-import type { Profile, TrainSettings } from '../train/recipes.js';
+import type { ConvnetSettings, Profile } from '../recipes/recipe.js';
 import { ConvkitError } from '../util/errors.js';
 
 export type StepName = 'scratch' | 'augment' | 'features' | 'features-augment' | 'finetune';
@@ -35,7 +35,7 @@ export interface StepSettings {
   /** features-augment: start from the features step's trained head instead of a new one. */
   headFromFeatures?: boolean;
   /** Small-convnet model knobs (filters, denseUnits). */
-  model?: TrainSettings['model'];
+  model?: ConvnetSettings;
 }
 
 export interface StepDefinition {
@@ -63,7 +63,7 @@ const DESCRIPTIONS: Record<StepName, string> = {
   augment: 'the same convnet with Dropout 0.5 and random augmentation of the training images',
   features: 'pretrained base run once over every image (features cached); a small dense head trained on the features',
   'features-augment': 'frozen pretrained base inside the model, head trained on augmented images',
-  finetune: 'the features-augment model with the base\'s top block unfrozen, trained at a low learning rate',
+  finetune: "the features-augment model with the base's top block unfrozen, trained at a low learning rate",
 };
 
 const step = (name: StepName, book?: [number, number]): StepDefinition => ({ name, description: DESCRIPTIONS[name], book });
@@ -75,7 +75,7 @@ export const STUDIES: Record<string, StudyDefinition> = {
     steps: [
       step('scratch', [0.71, 0.74]),
       step('augment', [0.82, 0.85]),
-      step('features', [0.90, 0.97]),
+      step('features', [0.9, 0.97]),
       step('features-augment', [0.96, 0.975]),
       step('finetune', [0.96, 0.975]),
     ],
@@ -100,7 +100,8 @@ export function getStudy(name: string): StudyDefinition {
 }
 
 export function getStudyProfile(name: string): StudyProfile {
-  if (!STUDY_PROFILES.includes(name as StudyProfile)) throw new ConvkitError(`unknown --profile ${JSON.stringify(name)}`, `use one of: ${STUDY_PROFILES.join(', ')}`);
+  if (!STUDY_PROFILES.includes(name as StudyProfile))
+    throw new ConvkitError(`unknown --profile ${JSON.stringify(name)}`, `use one of: ${STUDY_PROFILES.join(', ')}`);
   return name as StudyProfile;
 }
 
@@ -122,7 +123,7 @@ export const QUICK: Record<StepName, StepSettings> = {
 };
 
 /** The best profile: the recipes' best settings, and features-augment continues from the features head. */
-export const BEST: Partial<Record<StepName, StepSettings>> = {
+const BEST: Partial<Record<StepName, StepSettings>> = {
   'features-augment': { headFromFeatures: true },
 };
 
@@ -142,5 +143,9 @@ export function profileSettings(profile: StudyProfile, stepName: StepName, study
  * overall ETA before any step has finished uses them.
  */
 export const COST_PER_IMAGE: Record<StepName, number> = {
-  scratch: 0.025, augment: 0.025, features: 0.012, 'features-augment': 0.008, finetune: 0.015,
+  scratch: 0.025,
+  augment: 0.025,
+  features: 0.012,
+  'features-augment': 0.008,
+  finetune: 0.015,
 };

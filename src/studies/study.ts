@@ -19,9 +19,11 @@ import { claimOutputDir, ensureDir, lockOutput, ownedBy, undoOutputOnFailure } f
 import { formatDuration } from '../util/progress.js';
 import { checkData, type DataCheckResult } from '../data/check.js';
 import { writeStudyReport } from './report.js';
-import { convnetSettings, runStep, type StepRecord } from './run-step.js';
+import { convnetSettings, runStep, type StepRecord, type StudyStepOutcome } from './run-step.js';
+
+export type { StudyStepOutcome } from './run-step.js';
 import { COST_PER_IMAGE, getStudy, profileSettings, type StepName, type StepSettings, type StudyDefinition, type StudyProfile } from './steps.js';
-import type { Profile } from '../train/recipes.js';
+import type { Profile } from '../recipes/recipe.js';
 
 export interface StudyOptions {
   /** A study name (cats-vs-dogs, gender) or a definition. */
@@ -47,13 +49,6 @@ export interface StudyOptions {
   /** Steps' own progress output (default true). */
   verbose?: boolean;
   log?: (line: string) => void;
-}
-
-export interface StudyStepOutcome {
-  name: StepName;
-  /** 'trained' this run, or 'reused' from an earlier one. */
-  status: 'trained' | 'reused';
-  record: StepRecord;
 }
 
 export interface StudyResult {
@@ -121,13 +116,30 @@ export async function runStudy(options: StudyOptions): Promise<StudyResult> {
   const { profile = 'quick', seed = 1, force = false, verbose = true } = options;
   const out = resolve(options.out);
   const run: StudyRun = {
-    options, study, profile, recipeProfile: profile === 'best' ? 'best' : 'book', settings: stepSettings(study, profile, options.overrides),
-    base: options.base ?? 'mobilenet_v1', seed, force, verbose, out, stepsDir: join(out, 'steps'),
-    cacheRoot: resolve(options.cacheDir ?? defaultCacheRoot()), log: options.log ?? ((l: string) => console.error(l)), t0: performance.now(),
+    options,
+    study,
+    profile,
+    recipeProfile: profile === 'best' ? 'best' : 'book',
+    settings: stepSettings(study, profile, options.overrides),
+    base: options.base ?? 'mobilenet_v1',
+    seed,
+    force,
+    verbose,
+    out,
+    stepsDir: join(out, 'steps'),
+    cacheRoot: resolve(options.cacheDir ?? defaultCacheRoot()),
+    log: options.log ?? ((l: string) => console.error(l)),
+    t0: performance.now(),
   };
   const data = { path: options.data, flag: '--data' };
   await claimOutputDir({ path: out, flag: '--out', what: 'a study report folder', owns: ownsStudyFolder, inputs: [data] });
-  await claimOutputDir({ path: run.cacheRoot, flag: '--cache-dir', what: 'a convkit cache', owns: async () => true, inputs: [data, { path: out, flag: '--out' }] });
+  await claimOutputDir({
+    path: run.cacheRoot,
+    flag: '--cache-dir',
+    what: 'a convkit cache',
+    owns: async () => true,
+    inputs: [data, { path: out, flag: '--out' }],
+  });
   const release = await lockOutput(out, '--out');
   try {
     const checked = await checkStudyData(run);
@@ -136,9 +148,18 @@ export async function runStudy(options: StudyOptions): Promise<StudyResult> {
     const best = bestStep(outcomes);
     if (best) await copyModel(join(run.stepsDir, best.name), join(out, 'model'));
     const written = await writeStudyReport({
-      out, study, profile, base: typeof run.base === 'string' ? run.base : run.base.name, data: resolve(options.data), checked, outcomes,
-      best: best?.name, includeImages: options.includeImages ?? !study.privateImages, seed,
-      backend: backendInfo(), wallSeconds: (performance.now() - run.t0) / 1000,
+      out,
+      study,
+      profile,
+      base: typeof run.base === 'string' ? run.base : run.base.name,
+      data: resolve(options.data),
+      checked,
+      outcomes,
+      best: best?.name,
+      includeImages: options.includeImages ?? !study.privateImages,
+      seed,
+      backend: backendInfo(),
+      wallSeconds: (performance.now() - run.t0) / 1000,
     });
     const wallSeconds = (performance.now() - run.t0) / 1000;
     run.log(`study ${study.name}: done in ${formatDuration(wallSeconds)}; report: ${written.indexPath}`);
@@ -157,15 +178,25 @@ async function checkStudyData(run: StudyRun): Promise<DataCheckResult> {
   const { options, out, stepsDir, cacheRoot } = run;
   const firstConvnet = run.study.steps.find((s) => s.name === 'scratch' || s.name === 'augment');
   const decode = firstConvnet ? convnetSettings(firstConvnet.name, run.recipeProfile, run.settings[firstConvnet.name]) : undefined;
-  const checked = await undoOutputOnFailure(out, async () => {
-    await ensureDir(stepsDir);
-    await writeFileAtomic(join(out, STUDY_MARKER), 'convkit study report folder\n');
-    return checkData(options.data, {
-      skipBad: options.skipBad, imageSize: decode?.imageSize ?? 224, interpolation: decode?.interpolation ?? 'bilinear',
-      imageCacheDir: join(cacheRoot, 'images'), viewsDir: join(cacheRoot, 'views'), stateFile: join(stepsDir, 'data-check.json'),
-      silent: !run.verbose, log: run.log, signal: options.signal,
-    });
-  }, () => options.signal?.aborted === true);
+  const checked = await undoOutputOnFailure(
+    out,
+    async () => {
+      await ensureDir(stepsDir);
+      await writeFileAtomic(join(out, STUDY_MARKER), 'convkit study report folder\n');
+      return checkData(options.data, {
+        skipBad: options.skipBad,
+        imageSize: decode?.imageSize ?? 224,
+        interpolation: decode?.interpolation ?? 'bilinear',
+        imageCacheDir: join(cacheRoot, 'images'),
+        viewsDir: join(cacheRoot, 'views'),
+        stateFile: join(stepsDir, 'data-check.json'),
+        silent: !run.verbose,
+        log: run.log,
+        signal: options.signal,
+      });
+    },
+    () => options.signal?.aborted === true,
+  );
   if (checked.skipped.length) run.log(`study: ${checked.skipped.length} bad file(s) left out (listed in the report)`);
   return checked;
 }
@@ -187,7 +218,10 @@ class StudyClock {
   private estimatedSec = 0;
   private stepStart = performance.now();
 
-  constructor(private readonly run: StudyRun, trainImages: number) {
+  constructor(
+    private readonly run: StudyRun,
+    trainImages: number,
+  ) {
     this.estimates = new Map(run.study.steps.map((s) => [s.name, estimate(s.name, run.settings[s.name], trainImages, run.recipeProfile)]));
   }
 
@@ -206,7 +240,9 @@ class StudyClock {
     const total = steps.length;
     const current = running ? Math.max(0, this.estimates.get(steps[i]!.name)! * this.scale - (performance.now() - this.stepStart) / 1000) : 0;
     const left = current + steps.slice(running ? i + 1 : i).reduce((sum, s) => sum + this.estimates.get(s.name)! * this.scale, 0);
-    this.run.log(`study ${name} [${Math.min(i + 1, total)}/${total}] ${what} — elapsed ${formatDuration((performance.now() - this.run.t0) / 1000)}, study ETA ${formatDuration(left)}`);
+    this.run.log(
+      `study ${name} [${Math.min(i + 1, total)}/${total}] ${what} — elapsed ${formatDuration((performance.now() - this.run.t0) / 1000)}, study ETA ${formatDuration(left)}`,
+    );
   }
 }
 
@@ -225,11 +261,16 @@ async function runSteps(run: StudyRun, checked: DataCheckResult): Promise<StudyS
     if (!run.force && !staleDependency && existsSync(join(dir, DONE_FILE))) {
       const record = JSON.parse(await fs.readFile(join(dir, RECORD_FILE), 'utf8')) as StepRecord;
       outcomes.push({ name: step.name, status: 'reused', record });
-      run.log(`study ${study.name} [${i + 1}/${study.steps.length}] ${step.name}: finished earlier (test accuracy ${fmtAcc(record.testAccuracy)}), reused; --force redoes it`);
+      run.log(
+        `study ${study.name} [${i + 1}/${study.steps.length}] ${step.name}: finished earlier (test accuracy ${fmtAcc(record.testAccuracy)}), reused; --force redoes it`,
+      );
       continue;
     }
     if (step.name === 'finetune' && !existsSync(join(stepsDir, 'features-augment', DONE_FILE))) {
-      throw new ConvkitError('finetune starts from the features-augment model, which is not there', 'run the features-augment step first (keep it in the study)');
+      throw new ConvkitError(
+        'finetune starts from the features-augment model, which is not there',
+        'run the features-augment step first (keep it in the study)',
+      );
     }
     clock.startStep();
     clock.log(i, `${step.name}: ${step.description}`);
@@ -237,27 +278,40 @@ async function runSteps(run: StudyRun, checked: DataCheckResult): Promise<StudyS
     heartbeat.unref();
     let record: StepRecord;
     try {
-      record = await trainStep(run, step.name, checked.root, headFromFeatures);
+      record = await trainStep(run, step.name, checked, headFromFeatures);
     } finally {
       clearInterval(heartbeat);
     }
     clock.endStep(step.name, record.wallSeconds);
     outcomes.push({ name: step.name, status: 'trained', record });
-    clock.log(i + 1, `${step.name} done in ${formatDuration(record.wallSeconds)}: test accuracy ${fmtAcc(record.testAccuracy)}, validation ${fmtAcc(record.valAccuracy)}`);
+    clock.log(
+      i + 1,
+      `${step.name} done in ${formatDuration(record.wallSeconds)}: test accuracy ${fmtAcc(record.testAccuracy)}, validation ${fmtAcc(record.valAccuracy)}`,
+    );
   }
   return outcomes;
 }
 
 /** Trains one step into steps/NAME from scratch (a folder without DONE is what a killed run left) and marks it done. */
-async function trainStep(run: StudyRun, name: StepName, data: string, headFromFeatures: boolean): Promise<StepRecord> {
+async function trainStep(run: StudyRun, name: StepName, checked: DataCheckResult, headFromFeatures: boolean): Promise<StepRecord> {
   const { stepsDir, cacheRoot } = run;
   const dir = join(stepsDir, name);
   await fs.rm(dir, { recursive: true, force: true });
   const record = await runStep({
-    name, data, dir, featuresAugmentDir: join(stepsDir, 'features-augment'), recipeProfile: run.recipeProfile,
+    name,
+    data: run.options.data,
+    checked,
+    dir,
+    featuresAugmentDir: join(stepsDir, 'features-augment'),
+    recipeProfile: run.recipeProfile,
     featuresDir: headFromFeatures && existsSync(join(stepsDir, 'features', DONE_FILE)) ? join(stepsDir, 'features') : undefined,
-    settings: run.settings[name], base: run.base, seed: run.seed, imageCacheDir: join(cacheRoot, 'images'), featureCacheDir: join(cacheRoot, 'features'),
-    signal: run.options.signal, verbose: run.verbose, log: run.log,
+    settings: run.settings[name],
+    base: run.base,
+    seed: run.seed,
+    cacheDir: cacheRoot,
+    signal: run.options.signal,
+    verbose: run.verbose,
+    log: run.log,
   });
   await writeFileAtomic(join(dir, RECORD_FILE), JSON.stringify(record, null, 2) + '\n');
   await writeFileAtomic(join(dir, DONE_FILE), `${record.finishedAt}\n`);
@@ -266,13 +320,17 @@ async function trainStep(run: StudyRun, name: StepName, data: string, headFromFe
 
 /** Copies a step's model files (not its markers) into the report's model/ folder. */
 async function copyModel(from: string, to: string): Promise<void> {
-  await writeDirAtomic(to, async (tmp) => {
-    for (const f of await fs.readdir(from)) {
-      if (f === DONE_FILE || f === RECORD_FILE || f.startsWith('.')) continue;
-      const st = await fs.stat(join(from, f));
-      if (st.isFile()) await fs.copyFile(join(from, f), join(tmp, f));
-    }
-  }, MODEL_FOLDER);
+  await writeDirAtomic(
+    to,
+    async (tmp) => {
+      for (const f of await fs.readdir(from)) {
+        if (f === DONE_FILE || f === RECORD_FILE || f.startsWith('.')) continue;
+        const st = await fs.stat(join(from, f));
+        if (st.isFile()) await fs.copyFile(join(from, f), join(tmp, f));
+      }
+    },
+    MODEL_FOLDER,
+  );
 }
 
 /**

@@ -69,7 +69,7 @@ export function sampleCount(d: BatchData): number | undefined {
 export function stepsPerPass(d: BatchData, defaultBatchSize = 32): number | undefined {
   if (!isTensorData(d) && d.stepsPerEpoch) return d.stepsPerEpoch;
   const n = sampleCount(d);
-  const bs = isTensorData(d) ? d.batchSize ?? defaultBatchSize : d.batchSize;
+  const bs = isTensorData(d) ? (d.batchSize ?? defaultBatchSize) : d.batchSize;
   return n !== undefined && bs ? Math.ceil(n / bs) : undefined;
 }
 

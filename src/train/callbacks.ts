@@ -54,8 +54,10 @@ function better(mode: 'min' | 'max', current: number, best: number, minDelta: nu
 }
 
 function formatLogs(logs: Logs, keys = Object.keys(logs)): string {
-  return keys.filter((k) => k !== 'size' && k !== 'batch' && logs[k] !== undefined)
-    .map((k) => `${k} ${k === 'lr' ? logs[k]!.toExponential(2) : logs[k]!.toFixed(4)}`).join(' ');
+  return keys
+    .filter((k) => k !== 'size' && k !== 'batch' && logs[k] !== undefined)
+    .map((k) => `${k} ${k === 'lr' ? logs[k]!.toExponential(2) : logs[k]!.toFixed(4)}`)
+    .join(' ');
 }
 
 export interface ProgressLoggerOptions {
@@ -75,8 +77,11 @@ export class ProgressLogger implements Callback {
     this.images = 0;
     this.start = performance.now();
     this.bar = new Progress({
-      total: state.stepsPerEpoch ?? 0, label: `Epoch ${epoch + 1}/${state.epochs}`, unit: 'batch',
-      silent: this.options.silent, stream: this.options.stream,
+      total: state.stepsPerEpoch ?? 0,
+      label: `Epoch ${epoch + 1}/${state.epochs}`,
+      unit: 'batch',
+      silent: this.options.silent,
+      stream: this.options.stream,
     });
   }
 
@@ -96,7 +101,10 @@ export class ProgressLogger implements Callback {
 
 /** Keras's CSVLogger: one row per epoch (epoch, then the metrics), rewritten atomically after every epoch. */
 export class CSVLogger implements Callback {
-  constructor(readonly path: string, private readonly separator = ',') {}
+  constructor(
+    readonly path: string,
+    private readonly separator = ',',
+  ) {}
 
   async onEpochEnd(_epoch: number, _logs: Logs, state: TrainingState): Promise<void> {
     await writeFileAtomic(this.path, historyToCsv(state.history, this.separator));
@@ -105,10 +113,15 @@ export class CSVLogger implements Callback {
 
 export function historyToCsv(history: History, separator = ','): string {
   const keys = Object.keys(history.history);
-  const rows = history.epoch.map((e, i) => [String(e), ...keys.map((k) => {
-    const v = history.history[k]![i];
-    return v === undefined || v === null ? '' : String(v);
-  })].join(separator));
+  const rows = history.epoch.map((e, i) =>
+    [
+      String(e),
+      ...keys.map((k) => {
+        const v = history.history[k]![i];
+        return v === undefined || v === null ? '' : String(v);
+      }),
+    ].join(separator),
+  );
   return [['epoch', ...keys].join(separator), ...rows].join('\n') + '\n';
 }
 
@@ -142,7 +155,10 @@ export class ModelCheckpoint implements Callback {
   saves = 0;
   private warned = false;
 
-  constructor(readonly dir: string, private readonly options: ModelCheckpointOptions) {
+  constructor(
+    readonly dir: string,
+    private readonly options: ModelCheckpointOptions,
+  ) {
     this.monitor = options.monitor ?? 'val_loss';
     this.mode = resolveMode(this.monitor, options.mode);
     this.best = this.mode === 'min' ? Infinity : -Infinity;
@@ -152,7 +168,8 @@ export class ModelCheckpoint implements Callback {
     const value = logs[this.monitor];
     if (this.options.saveBestOnly !== false) {
       if (value === undefined || !Number.isFinite(value)) {
-        if (!this.warned) console.error(`convkit: ModelCheckpoint monitors "${this.monitor}", which is not in the logs (${Object.keys(logs).join(', ')}); not saving`);
+        if (!this.warned)
+          console.error(`convkit: ModelCheckpoint monitors "${this.monitor}", which is not in the logs (${Object.keys(logs).join(', ')}); not saving`);
         this.warned = true;
         return;
       }
@@ -336,4 +353,15 @@ export class ReduceLROnPlateau implements Callback {
       this.wait = 0;
     }
   }
+}
+
+/** EarlyStopping and ReduceLROnPlateau on `monitor`, as far as the settings ask for them. */
+export function plateauCallbacks(
+  s: { earlyStoppingPatience?: number; reduceLrPatience?: number },
+  monitor: string,
+  log: (line: string) => void,
+): { early?: EarlyStopping; callbacks: Callback[] } {
+  const early = s.earlyStoppingPatience === undefined ? undefined : new EarlyStopping({ monitor, patience: s.earlyStoppingPatience });
+  const reduce = s.reduceLrPatience === undefined ? undefined : new ReduceLROnPlateau({ monitor, patience: s.reduceLrPatience, log });
+  return { early, callbacks: [early, reduce].filter((c): c is EarlyStopping | ReduceLROnPlateau => c !== undefined) };
 }

@@ -12,14 +12,14 @@ import { ConvkitError } from '../util/errors.js';
 import { createRng } from '../util/rng.js';
 import { Progress } from '../util/progress.js';
 import { batchStream, filePath, isTensorData, stepsPerPass, type BatchData } from './batches.js';
-import { inferClassMode, outputUnits, trueClasses, type ClassMode } from './losses.js';
+import { inferClassMode, outputUnits, trueClasses, type LabelMode } from './losses.js';
 import { accuracyOf, confusionMatrix, crossEntropy, perClassMetrics, rocAuc, type ClassMetrics } from './metrics.js';
 import { checkFiniteProbabilities, predictProbabilities, ttaTransform, type TtaOptions } from './tta.js';
 
 export interface EvaluateOptions {
   /** Class names in model output order; a folder whose classes differ is an error. */
   classNames?: readonly string[];
-  classMode?: ClassMode;
+  classMode?: LabelMode;
   batchSize?: number;
   /** Batches to score (default: one full pass). */
   steps?: number;
@@ -64,8 +64,10 @@ export interface EvaluationResult {
 
 function modelInputSize(model: tf.LayersModel): [number, number] {
   const shape = model.inputs[0]!.shape;
-  const h = shape[1], w = shape[2];
-  if (!h || !w) throw new ConvkitError(`model ${model.name} has no fixed input size (${JSON.stringify(shape)})`, 'pass a batch iterator built with the right targetSize');
+  const h = shape[1],
+    w = shape[2];
+  if (!h || !w)
+    throw new ConvkitError(`model ${model.name} has no fixed input size (${JSON.stringify(shape)})`, 'pass a batch iterator built with the right targetSize');
   return [h, w];
 }
 
@@ -86,8 +88,13 @@ export async function evaluate(model: tf.LayersModel, data: BatchData | string, 
   let ownedIterator: DirectoryIterator | undefined;
   if (typeof data === 'string') {
     const it = await flowFromDirectory(data, {
-      targetSize: options.inputSize ?? modelInputSize(model), classMode: 'sparse', batchSize, shuffle: false,
-      interpolation: options.interpolation ?? 'bilinear', colorMode: options.colorMode ?? 'rgb', skipBad: options.skipBad,
+      targetSize: options.inputSize ?? modelInputSize(model),
+      classMode: 'sparse',
+      batchSize,
+      shuffle: false,
+      interpolation: options.interpolation ?? 'bilinear',
+      colorMode: options.colorMode ?? 'rgb',
+      skipBad: options.skipBad,
     });
     if (options.classNames) checkClassNames(options.classNames, it.classNames, data);
     classNames = [...it.classNames];
@@ -104,14 +111,25 @@ export async function evaluate(model: tf.LayersModel, data: BatchData | string, 
   const numClasses = units === 1 ? 2 : units;
   classNames ??= Array.from({ length: numClasses }, (_, i) => `class_${i}`);
   if (classNames.length !== numClasses) {
-    throw new ConvkitError(`the data has ${classNames.length} classes but the model outputs ${numClasses}`, 'evaluate on data with the classes the model was trained on');
+    throw new ConvkitError(
+      `the data has ${classNames.length} classes but the model outputs ${numClasses}`,
+      'evaluate on data with the classes the model was trained on',
+    );
   }
   const views = options.tta?.views ?? 1;
   const transform = views > 1 ? ttaTransform(options.tta?.augmentation) : undefined;
   const rng = createRng(seed);
-  const trueIdx: number[] = [], predIdx: number[] = [], probs: number[][] = [], files: (string | undefined)[] = [];
+  const trueIdx: number[] = [],
+    predIdx: number[] = [],
+    probs: number[][] = [],
+    files: (string | undefined)[] = [];
   let mode = options.classMode;
-  const bar = new Progress({ total: options.steps ?? stepsPerPass(source, batchSize) ?? 0, label: views > 1 ? `evaluating (${views}-view TTA)` : 'evaluating', unit: 'batch', silent: !options.progress });
+  const bar = new Progress({
+    total: options.steps ?? stepsPerPass(source, batchSize) ?? 0,
+    label: views > 1 ? `evaluating (${views}-view TTA)` : 'evaluating',
+    unit: 'batch',
+    silent: !options.progress,
+  });
   try {
     for await (const batch of batchStream(source, { steps: options.steps, defaultBatchSize: batchSize })) {
       try {
@@ -141,7 +159,8 @@ export async function evaluate(model: tf.LayersModel, data: BatchData | string, 
   } finally {
     ownedIterator?.dispose();
   }
-  if (trueIdx.length === 0) throw new ConvkitError(`no images to evaluate${typeof data === 'string' ? ` in ${data}` : ''}`, 'put images in one sub-folder per class');
+  if (trueIdx.length === 0)
+    throw new ConvkitError(`no images to evaluate${typeof data === 'string' ? ` in ${data}` : ''}`, 'put images in one sub-folder per class');
   const confusion = confusionMatrix(trueIdx, predIdx, numClasses);
   const perClass = perClassMetrics(confusion, classNames);
   const result: EvaluationResult = {
@@ -155,7 +174,10 @@ export async function evaluate(model: tf.LayersModel, data: BatchData | string, 
     ttaViews: views,
   };
   if (numClasses === 2) {
-    const auc = rocAuc(trueIdx, probs.map((p) => p[1]!));
+    const auc = rocAuc(
+      trueIdx,
+      probs.map((p) => p[1]!),
+    );
     if (auc !== undefined) result.rocAuc = auc;
   }
   if (ownedIterator?.skipped.length) result.skipped = [...ownedIterator.skipped];

@@ -12,7 +12,7 @@ import { ConvkitError, check } from '../util/errors.js';
 import { createRng, type Rng } from '../util/rng.js';
 import { batchStream, isTensorData, stepsPerPass, type BatchData, type LabeledBatch } from './batches.js';
 import { ProgressLogger, type Callback, type History, type Logs, type TrainingState } from './callbacks.js';
-import { computeLoss, countCorrect, inferClassMode, outputUnits, prepareLabels, type ClassMode } from './losses.js';
+import { computeLoss, countCorrect, inferClassMode, outputUnits, prepareLabels, type LabelMode } from './losses.js';
 import { getLearningRate, makeOptimizer, makeSchedule, setLearningRate, type OptimizerName, type Schedule, type ScheduleName } from './optimizers.js';
 
 export interface FitOptions {
@@ -32,7 +32,7 @@ export interface FitOptions {
   /** Learning-rate schedule over the whole run (default constant). */
   schedule?: ScheduleName | Schedule;
   /** Label encoding; default from the data (iterator's classMode, label shape) and the model head. */
-  classMode?: ClassMode;
+  classMode?: LabelMode;
   /** Label smoothing ε (default 0). */
   labelSmoothing?: number;
   callbacks?: Callback[];
@@ -55,7 +55,7 @@ export type StopReason = 'completed' | 'stopped' | 'interrupted';
 export interface FitResult extends History {
   /** 'stopped': a callback (EarlyStopping) ended training; 'interrupted': Ctrl-C or the abort signal. */
   stopReason: StopReason;
-  classMode: ClassMode;
+  classMode: LabelMode;
   /** Seconds spent in fit. */
   seconds: number;
 }
@@ -83,12 +83,17 @@ function disposeBatch(b: LabeledBatch): void {
   b.y?.dispose();
 }
 
-interface EvalSums { loss: number; correct: number; n: number }
+interface EvalSums {
+  loss: number;
+  correct: number;
+  n: number;
+}
 
 /** Mean loss and accuracy of `model` over `data` (inference mode); stops early, with what it has, when `signal` aborts. */
 export async function evaluateLossAcc(
-  model: tf.LayersModel, data: BatchData,
-  options: { steps?: number; classMode?: ClassMode; batchSize?: number; signal?: AbortSignal } = {},
+  model: tf.LayersModel,
+  data: BatchData,
+  options: { steps?: number; classMode?: LabelMode; batchSize?: number; signal?: AbortSignal } = {},
 ): Promise<{ loss: number; acc: number; n: number }> {
   const sums: EvalSums = { loss: 0, correct: 0, n: 0 };
   const units = outputUnits(model);
@@ -133,7 +138,10 @@ class Interruption {
   };
   private readonly onAbort = () => this.controller.abort();
 
-  constructor(private readonly outer: AbortSignal | undefined, private readonly sigint: boolean) {
+  constructor(
+    private readonly outer: AbortSignal | undefined,
+    private readonly sigint: boolean,
+  ) {
     if (sigint) process.on('SIGINT', this.onSigint);
     outer?.addEventListener('abort', this.onAbort);
     if (outer?.aborted) this.controller.abort();
@@ -159,7 +167,7 @@ interface FitLoop {
   batchSize: number;
   units: number;
   declaredMode?: Parameters<typeof inferClassMode>[2];
-  mode?: ClassMode;
+  mode?: LabelMode;
   state: TrainingState;
   callbacks: Callback[];
   /** Dropout-like layers, reseeded before every batch, and the seeds they had. */
@@ -194,13 +202,17 @@ async function trainStep(loop: FitLoop, batch: LabeledBatch, epoch: number, batc
   for (const l of loop.dropouts) l.seed = nextSeed(loop.dropoutRng);
   const y = prepareLabels(batch.y, m, loop.units);
   let correct: tf.Scalar | undefined;
-  const loss = optimizer.minimize(() => {
-    const pred = model.apply(batch.x, { training: true }) as tf.Tensor;
-    const reg = model.calculateLosses();
-    const base = computeLoss(y, pred, m, options.labelSmoothing ?? 0);
-    correct = tf.keep(countCorrect(y, pred, m));
-    return reg.length ? (tf.addN([base, ...reg]) as tf.Scalar) : base;
-  }, true, loop.vars)!;
+  const loss = optimizer.minimize(
+    () => {
+      const pred = model.apply(batch.x, { training: true }) as tf.Tensor;
+      const reg = model.calculateLosses();
+      const base = computeLoss(y, pred, m, options.labelSmoothing ?? 0);
+      correct = tf.keep(countCorrect(y, pred, m));
+      return reg.length ? (tf.addN([base, ...reg]) as tf.Scalar) : base;
+    },
+    true,
+    loop.vars,
+  )!;
   restoreSeeds(loop);
   y.dispose();
   const [lv, cv] = await Promise.all([loss.data(), correct!.data()]);
@@ -219,7 +231,11 @@ async function trainStep(loop: FitLoop, batch: LabeledBatch, epoch: number, batc
 /** One epoch: the training pass, then validation. Undefined when interrupted (the epoch does not count). */
 async function runEpoch(loop: FitLoop, epoch: number): Promise<Logs | undefined> {
   const { options, interruption } = loop;
-  let lossSum = 0, correctSum = 0, seen = 0, batchIndex = 0, lr = loop.state.learningRate;
+  let lossSum = 0,
+    correctSum = 0,
+    seen = 0,
+    batchIndex = 0,
+    lr = loop.state.learningRate;
   for await (const batch of batchStream(loop.data, { steps: options.stepsPerEpoch, rng: loop.shuffleRng, defaultBatchSize: loop.batchSize })) {
     try {
       const step = await trainStep(loop, batch, epoch, batchIndex);
@@ -238,7 +254,12 @@ async function runEpoch(loop: FitLoop, epoch: number): Promise<Logs | undefined>
   if (seen === 0) throw new ConvkitError('the training data is empty', 'put images in each class folder');
   const logs: Logs = { loss: lossSum / seen, acc: correctSum / seen };
   if (options.validationData) {
-    const v = await evaluateLossAcc(loop.model, options.validationData, { steps: options.validationSteps, classMode: loop.mode, batchSize: loop.batchSize, signal: interruption.signal });
+    const v = await evaluateLossAcc(loop.model, options.validationData, {
+      steps: options.validationSteps,
+      classMode: loop.mode,
+      batchSize: loop.batchSize,
+      signal: interruption.signal,
+    });
     if (interruption.interrupted) return undefined;
     logs.val_loss = v.loss;
     logs.val_acc = v.acc;
@@ -251,29 +272,42 @@ function checkFitOptions(options: FitOptions): void {
   const { epochs, labelSmoothing = 0 } = options;
   check(Number.isInteger(epochs) && epochs >= 1, 'epochs', epochs, 'an integer ≥ 1');
   check(labelSmoothing >= 0 && labelSmoothing < 1, 'labelSmoothing', labelSmoothing, 'a number in [0, 1)');
-  if (options.stepsPerEpoch !== undefined) check(Number.isInteger(options.stepsPerEpoch) && options.stepsPerEpoch >= 1, 'stepsPerEpoch', options.stepsPerEpoch, 'an integer ≥ 1');
+  if (options.stepsPerEpoch !== undefined)
+    check(Number.isInteger(options.stepsPerEpoch) && options.stepsPerEpoch >= 1, 'stepsPerEpoch', options.stepsPerEpoch, 'an integer ≥ 1');
 }
 
 /** Sets up one fit() call: optimizer, schedule, seeded random streams, callbacks, interruption. */
 function startLoop(model: tf.LayersModel, data: BatchData, options: FitOptions): FitLoop {
   const { epochs, seed = 1, verbose = true, handleSigint = true, initialEpoch = 0 } = options;
   const rng = createRng(seed);
-  const optimizer = typeof options.optimizer === 'object' && options.optimizer !== null
-    ? options.optimizer
-    : makeOptimizer(options.optimizer ?? 'rmsprop', { learningRate: options.learningRate ?? 1e-3, momentum: options.momentum });
+  const optimizer =
+    typeof options.optimizer === 'object' && options.optimizer !== null
+      ? options.optimizer
+      : makeOptimizer(options.optimizer ?? 'rmsprop', { learningRate: options.learningRate ?? 1e-3, momentum: options.momentum });
   const batchSize = options.batchSize ?? 32;
   const stepsPerEpoch = options.stepsPerEpoch ?? stepsPerPass(isTensorData(data) ? { ...data, batchSize } : data, batchSize);
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   if (vars.length === 0) throw new ConvkitError(`model ${model.name} has no trainable weights`, 'unfreeze some layers before training');
   const dropouts = randomLayers(model);
   return {
-    model, data, options, optimizer, batchSize, vars, dropouts, savedSeeds: dropouts.map((l) => l.seed),
+    model,
+    data,
+    options,
+    optimizer,
+    batchSize,
+    vars,
+    dropouts,
+    savedSeeds: dropouts.map((l) => l.seed),
     schedule: typeof options.schedule === 'function' ? options.schedule : makeSchedule(options.schedule),
-    units: outputUnits(model), declaredMode: options.classMode ?? (isTensorData(data) ? undefined : data.classMode ?? undefined), mode: options.classMode,
+    units: outputUnits(model),
+    declaredMode: options.classMode ?? (isTensorData(data) ? undefined : (data.classMode ?? undefined)),
+    mode: options.classMode,
     state: { model, epochs, stepsPerEpoch, history: { epoch: [], history: {} }, stopTraining: false, learningRate: getLearningRate(optimizer) },
     callbacks: [...(verbose ? [new ProgressLogger()] : []), ...(options.callbacks ?? [])],
-    shuffleRng: rng.fork(), dropoutRng: rng.fork(),
-    totalSteps: stepsPerEpoch ? epochs * stepsPerEpoch : undefined, globalStep: initialEpoch * (stepsPerEpoch ?? 0),
+    shuffleRng: rng.fork(),
+    dropoutRng: rng.fork(),
+    totalSteps: stepsPerEpoch ? epochs * stepsPerEpoch : undefined,
+    globalStep: initialEpoch * (stepsPerEpoch ?? 0),
     interruption: new Interruption(options.signal, handleSigint),
   };
 }
@@ -282,7 +316,10 @@ export async function fit(model: tf.LayersModel, data: BatchData, options: FitOp
   checkFitOptions(options);
   const t0 = performance.now();
   const loop = startLoop(model, data, options);
-  const { state, state: { history } } = loop;
+  const {
+    state,
+    state: { history },
+  } = loop;
   let stopReason: StopReason = 'completed';
   let lastLogs: Logs = {};
   try {

@@ -9,11 +9,16 @@
 import * as tf from '@tensorflow/tfjs';
 import { ADAM_STEP, RMSPROP_STEP } from '../backend/native-kernels.js';
 
-type NamedGradients = Parameters<tf.AdamOptimizer["applyGradients"]>[0];
-interface Slot { originalName: string; variable: tf.Variable }
+type NamedGradients = Parameters<tf.AdamOptimizer['applyGradients']>[0];
+interface Slot {
+  originalName: string;
+  variable: tf.Variable;
+}
 
 function entries(grads: NamedGradients): { name: string; gradient?: tf.Tensor }[] {
-  return Array.isArray(grads) ? grads.map((g) => ({ name: g.name, gradient: g.tensor })) : Object.keys(grads).map((name) => ({ name, gradient: (grads as Record<string, tf.Tensor>)[name] }));
+  return Array.isArray(grads)
+    ? grads.map((g) => ({ name: g.name, gradient: g.tensor }))
+    : Object.keys(grads).map((name) => ({ name, gradient: (grads as Record<string, tf.Tensor>)[name] }));
 }
 
 function slot(slots: Slot[], i: number, name: string, value: tf.Tensor): tf.Variable {
@@ -34,7 +39,15 @@ const variable = (name: string): tf.Variable => tf.engine().registeredVariables[
 
 export class FusedRMSProp extends tf.RMSPropOptimizer {
   override applyGradients(variableGradients: NamedGradients): void {
-    const self = this as unknown as { centered: boolean; decay: number; momentum: number; epsilon: number; learningRate: number; accumulatedMeanSquares: Slot[]; accumulatedMoments: Slot[] };
+    const self = this as unknown as {
+      centered: boolean;
+      decay: number;
+      momentum: number;
+      epsilon: number;
+      learningRate: number;
+      accumulatedMeanSquares: Slot[];
+      accumulatedMoments: Slot[];
+    };
     if (self.centered || !tf.getKernel(RMSPROP_STEP, tf.getBackend())) {
       super.applyGradients(variableGradients);
       return;
@@ -52,13 +65,23 @@ export class FusedRMSProp extends tf.RMSPropOptimizer {
 
 export class FusedAdam extends tf.AdamOptimizer {
   override applyGradients(variableGradients: NamedGradients): void {
-    const self = this as unknown as { beta1: number; beta2: number; epsilon: number; learningRate: number; accBeta1: tf.Variable; accBeta2: tf.Variable; accumulatedFirstMoment: Slot[]; accumulatedSecondMoment: Slot[] };
+    const self = this as unknown as {
+      beta1: number;
+      beta2: number;
+      epsilon: number;
+      learningRate: number;
+      accBeta1: tf.Variable;
+      accBeta2: tf.Variable;
+      accumulatedFirstMoment: Slot[];
+      accumulatedSecondMoment: Slot[];
+    };
     if (!tf.getKernel(ADAM_STEP, tf.getBackend())) {
       super.applyGradients(variableGradients);
       return;
     }
     // tfjs computes 1 − beta^t as a float32 op on the float32 accumulators.
-    const c1 = Math.fround(1 - self.accBeta1.dataSync()[0]!), c2 = Math.fround(1 - self.accBeta2.dataSync()[0]!);
+    const c1 = Math.fround(1 - self.accBeta1.dataSync()[0]!),
+      c2 = Math.fround(1 - self.accBeta2.dataSync()[0]!);
     entries(variableGradients).forEach(({ name, gradient }, i) => {
       const value = variable(name);
       const m = slot(self.accumulatedFirstMoment, i, `${name}/m`, value);

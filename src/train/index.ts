@@ -1,23 +1,68 @@
 /** Training: fit glue over tf.LayersModel, callbacks, metrics, evaluation, prediction, saved-model folders, recipes. */
 export { fit, evaluateLossAcc, type FitOptions, type FitResult, type StopReason } from './fit.js';
-export { batchStream, isTensorData, isBatchIterator, sampleCount, stepsPerPass, filePath, type BatchData, type BatchIteratorLike, type LabeledBatch, type TensorData } from './batches.js';
 export {
-  ProgressLogger, CSVLogger, JSONHistoryLogger, ModelCheckpoint, KeepBestWeights, EarlyStopping, ReduceLROnPlateau, historyToCsv, resolveMode,
-  type Callback, type History, type Logs, type TrainingState, type MonitorMode,
-  type ModelCheckpointOptions, type EarlyStoppingOptions, type ReduceLROnPlateauOptions, type ProgressLoggerOptions,
+  batchStream,
+  isTensorData,
+  isBatchIterator,
+  sampleCount,
+  stepsPerPass,
+  filePath,
+  type BatchData,
+  type BatchIteratorLike,
+  type LabeledBatch,
+  type TensorData,
+} from './batches.js';
+export {
+  ProgressLogger,
+  CSVLogger,
+  JSONHistoryLogger,
+  ModelCheckpoint,
+  KeepBestWeights,
+  EarlyStopping,
+  ReduceLROnPlateau,
+  historyToCsv,
+  resolveMode,
+  type Callback,
+  type History,
+  type Logs,
+  type TrainingState,
+  type MonitorMode,
+  type ModelCheckpointOptions,
+  type EarlyStoppingOptions,
+  type ReduceLROnPlateauOptions,
+  type ProgressLoggerOptions,
 } from './callbacks.js';
-export { computeLoss, countCorrect, inferClassMode, prepareLabels, classProbabilities, type ClassMode } from './losses.js';
-export { makeOptimizer, makeSchedule, getLearningRate, setLearningRate, OPTIMIZERS, SCHEDULES, type OptimizerName, type Schedule, type ScheduleName } from './optimizers.js';
+export { computeLoss, countCorrect, inferClassMode, prepareLabels, classProbabilities, type LabelMode } from './losses.js';
+export {
+  makeOptimizer,
+  makeSchedule,
+  getLearningRate,
+  setLearningRate,
+  OPTIMIZERS,
+  SCHEDULES,
+  type OptimizerName,
+  type Schedule,
+  type ScheduleName,
+} from './optimizers.js';
 export { confusionMatrix, perClassMetrics, accuracyOf, rocAuc, crossEntropy, type ClassMetrics } from './metrics.js';
 export { evaluate, checkClassNames, type EvaluateOptions, type EvaluationResult, type ImagePrediction } from './evaluate.js';
 export { predict, modelReadOptions, type Prediction, type PredictOptions } from './predict.js';
 export { predictProbabilities, ttaTransform, DEFAULT_TTA_AUGMENTATION, type TtaOptions, type TtaChoice } from './tta.js';
 export {
-  saveModel, loadModel, readModelMeta, updateModelMeta, fileSystem, checkWeightBytes, checkMeta, makeMeta,
-  MODEL_FILE, META_FILE, META_FORMAT, META_VERSION, type ConvkitModelMeta, type ModelMetaInput, type LoadedModel,
+  saveModel,
+  loadModel,
+  readModelMeta,
+  updateModelMeta,
+  fileSystem,
+  checkWeightBytes,
+  checkMeta,
+  makeMeta,
+  MODEL_FILE,
+  META_FILE,
+  META_FORMAT,
+  META_VERSION,
+  type ConvkitModelMeta,
+  type ModelMetaInput,
+  type LoadedModel,
 } from './saved-model.js';
-export {
-  registerRecipe, getRecipe, recipeNames, resolveSettings, getProfile, scratch, augment, BOOK_AUGMENTATION, PROFILES,
-  type Recipe, type Profile, type TrainSettings, type BuildContext, type RecipeRunOptions, type RecipeRunResult, type AugmentationSettings,
-} from './recipes.js';
-export { trainRecipe, type TrainRecipeOptions, type TrainRecipeResult } from './train-recipe.js';
+export type { TrainSettings } from './settings.js';

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConvkitError } from '../util/errors.js';
 
-export type ClassMode = 'binary' | 'categorical' | 'sparse';
+export type LabelMode = 'binary' | 'categorical' | 'sparse';
 
 /** Units of the model's (single) output. */
 export function outputUnits(model: tf.LayersModel): number {
@@ -15,7 +15,7 @@ export function outputUnits(model: tf.LayersModel): number {
 }
 
 /** The class mode implied by the model's head and a label tensor's shape. */
-export function inferClassMode(model: tf.LayersModel, y?: tf.Tensor, declared?: string | null): ClassMode {
+export function inferClassMode(model: tf.LayersModel, y?: tf.Tensor, declared?: string | null): LabelMode {
   if (declared === 'binary' || declared === 'categorical' || declared === 'sparse') return declared;
   const units = outputUnits(model);
   if (units === 1) return 'binary';
@@ -24,13 +24,17 @@ export function inferClassMode(model: tf.LayersModel, y?: tf.Tensor, declared?: 
 }
 
 /** Labels as the loss wants them: float [b, 1] for binary, float [b, n] one-hot, or int [b] indices. */
-export function prepareLabels(y: tf.Tensor, mode: ClassMode, units: number): tf.Tensor {
+export function prepareLabels(y: tf.Tensor, mode: LabelMode, units: number): tf.Tensor {
   return tf.tidy(() => {
     switch (mode) {
       case 'binary':
         return y.reshape([-1, 1]).toFloat();
       case 'categorical':
-        if (y.rank !== 2 || y.shape[1] !== units) throw new ConvkitError(`one-hot labels have shape [${y.shape}], the model has ${units} outputs`, 'use classMode "sparse" for integer labels, or match the class count');
+        if (y.rank !== 2 || y.shape[1] !== units)
+          throw new ConvkitError(
+            `one-hot labels have shape [${y.shape}], the model has ${units} outputs`,
+            'use classMode "sparse" for integer labels, or match the class count',
+          );
         return y.toFloat();
       case 'sparse':
         return y.reshape([-1]).toInt();
@@ -39,7 +43,7 @@ export function prepareLabels(y: tf.Tensor, mode: ClassMode, units: number): tf.
 }
 
 /** Mean loss over the batch; `labelSmoothing` ε mixes targets with the uniform distribution. */
-export function computeLoss(yTrue: tf.Tensor, yPred: tf.Tensor, mode: ClassMode, labelSmoothing = 0): tf.Scalar {
+export function computeLoss(yTrue: tf.Tensor, yPred: tf.Tensor, mode: LabelMode, labelSmoothing = 0): tf.Scalar {
   return tf.tidy(() => {
     const units = yPred.shape[yPred.rank - 1] ?? 1;
     if (mode === 'binary') {
@@ -54,12 +58,12 @@ export function computeLoss(yTrue: tf.Tensor, yPred: tf.Tensor, mode: ClassMode,
 }
 
 /** Predicted class index per sample. */
-export function predictedClasses(yPred: tf.Tensor, mode: ClassMode): tf.Tensor1D {
+function predictedClasses(yPred: tf.Tensor, mode: LabelMode): tf.Tensor1D {
   return tf.tidy(() => (mode === 'binary' ? yPred.reshape([-1]).greater(0.5).toInt() : yPred.argMax(-1).toInt()) as tf.Tensor1D);
 }
 
 /** True class index per sample. */
-export function trueClasses(yTrue: tf.Tensor, mode: ClassMode): tf.Tensor1D {
+export function trueClasses(yTrue: tf.Tensor, mode: LabelMode): tf.Tensor1D {
   return tf.tidy(() => {
     if (mode === 'binary') return yTrue.reshape([-1]).greater(0.5).toInt() as tf.Tensor1D;
     if (mode === 'categorical') return yTrue.argMax(-1).toInt() as tf.Tensor1D;
@@ -68,7 +72,7 @@ export function trueClasses(yTrue: tf.Tensor, mode: ClassMode): tf.Tensor1D {
 }
 
 /** Number of correctly classified samples, as a scalar. */
-export function countCorrect(yTrue: tf.Tensor, yPred: tf.Tensor, mode: ClassMode): tf.Scalar {
+export function countCorrect(yTrue: tf.Tensor, yPred: tf.Tensor, mode: LabelMode): tf.Scalar {
   return tf.tidy(() => tf.sum(tf.equal(predictedClasses(yPred, mode), trueClasses(yTrue, mode)).toFloat()) as tf.Scalar);
 }
 

@@ -11,7 +11,8 @@ export function confusionMatrix(trueIdx: readonly number[], predIdx: readonly nu
   const m = Array.from({ length: numClasses }, () => new Array<number>(numClasses).fill(0));
   trueIdx.forEach((t, i) => {
     const p = predIdx[i]!;
-    if (!(t >= 0 && t < numClasses && p >= 0 && p < numClasses)) throw new ConvkitError(`class index out of range: true ${t}, predicted ${p} (${numClasses} classes)`, 'check the labels');
+    if (!(t >= 0 && t < numClasses && p >= 0 && p < numClasses))
+      throw new ConvkitError(`class index out of range: true ${t}, predicted ${p} (${numClasses} classes)`, 'check the labels');
     m[t]![p]!++;
   });
   return m;
@@ -41,8 +42,14 @@ export function perClassMetrics(confusion: readonly (readonly number[])[], class
 }
 
 export function accuracyOf(confusion: readonly (readonly number[])[]): number {
-  let right = 0, all = 0;
-  confusion.forEach((row, t) => row.forEach((v, p) => { all += v; if (t === p) right += v; }));
+  let right = 0,
+    all = 0;
+  confusion.forEach((row, t) =>
+    row.forEach((v, p) => {
+      all += v;
+      if (t === p) right += v;
+    }),
+  );
   return all > 0 ? right / all : 0;
 }
 
@@ -62,8 +69,14 @@ export function rocAuc(labels: readonly number[], scores: readonly number[]): nu
     for (let k = i; k <= j; k++) ranks[order[k]!] = avg;
     i = j + 1;
   }
-  let pos = 0, rankSum = 0;
-  labels.forEach((l, i) => { if (l === 1) { pos++; rankSum += ranks[i]!; } });
+  let pos = 0,
+    rankSum = 0;
+  labels.forEach((l, i) => {
+    if (l === 1) {
+      pos++;
+      rankSum += ranks[i]!;
+    }
+  });
   const neg = n - pos;
   if (pos === 0 || neg === 0) return undefined;
   return (rankSum - (pos * (pos + 1)) / 2) / (pos * neg);

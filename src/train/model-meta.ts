@@ -6,10 +6,41 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { Interpolation } from '../data/decode.js';
 import { ConvkitError } from '../util/errors.js';
-import type { ConvkitModelMeta } from './saved-model.js';
 
 export const META_FORMAT = 'convkit-model';
 export const META_VERSION = 1;
+
+/** What a model's saver describes in convkit.json (saveModel adds the format, version and date). */
+export interface ModelMetaInput {
+  /** Class names in output order (index i ↔ output unit i; binary: index 1 is the sigmoid's positive class). */
+  classNames: string[];
+  /** [height, width] the model expects. */
+  inputSize: [number, number];
+  colorMode: 'rgb' | 'grayscale';
+  classMode: 'binary' | 'categorical' | 'sparse';
+  /** How pixels are read and scaled (the scaling itself is inside the model). */
+  preprocessing: {
+    input: string;
+    interpolation?: string;
+    inModel?: string;
+    [key: string]: unknown;
+  };
+  recipe?: { name: string; profile?: string; settings?: Record<string, unknown>; seed?: number; [key: string]: unknown };
+  history?: { epoch: number[]; history: Record<string, number[]> };
+  metrics?: Record<string, unknown>;
+  /** sha256 (hex) of each weight file by its model.json path, written by saveModel and checked on load (absent in older folders). */
+  weightsSha256?: Record<string, string>;
+  createdAt?: string;
+  [key: string]: unknown;
+}
+
+/** What convkit.json holds. */
+export interface ConvkitModelMeta extends ModelMetaInput {
+  format: typeof META_FORMAT;
+  version: number;
+  createdAt: string;
+}
+
 /** Largest input side convkit.json may name (far above any photo classifier's). */
 const MAX_SIDE = 8192;
 const COLOR_MODES = ['rgb', 'grayscale'];
@@ -29,23 +60,42 @@ export function checkMeta(meta: unknown, path: string): ConvkitModelMeta {
     throw new ConvkitError(`${path} has version ${m.version}; this convkit reads up to ${META_VERSION}`, 'upgrade convkit');
   }
   const field = (name: string, ok: boolean, expected: string) => {
-    if (!ok) throw new ConvkitError(m[name] === undefined ? `${path} lacks ${name}` : `${path} has an invalid ${name}: ${JSON.stringify(m[name])}`, `${name} must be ${expected}; ${REDO}`);
+    if (!ok)
+      throw new ConvkitError(
+        m[name] === undefined ? `${path} lacks ${name}` : `${path} has an invalid ${name}: ${JSON.stringify(m[name])}`,
+        `${name} must be ${expected}; ${REDO}`,
+      );
   };
   const names = m.classNames;
-  field('classNames', Array.isArray(names) && names.length >= 2 && names.every((c) => typeof c === 'string' && c.length > 0), 'a list of at least two class names');
+  field(
+    'classNames',
+    Array.isArray(names) && names.length >= 2 && names.every((c) => typeof c === 'string' && c.length > 0),
+    'a list of at least two class names',
+  );
   const twice = names!.find((c, i) => names!.indexOf(c) !== i);
   if (twice !== undefined) throw new ConvkitError(`${path} names class ${JSON.stringify(twice)} twice`, `each output unit needs its own class name; ${REDO}`);
   const size = m.inputSize;
-  field('inputSize', Array.isArray(size) && size.length === 2 && size.every((s) => Number.isInteger(s) && s >= 1 && s <= MAX_SIDE), `[height, width] in whole pixels, 1..${MAX_SIDE}`);
+  field(
+    'inputSize',
+    Array.isArray(size) && size.length === 2 && size.every((s) => Number.isInteger(s) && s >= 1 && s <= MAX_SIDE),
+    `[height, width] in whole pixels, 1..${MAX_SIDE}`,
+  );
   field('colorMode', COLOR_MODES.includes(m.colorMode as string), COLOR_MODES.map((c) => `"${c}"`).join(' or '));
   field('classMode', CLASS_MODES.includes(m.classMode as string), CLASS_MODES.map((c) => `"${c}"`).join(', '));
-  if (m.classMode === 'binary' && names!.length !== 2) throw new ConvkitError(`${path} has classMode "binary" with ${names!.length} classes`, `binary models have exactly two classes; ${REDO}`);
+  if (m.classMode === 'binary' && names!.length !== 2)
+    throw new ConvkitError(`${path} has classMode "binary" with ${names!.length} classes`, `binary models have exactly two classes; ${REDO}`);
   const pre = m.preprocessing;
-  field('preprocessing', isObject(pre) && typeof pre.input === 'string' && (pre.interpolation === undefined || INTERPOLATIONS.includes(pre.interpolation as Interpolation)),
-    `an object with "input" (how pixels are read) and an optional "interpolation" (${INTERPOLATIONS.join(', ')})`);
+  field(
+    'preprocessing',
+    isObject(pre) && typeof pre.input === 'string' && (pre.interpolation === undefined || INTERPOLATIONS.includes(pre.interpolation as Interpolation)),
+    `an object with "input" (how pixels are read) and an optional "interpolation" (${INTERPOLATIONS.join(', ')})`,
+  );
   const hashes = m.weightsSha256;
-  field('weightsSha256', hashes === undefined || (isObject(hashes) && Object.values(hashes).every((h) => typeof h === 'string' && /^[0-9a-f]{64}$/.test(h))),
-    'an object mapping each weight file to its sha256 in hex');
+  field(
+    'weightsSha256',
+    hashes === undefined || (isObject(hashes) && Object.values(hashes).every((h) => typeof h === 'string' && /^[0-9a-f]{64}$/.test(h))),
+    'an object mapping each weight file to its sha256 in hex',
+  );
   return m as ConvkitModelMeta;
 }
 
@@ -55,7 +105,8 @@ export function checkMeta(meta: unknown, path: string): ConvkitModelMeta {
  * and channels convkit.json names, where the model fixes them.
  */
 export function checkModelMatchesMeta(model: tf.LayersModel, meta: ConvkitModelMeta, modelPath: string, metaPath: string): void {
-  const mismatch = (what: string) => new ConvkitError(`${modelPath} ${what}`, 'the folder mixes two models: copy the model folder again, or train the model again');
+  const mismatch = (what: string) =>
+    new ConvkitError(`${modelPath} ${what}`, 'the folder mixes two models: copy the model folder again, or train the model again');
   const out = model.outputs[0]!;
   const units = out.shape[out.shape.length - 1] ?? 1;
   const activation = (out.sourceLayer.getConfig() as { activation?: unknown }).activation;

@@ -64,7 +64,8 @@ export function makeSchedule(name: ScheduleName | undefined, options: ScheduleOp
     case 'constant':
       return () => 1;
     case 'cosine': {
-      const warm = options.warmup ?? 0.05, floor = options.floor ?? 0.01;
+      const warm = options.warmup ?? 0.05,
+        floor = options.floor ?? 0.01;
       return (t) => {
         if (t < warm) return (t + 1e-3) / (warm + 1e-3);
         const u = (t - warm) / Math.max(1e-9, 1 - warm);
@@ -73,7 +74,9 @@ export function makeSchedule(name: ScheduleName | undefined, options: ScheduleOp
     }
     case 'one-cycle': {
       // fastai's one-cycle: cosine up from lr/25 to lr, then cosine down to ~0.
-      const warm = options.warmup ?? 0.3, floor = options.floor ?? 1e-4, start = 1 / 25;
+      const warm = options.warmup ?? 0.3,
+        floor = options.floor ?? 1e-4,
+        start = 1 / 25;
       const cos = (a: number, b: number, u: number) => b + (a - b) * 0.5 * (1 + Math.cos(Math.PI * Math.min(1, Math.max(0, u))));
       return (t) => (t < warm ? cos(start, 1, t / warm) : cos(1, floor, (t - warm) / Math.max(1e-9, 1 - warm)));
     }

@@ -34,7 +34,11 @@ export interface PredictOptions {
 
 /** How a saved model's images are read: convkit.json's input size, color mode and resize filter. */
 export function modelReadOptions(meta: ConvkitModelMeta): ResolvedDecodeOptions {
-  return { targetSize: [meta.inputSize[0], meta.inputSize[1]], colorMode: meta.colorMode, interpolation: (meta.preprocessing?.interpolation ?? 'bilinear') as Interpolation };
+  return {
+    targetSize: [meta.inputSize[0], meta.inputSize[1]],
+    colorMode: meta.colorMode,
+    interpolation: (meta.preprocessing?.interpolation ?? 'bilinear') as Interpolation,
+  };
 }
 
 /** Predicts with a loaded model (or a model folder path). */
@@ -71,7 +75,9 @@ async function predictWith({ model, meta }: LoadedModel, files: readonly string[
       let best = 0;
       for (let c = 1; c < row.length; c++) if (row[c]! > row[best]!) best = c;
       out.push({
-        file: chunk[k]!, label: meta.classNames[best] ?? String(best), probability: row[best]!,
+        file: chunk[k]!,
+        label: meta.classNames[best] ?? String(best),
+        probability: row[best]!,
         probabilities: Object.fromEntries(meta.classNames.map((c, j) => [c, row[j]!])),
       });
     });

@@ -11,39 +11,11 @@ import { specBytes } from '../models/manifest.js';
 import { sha256 } from '../models/weight-checks.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
 import { ConvkitError } from '../util/errors.js';
-import { checkMeta, checkModelMatchesMeta, META_FORMAT, META_VERSION } from './model-meta.js';
+import { checkMeta, checkModelMatchesMeta, META_FORMAT, META_VERSION, type ConvkitModelMeta, type ModelMetaInput } from './model-meta.js';
 
-export { checkMeta, checkModelMatchesMeta, META_FORMAT, META_VERSION };
+export { checkMeta, META_FORMAT, META_VERSION, type ConvkitModelMeta, type ModelMetaInput };
 export const MODEL_FILE = 'model.json';
 export { META_FILE };
-
-/** What convkit.json holds. */
-export interface ConvkitModelMeta {
-  format: typeof META_FORMAT;
-  version: number;
-  /** Class names in output order (index i ↔ output unit i; binary: index 1 is the sigmoid's positive class). */
-  classNames: string[];
-  /** [height, width] the model expects. */
-  inputSize: [number, number];
-  colorMode: 'rgb' | 'grayscale';
-  classMode: 'binary' | 'categorical' | 'sparse';
-  /** How pixels are read and scaled (the scaling itself is inside the model). */
-  preprocessing: {
-    input: string;
-    interpolation?: string;
-    inModel?: string;
-    [key: string]: unknown;
-  };
-  recipe?: { name: string; profile?: string; settings?: Record<string, unknown>; seed?: number; [key: string]: unknown };
-  history?: { epoch: number[]; history: Record<string, number[]> };
-  metrics?: Record<string, unknown>;
-  /** sha256 (hex) of each weight file by its model.json path, written by saveModel and checked on load (absent in older folders). */
-  weightsSha256?: Record<string, string>;
-  createdAt: string;
-  [key: string]: unknown;
-}
-
-export type ModelMetaInput = Omit<ConvkitModelMeta, 'format' | 'version' | 'createdAt'> & Partial<Pick<ConvkitModelMeta, 'createdAt'>>;
 
 async function readJson(path: string, what: string): Promise<unknown> {
   let text: string;
@@ -97,11 +69,15 @@ export async function saveModel(model: tf.LayersModel, dir: string, meta: ModelM
   const metaPath = join(resolve(dir), META_FILE);
   checkMeta(full, metaPath);
   checkModelMatchesMeta(model, full, `model ${model.name}`, metaPath);
-  await writeDirAtomic(dir, async (tmp) => {
-    await model.save(fileSystem(tmp), { includeOptimizer: false });
-    full.weightsSha256 = { [WEIGHTS_FILE]: sha256(await fs.readFile(join(tmp, WEIGHTS_FILE))) };
-    await fs.writeFile(join(tmp, META_FILE), JSON.stringify(full, null, 2) + '\n');
-  }, MODEL_FOLDER);
+  await writeDirAtomic(
+    dir,
+    async (tmp) => {
+      await model.save(fileSystem(tmp), { includeOptimizer: false });
+      full.weightsSha256 = { [WEIGHTS_FILE]: sha256(await fs.readFile(join(tmp, WEIGHTS_FILE))) };
+      await fs.writeFile(join(tmp, META_FILE), JSON.stringify(full, null, 2) + '\n');
+    },
+    MODEL_FOLDER,
+  );
   return full;
 }
 
@@ -116,7 +92,10 @@ export async function readModelMeta(dir: string): Promise<ConvkitModelMeta> {
     throw new ConvkitError(`model folder ${folder} not found`, 'pass the --out folder of "convkit train"');
   }
   if (!stat.isDirectory()) throw new ConvkitError(`${folder} is a file, not a model folder`, 'pass the folder that holds model.json and convkit.json');
-  const hasModelJson = await fs.access(join(folder, MODEL_FILE)).then(() => true, () => false);
+  const hasModelJson = await fs.access(join(folder, MODEL_FILE)).then(
+    () => true,
+    () => false,
+  );
   const hint = hasModelJson
     ? `${folder} holds a TF.js model (model.json) made by another tool; load it with tf.loadLayersModel, or import it with convkit`
     : 'pass the --out folder of "convkit train"';
@@ -140,7 +119,12 @@ export interface LoadedModel {
 export async function loadModel(dir: string): Promise<LoadedModel> {
   const meta = await readModelMeta(dir);
   const jsonPath = join(resolve(dir), MODEL_FILE);
-  if (!(await fs.access(jsonPath).then(() => true, () => false))) {
+  if (
+    !(await fs.access(jsonPath).then(
+      () => true,
+      () => false,
+    ))
+  ) {
     throw new ConvkitError(`${jsonPath} not found (the folder has ${META_FILE} but no TF.js model)`, 'copy the whole model folder, or train the model again');
   }
   const model = await loadLayers(fileSystem(dir, meta.weightsSha256), jsonPath);

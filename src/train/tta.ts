@@ -8,11 +8,15 @@ import type { Rng } from '../util/rng.js';
 import { check, ConvkitError } from '../util/errors.js';
 import { firstNonFinite } from '../util/finite.js';
 import { classProbabilities } from './losses.js';
-import type { AugmentationSettings } from './recipes.js';
+import type { AugmentationSettings } from '../augment/presets.js';
 
 /** Mild views: flips and small shifts and zooms keep the label of a photo. */
 export const DEFAULT_TTA_AUGMENTATION: AugmentationSettings = {
-  horizontalFlip: true, widthShiftRange: 0.1, heightShiftRange: 0.1, zoomRange: 0.1, fillMode: 'reflect',
+  horizontalFlip: true,
+  widthShiftRange: 0.1,
+  heightShiftRange: 0.1,
+  zoomRange: 0.1,
+  fillMode: 'reflect',
 };
 
 export interface TtaOptions {

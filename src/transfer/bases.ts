@@ -4,9 +4,7 @@
  * recipe can also run on any other base (tests use a tiny one).
  */
 import type * as tf from '@tensorflow/tfjs';
-import { getBase as getRegistered, loadBase, BASE_NAMES, type Block } from '../models/bases.js';
-
-export { BASE_NAMES };
+import { baseSpec, loadBase, type Block } from '../models/bases.js';
 
 export interface LoadedPretrainedBase {
   /** Raw RGB 0..255 in (preprocessing inside); the feature layer reachable. */
@@ -27,7 +25,7 @@ export interface PretrainedBase {
 
 /** Looks up a base of the registry by name (ConvkitError listing the choices when unknown). */
 export function getBase(name: string): PretrainedBase {
-  const spec = getRegistered(name);
+  const spec = baseSpec(name);
   return {
     name: spec.name,
     inputSize: spec.inputSize,

@@ -39,8 +39,7 @@ export function guardBatchNormLayer(layer: Layer): void {
   const tagged = layer as Layer & { [GUARDED]?: true };
   if (tagged[GUARDED]) return;
   const call = layer.call.bind(layer);
-  layer.call = (inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs) =>
-    call(inputs, isFrozen(layer) ? { ...kwargs, training: false } : kwargs);
+  layer.call = (inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs) => call(inputs, isFrozen(layer) ? { ...kwargs, training: false } : kwargs);
   tagged[GUARDED] = true;
 }
 

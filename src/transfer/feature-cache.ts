@@ -112,7 +112,8 @@ const isDims = (d: unknown): d is number[] => Array.isArray(d) && d.every((x) =>
 
 /** What is wrong with a stored entry (header + data), or undefined when it is sound. */
 function entryProblem(h: Header, key: string, body: Buffer): string | undefined {
-  if (h.key !== key || !Number.isInteger(h.n) || !isDims(h.shape) || !isDims(h.yShape) || !Array.isArray(h.files) || !Array.isArray(h.classNames)) return 'its header is malformed';
+  if (h.key !== key || !Number.isInteger(h.n) || !isDims(h.shape) || !isDims(h.yShape) || !Array.isArray(h.files) || !Array.isArray(h.classNames))
+    return 'its header is malformed';
   const bytes = h.n * (product(h.shape) + product(h.yShape)) * 4;
   if (h.bytes !== bytes || h.files.length !== h.n) return 'its header does not add up';
   if (body.byteLength !== bytes) return `its data holds ${body.byteLength} bytes instead of ${bytes}`;
@@ -157,8 +158,15 @@ export async function readFeatureSet(dir: string, key: string, onDamaged: (reaso
   const all = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
   const xLen = header.n * product(header.shape);
   return {
-    x: all.subarray(0, xLen), y: all.subarray(xLen), shape: header.shape, yShape: header.yShape,
-    n: header.n, files: header.files, classNames: header.classNames, key, hit: true,
+    x: all.subarray(0, xLen),
+    y: all.subarray(xLen),
+    shape: header.shape,
+    yShape: header.yShape,
+    n: header.n,
+    files: header.files,
+    classNames: header.classNames,
+    key,
+    hit: true,
   };
 }
 
@@ -174,8 +182,18 @@ export async function writeFeatureSet(dir: string, set: FeatureSet, identity: Re
   body.set(new Uint8Array(set.y.buffer, set.y.byteOffset, set.y.byteLength), set.x.byteLength);
   await writeFileAtomic(join(dir, `${set.key}.bin`), body);
   const header: Header = {
-    format: FEATURE_FORMAT, version: FEATURE_VERSION, key: set.key, identity, n: set.n, shape: set.shape, yShape: set.yShape,
-    classNames: set.classNames, files: set.files, bytes, sha256: sha256(body), createdAt: new Date().toISOString(),
+    format: FEATURE_FORMAT,
+    version: FEATURE_VERSION,
+    key: set.key,
+    identity,
+    n: set.n,
+    shape: set.shape,
+    yShape: set.yShape,
+    classNames: set.classNames,
+    files: set.files,
+    bytes,
+    sha256: sha256(body),
+    createdAt: new Date().toISOString(),
   };
   await writeFileAtomic(join(dir, `${set.key}.json`), JSON.stringify(header) + '\n');
 }
@@ -196,13 +214,15 @@ export async function computeActivations(model: tf.LayersModel, data: FeatureSou
   const total = data.n ?? data.samples ?? data.files.length;
   const progress = new Progress({ total, label: options.label ?? 'features', unit: 'img', silent: options.silent });
   const outShape = model.outputs[0]!.shape.slice(1) as number[];
-  if (outShape.some((d) => d == null)) throw new ConvkitError(`the base's output shape ${JSON.stringify(outShape)} is not fixed`, 'give the base a fixed input size');
+  if (outShape.some((d) => d == null))
+    throw new ConvkitError(`the base's output shape ${JSON.stringify(outShape)} is not fixed`, 'give the base a fixed input size');
   const size = outShape.reduce((a, b) => a * b, 1);
   let x = new Float32Array(total * size);
   let y: Float32Array | undefined;
   let yShape: number[] = [];
   const files: string[] = [];
-  let n = 0, b = 0;
+  let n = 0,
+    b = 0;
   for await (const batch of batchStream(data)) {
     try {
       options.signal?.throwIfAborted();
@@ -218,7 +238,7 @@ export async function computeActivations(model: tf.LayersModel, data: FeatureSou
       }
       try {
         // Copied before the tensor goes: a backend may hand out a view of its own memory.
-        x.set(await out.data() as Float32Array, n * size);
+        x.set((await out.data()) as Float32Array, n * size);
       } finally {
         out.dispose();
       }
@@ -245,7 +265,12 @@ export async function computeActivations(model: tf.LayersModel, data: FeatureSou
   progress.finish();
   const ySize = yShape.reduce((a, c) => a * c, 1);
   return {
-    x: x.subarray(0, n * size), shape: outShape, y: (y ?? new Float32Array(0)).subarray(0, n * ySize), yShape, n, files,
+    x: x.subarray(0, n * size),
+    shape: outShape,
+    y: (y ?? new Float32Array(0)).subarray(0, n * ySize),
+    yShape,
+    n,
+    files,
     classNames: [...(data.classNames ?? [])],
   };
 }
@@ -288,19 +313,27 @@ export async function extractFeatures(base: tf.LayersModel, data: FeatureSource,
   const dir = options.cacheDir ?? defaultCacheDir();
   if (!options.noCache) {
     const log = options.log ?? ((line: string) => console.error(line));
-    const hit = await readFeatureSet(dir, key, (reason) => log(`convkit: the feature cache entry ${join(dir, key)} is damaged (${reason}); computing it again`));
+    const hit = await readFeatureSet(dir, key, (reason) =>
+      log(`convkit: the feature cache entry ${join(dir, key)} is damaged (${reason}); computing it again`),
+    );
     if (hit) return hit;
   }
   const set: FeatureSet = { ...(await computeActivations(base, data, options)), key, hit: false };
   const bad = firstNonFinite(set.x);
   if (bad >= 0) {
-    throw new ConvkitError(`the base ${options.baseName} gives ${set.x[bad]} as a feature of ${set.files[Math.floor(bad / product(set.shape))] ?? 'an image'}`, 'its weights or the images hold NaN or huge values: load the base again, and check the image');
+    throw new ConvkitError(
+      `the base ${options.baseName} gives ${set.x[bad]} as a feature of ${set.files[Math.floor(bad / product(set.shape))] ?? 'an image'}`,
+      'its weights or the images hold NaN or huge values: load the base again, and check the image',
+    );
   }
   if (!options.noCache) {
     try {
       await writeFeatureSet(dir, set, identity);
     } catch (err) {
-      throw new ConvkitError(`cannot write the feature cache in ${dir}: ${(err as Error).message}`, 'pass --cache-dir with a writable folder (or set CONVKIT_CACHE_DIR)');
+      throw new ConvkitError(
+        `cannot write the feature cache in ${dir}: ${(err as Error).message}`,
+        'pass --cache-dir with a writable folder (or set CONVKIT_CACHE_DIR)',
+      );
     }
   }
   return set;

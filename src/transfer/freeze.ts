@@ -29,9 +29,14 @@ export function setTrainable(layers: Layer | readonly Layer[], trainable: boolea
 function indexOfLayer(layers: readonly Layer[], name: string, option: string): number {
   const i = layers.findIndex((l) => l.name === name);
   if (i < 0) {
-    const near = layers.filter((l) => l.name.includes(name.replace(/\d+$/, ''))).slice(0, 5).map((l) => l.name);
-    throw new ConvkitError(`${option}: the model has no layer named "${name}"`,
-      near.length ? `did you mean ${near.join(', ')}?` : 'list the layer names with "convkit summary" or model.summary()');
+    const near = layers
+      .filter((l) => l.name.includes(name.replace(/\d+$/, '')))
+      .slice(0, 5)
+      .map((l) => l.name);
+    throw new ConvkitError(
+      `${option}: the model has no layer named "${name}"`,
+      near.length ? `did you mean ${near.join(', ')}?` : 'list the layer names with "convkit summary" or model.summary()',
+    );
   }
   return i;
 }
@@ -112,7 +117,10 @@ export function firstLayerOfLastBlocks(model: tf.LayersModel, blocks: number | '
     throw new ConvkitError(`unfreeze blocks: no layer of model ${model.name} names a block`, 'pass from: <layer name> instead, or a blockOf function');
   }
   if (!Number.isInteger(blocks) || blocks < 1 || blocks > order.length) {
-    throw new ConvkitError(`unfreeze blocks: ${blocks} is not between 1 and ${order.length} (the model's blocks: ${order.slice(-4).join(', ')}…)`, `pass blocks from 1 to ${order.length}`);
+    throw new ConvkitError(
+      `unfreeze blocks: ${blocks} is not between 1 and ${order.length} (the model's blocks: ${order.slice(-4).join(', ')}…)`,
+      `pass blocks from 1 to ${order.length}`,
+    );
   }
   return first.get(order[order.length - blocks]!)!;
 }
@@ -140,12 +148,17 @@ export function unfreeze(model: tf.LayersModel, options: UnfreezeOptions = {}): 
     const inner = leafLayers(layer);
     if (!inner.some((l) => opened.includes(l))) continue;
     layer.trainable = true;
-    setTrainable(inner.filter((l) => !opened.includes(l)), false);
+    setTrainable(
+      inner.filter((l) => !opened.includes(l)),
+      false,
+    );
   }
   return opened;
 }
 
 /** Names of the layers whose weights would train at the next compile. */
 export function trainableLayerNames(model: tf.LayersModel): string[] {
-  return leafLayers(model).filter((l) => l.trainable && l.trainableWeights.length > 0).map((l) => l.name);
+  return leafLayers(model)
+    .filter((l) => l.trainable && l.trainableWeights.length > 0)
+    .map((l) => l.name);
 }

@@ -43,12 +43,14 @@ export interface GraphNode {
 /** The model's nodes from its inputs to its outputs (decreasing depth). */
 export function nodesInOrder(model: tf.LayersModel): GraphNode[] {
   const g = graphOf(model) as unknown as { nodesByDepth: Record<string, GraphNode[]> };
-  const depths = Object.keys(g.nodesByDepth).map(Number).sort((a, b) => b - a);
+  const depths = Object.keys(g.nodesByDepth)
+    .map(Number)
+    .sort((a, b) => b - a);
   return depths.flatMap((d) => g.nodesByDepth[String(d)]!);
 }
 
 /** The node of `layer` that belongs to `model` (a shared layer may have several). */
-export function nodeOf(model: tf.LayersModel, layer: Layer): GraphNode {
+function nodeOf(model: tf.LayersModel, layer: Layer): GraphNode {
   const node = nodesInOrder(model).find((n) => n.outboundLayer === layer);
   if (!node) throw new Error(`layer ${layer.name} is not part of model ${model.name}`);
   return node;

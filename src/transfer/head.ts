@@ -49,13 +49,19 @@ export function buildHead(featureShape: readonly number[], options: HeadOptions)
   const input = tf.input({ shape: [...featureShape], name: `${name}_input` });
   let x: tf.SymbolicTensor = input;
   if (featureShape.length === 3) {
-    x = (pooling === 'avg' ? tf.layers.globalAveragePooling2d({ name: `${name}_pool` }) : tf.layers.flatten({ name: `${name}_flatten` })).apply(x) as tf.SymbolicTensor;
+    x = (pooling === 'avg' ? tf.layers.globalAveragePooling2d({ name: `${name}_pool` }) : tf.layers.flatten({ name: `${name}_flatten` })).apply(
+      x,
+    ) as tf.SymbolicTensor;
   } else if (featureShape.length !== 1) {
     x = tf.layers.flatten({ name: `${name}_flatten` }).apply(x) as tf.SymbolicTensor;
   }
-  x = tf.layers.dense({ units, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: seed() }), name: `${name}_dense` }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers
+    .dense({ units, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: seed() }), name: `${name}_dense` })
+    .apply(x) as tf.SymbolicTensor;
   if (dropout > 0) x = tf.layers.dropout({ rate: dropout, seed: seed(), name: `${name}_dropout` }).apply(x) as tf.SymbolicTensor;
-  x = tf.layers.dense({ units: out.units, activation: out.activation, kernelInitializer: tf.initializers.glorotUniform({ seed: seed() }), name: `${name}_output` }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers
+    .dense({ units: out.units, activation: out.activation, kernelInitializer: tf.initializers.glorotUniform({ seed: seed() }), name: `${name}_output` })
+    .apply(x) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: x, name });
 }
 
@@ -65,11 +71,16 @@ export function buildHead(featureShape: readonly number[], options: HeadOptions)
  * like any functional model.
  */
 export function stitch(base: tf.LayersModel, head: tf.LayersModel, name = 'classifier'): tf.LayersModel {
-  const b = graphOf(base), h = graphOf(head);
-  if (b.outputs.length !== 1 || h.inputs.length !== 1) throw new ConvkitError('stitch: the base needs one output and the head one input', 'truncate the base at its feature layer');
+  const b = graphOf(base),
+    h = graphOf(head);
+  if (b.outputs.length !== 1 || h.inputs.length !== 1)
+    throw new ConvkitError('stitch: the base needs one output and the head one input', 'truncate the base at its feature layer');
   const [bs, hs] = [b.outputs[0]!.shape.slice(1), h.inputs[0]!.shape.slice(1)];
   if (bs.length !== hs.length || bs.some((d, i) => hs[i] != null && d !== hs[i])) {
-    throw new ConvkitError(`stitch: the base outputs ${JSON.stringify(bs)} but the head takes ${JSON.stringify(hs)}`, 'build the head for this base\'s feature shape');
+    throw new ConvkitError(
+      `stitch: the base outputs ${JSON.stringify(bs)} but the head takes ${JSON.stringify(hs)}`,
+      "build the head for this base's feature shape",
+    );
   }
   const mapped = new Map<number, tf.SymbolicTensor>([[h.inputs[0]!.id, b.outputs[0]!]]);
   const outs = reapply(head, mapped, (layer) => {

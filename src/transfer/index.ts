@@ -1,17 +1,42 @@
 /** Transfer learning: freezing, feature and frozen-prefix caches, heads, recipes, fineTune(). */
-export { freeze, unfreeze, setTrainable, trainableLayerNames, defaultBlockOf, firstLayerOfLastBlocks, type FreezeOptions, type UnfreezeOptions } from './freeze.js';
+export {
+  freeze,
+  unfreeze,
+  setTrainable,
+  trainableLayerNames,
+  defaultBlockOf,
+  firstLayerOfLastBlocks,
+  type FreezeOptions,
+  type UnfreezeOptions,
+} from './freeze.js';
 export { guardBatchNorm, guardBatchNormLayer, isFrozen } from './batch-norm.js';
 export { leafLayers, layerOutput } from './graph.js';
 export { splitModel, type SplitModel } from './split.js';
 export { buildHead, stitch, truncate, defaultPooling, outputSpec, type HeadOptions, type Pooling } from './head.js';
 export {
-  extractFeatures, computeActivations, featureTensors, defaultCacheDir, weightsDigest, dataDigest, readFeatureSet, writeFeatureSet,
-  type FeatureSet, type FeatureSource, type FeatureCacheOptions,
+  extractFeatures,
+  computeActivations,
+  featureTensors,
+  defaultCacheDir,
+  weightsDigest,
+  dataDigest,
+  readFeatureSet,
+  writeFeatureSet,
+  type FeatureSet,
+  type FeatureSource,
+  type FeatureCacheOptions,
 } from './feature-cache.js';
 export { cachePrefix, frozenPrefixEnd, CachedActivations, type PrefixCache, type PrefixCacheOptions } from './prefix-cache.js';
 export { fineTune, defaultFreezeUpTo, type FineTuneOptions, type FineTuneResult } from './fine-tune.js';
 export { getBase, type PretrainedBase, type LoadedPretrainedBase } from './bases.js';
 export {
-  TRANSFER_RECIPES, FEATURES, FEATURES_AUGMENT, FINETUNE, BOOK_AUGMENTATION, runTransferRecipe,
-  type TransferOptions, type TransferResult, type TransferRecipe, type TransferRecipeName,
+  TRANSFER_RECIPES,
+  FEATURES,
+  FEATURES_AUGMENT,
+  FINETUNE,
+  runTransferRecipe,
+  type TransferOptions,
+  type TransferResult,
+  type TransferRecipe,
+  type TransferRecipeName,
 } from './recipes.js';

@@ -72,7 +72,10 @@ export class CachedActivations implements BatchIteratorLike {
   private order: { i: number; v: number }[] = [];
   private pos = 0;
 
-  constructor(readonly sets: FeatureSet[], options: { batchSize?: number; seed?: number; shuffle?: boolean; classMode?: string | null } = {}) {
+  constructor(
+    readonly sets: FeatureSet[],
+    options: { batchSize?: number; seed?: number; shuffle?: boolean; classMode?: string | null } = {},
+  ) {
     if (sets.length === 0) throw new Error('CachedActivations needs at least one set');
     const first = sets[0]!;
     this.n = first.n;
@@ -162,7 +165,8 @@ export async function cachePrefix(model: tf.LayersModel, data: FeatureSource, op
   const split = splitModel(model, at);
   const K = options.variants ?? (options.transform ? 5 : 1);
   if (!Number.isInteger(K) || K < 1) throw new ConvkitError(`invalid variants: ${K}`, 'pass a whole number ≥ 1');
-  if (options.transform && !options.transformId) throw new ConvkitError('a prefix cache with augmentation needs transformId', 'pass the augmentation settings as transformId (they key the cache)');
+  if (options.transform && !options.transformId)
+    throw new ConvkitError('a prefix cache with augmentation needs transformId', 'pass the augmentation settings as transformId (they key the cache)');
   const seed = options.seed ?? 1;
   const sets: FeatureSet[] = [];
   let hits = 0;
@@ -174,9 +178,9 @@ export async function cachePrefix(model: tf.LayersModel, data: FeatureSource, op
       extra: { prefixAt: at, ...(options.transform ? { transform: options.transformId, seed, variant: v } : {}) },
       transform: options.transform
         ? (x, b) => {
-          if (b === 0) rng = createRng(seed * 1000003 + v);
-          return options.transform!(x, rng!);
-        }
+            if (b === 0) rng = createRng(seed * 1000003 + v);
+            return options.transform!(x, rng!);
+          }
         : undefined,
     });
     if (set.hit) hits++;

@@ -21,71 +21,22 @@ import { listNames } from '../util/list-names.js';
 import { createRng } from '../util/rng.js';
 import { DirectoryIterator, scanImageFolder, type BatchTransform, type Interpolation } from '../data/index.js';
 import type { FitResult } from '../train/fit.js';
-import type { Callback } from '../train/callbacks.js';
 import type { BatchData } from '../train/batches.js';
-import type { OptimizerName, ScheduleName } from '../train/optimizers.js';
-import { BOOK_AUGMENTATION, type AugmentationSettings, type TrainSettings } from '../train/recipes.js';
+import { BOOK_AUGMENTATION, type AugmentationSettings } from '../augment/presets.js';
 import { loadModel, readModelMeta, saveModel, type ConvkitModelMeta } from '../train/saved-model.js';
 import { ImageDataGenerator } from '../augment/generator.js';
 import { getBase, type PretrainedBase } from './bases.js';
 import { guardBatchNorm } from './batch-norm.js';
 import { extractFeatures, featureTensors, type FeatureSet } from './feature-cache.js';
 import { freeze, unfreeze, firstLayerOfLastBlocks } from './freeze.js';
-import { buildHead, stitch, truncate, type Pooling } from './head.js';
+import { buildHead, stitch, truncate } from './head.js';
 import { cachePrefix, frozenPrefixEnd } from './prefix-cache.js';
 import { batchesOf, say, trainStage, type RunSettings, type Stage } from './train-stage.js';
+import type { TransferOptions } from './options.js';
+
+export type { TransferOptions } from './options.js';
 
 export type TransferRecipeName = 'features' | 'features-augment' | 'finetune';
-
-/** Training settings the transfer recipes take as the small-convnet recipes do. */
-type SharedSettings = Pick<TrainSettings, 'momentum' | 'labelSmoothing' | 'stepsPerEpoch' | 'validationSteps' | 'earlyStoppingPatience' | 'reduceLrPatience' | 'interpolation'>;
-
-export interface TransferOptions extends SharedSettings {
-  /** Base name (mobilenet_v1, mobilenet_v2, vgg16) or a loaded base; default the `from` model's base, else mobilenet_v1. */
-  base?: string | PretrainedBase;
-  /** Folder with train/ and validation/ (and optionally test/), one sub-folder per class in each. */
-  data: string;
-  /** Output model folder. */
-  out: string;
-  epochs?: number;
-  seed?: number;
-  batchSize?: number;
-  learningRate?: number;
-  /** Optimizer (default the book's RMSprop). */
-  optimizer?: OptimizerName;
-  /** [height, width] (default: the base's). */
-  inputSize?: readonly [number, number];
-  /** Feature cache folder (default ~/.cache/convkit/features). */
-  cacheDir?: string;
-  noCache?: boolean;
-  /** Head pooling (default: Flatten for small feature maps, global average pooling otherwise). */
-  pooling?: Pooling;
-  /** Train on cached frozen-prefix activations (default true). */
-  prefixCache?: boolean;
-  /** Augmented variants per image in the prefix cache (default 5). */
-  variants?: number;
-  /** features-augment, finetune: training-set augmentation (default the book's). */
-  augmentation?: AugmentationSettings;
-  /**
-   * finetune: a features-augment model folder to start from (otherwise
-   * features-augment runs first). features-augment: a features model whose
-   * trained head starts the new one (same base and input size).
-   */
-  from?: string;
-  /** finetune: blocks to unfreeze (default 1: VGG16's block5, MobileNet's last depthwise-separable block; 'all': the whole base). */
-  unfreezeBlocks?: number | 'all';
-  /** Learning-rate schedule over the run (default constant). */
-  schedule?: ScheduleName;
-  /** The epoch whose weights are kept, by this validation metric (default val_loss). */
-  monitor?: string;
-  /** The user's hooks, called after the recipe's own. */
-  callbacks?: Callback[];
-  /** Stops training after the current batch, and a pass of the base over the images between two batches, when aborted. */
-  signal?: AbortSignal;
-  /** No progress output. */
-  silent?: boolean;
-  log?: (line: string) => void;
-}
 
 export interface TransferResult {
   model: tf.LayersModel;
@@ -103,8 +54,6 @@ export interface TransferRecipe {
   run(options: TransferOptions): Promise<TransferResult>;
 }
 
-export { BOOK_AUGMENTATION };
-
 const DEFAULT_BASE = 'mobilenet_v1';
 
 /**
@@ -116,7 +65,10 @@ function resolveBase(o: TransferOptions, from?: ConvkitModelMeta): PretrainedBas
   const recorded = from?.recipe?.settings?.base as string | undefined;
   const given = typeof o.base === 'object' ? o.base.name : o.base;
   if (recorded !== undefined && given !== undefined && recorded !== given) {
-    throw new ConvkitError(`--base ${given} differs from ${recorded}, the base of the --from model ${o.from}`, `leave --base out (the --from model's base is used) or pass --base ${recorded}`);
+    throw new ConvkitError(
+      `--base ${given} differs from ${recorded}, the base of the --from model ${o.from}`,
+      `leave --base out (the --from model's base is used) or pass --base ${recorded}`,
+    );
   }
   return typeof o.base === 'object' ? o.base : getBase(given ?? recorded ?? DEFAULT_BASE);
 }
@@ -129,21 +81,37 @@ interface Splits {
   test?: DirectoryIterator;
 }
 
-async function openSplits(root: string, targetSize: readonly [number, number], o: { batchSize: number; seed: number; interpolation: Interpolation }): Promise<Splits> {
+async function openSplits(
+  root: string,
+  targetSize: readonly [number, number],
+  o: { batchSize: number; seed: number; interpolation: Interpolation },
+): Promise<Splits> {
   const dir = resolve(root);
   const folder = (name: string) => join(dir, name);
   for (const name of ['train', 'validation']) {
-    if (!existsSync(folder(name))) throw new ConvkitError(`${folder(name)} not found`, `--data must hold train/ and validation/ (and optionally test/), each with one sub-folder per class`);
+    if (!existsSync(folder(name)))
+      throw new ConvkitError(`${folder(name)} not found`, `--data must hold train/ and validation/ (and optionally test/), each with one sub-folder per class`);
   }
   const scans = await Promise.all(['train', 'validation', 'test'].map((n) => (existsSync(folder(n)) ? scanImageFolder(folder(n)) : undefined)));
   const classNames = scans[0]!.classNames;
   for (const [i, s] of scans.entries()) {
     if (s && s.classNames.join('\n') !== classNames.join('\n')) {
-      throw new ConvkitError(`${folder(['train', 'validation', 'test'][i]!)} has classes ${listNames(s.classNames)} but train has ${listNames(classNames)}`, 'use the same class folders in every split');
+      throw new ConvkitError(
+        `${folder(['train', 'validation', 'test'][i]!)} has classes ${listNames(s.classNames)} but train has ${listNames(classNames)}`,
+        'use the same class folders in every split',
+      );
     }
   }
   const classMode = classNames.length === 2 ? 'binary' : 'categorical';
-  const make = (i: number) => new DirectoryIterator(scans[i]!, { targetSize: [targetSize[0], targetSize[1]], batchSize: o.batchSize, shuffle: false, classMode, seed: o.seed, interpolation: o.interpolation });
+  const make = (i: number) =>
+    new DirectoryIterator(scans[i]!, {
+      targetSize: [targetSize[0], targetSize[1]],
+      batchSize: o.batchSize,
+      shuffle: false,
+      classMode,
+      seed: o.seed,
+      interpolation: o.interpolation,
+    });
   return { classNames, classMode, train: make(0), validation: make(1), test: scans[2] ? make(2) : undefined };
 }
 
@@ -167,7 +135,14 @@ async function prepare(options: TransferOptions, batchSize: number, seed: number
   return { base, features, inputSize, interpolation, splits };
 }
 
-function metaFor(p: Omit<Prepared, 'features'>, recipe: TransferRecipeName, settings: Record<string, unknown>, seed: number, history: FitResult, metrics: Record<string, number>) {
+function metaFor(
+  p: Omit<Prepared, 'features'>,
+  recipe: TransferRecipeName,
+  settings: Record<string, unknown>,
+  seed: number,
+  history: FitResult,
+  metrics: Record<string, number>,
+) {
   return {
     classNames: p.splits.classNames,
     inputSize: [p.inputSize[0], p.inputSize[1]] as [number, number],
@@ -193,7 +168,9 @@ async function runFeatures(o: TransferOptions): Promise<TransferResult> {
   const val = await extractFeatures(p.features, p.splits.validation, { ...cache, label: 'features validation' });
   const test = p.splits.test ? await extractFeatures(p.features, p.splits.test, { ...cache, label: 'features test' }) : undefined;
   const tFeatures = (performance.now() - t0) / 1000;
-  log(`features ${train.shape.join('×')} per image (${[train, val, test].filter((s) => s?.hit).length} of ${test ? 3 : 2} sets from the cache, ${tFeatures.toFixed(1)} s)`);
+  log(
+    `features ${train.shape.join('×')} per image (${[train, val, test].filter((s) => s?.hit).length} of ${test ? 3 : 2} sets from the cache, ${tFeatures.toFixed(1)} s)`,
+  );
 
   const head = buildHead(train.shape, { numClasses: p.splits.classNames.length, pooling: o.pooling, rng: createRng(seed) });
   const classMode = p.splits.classMode;
@@ -201,18 +178,36 @@ async function runFeatures(o: TransferOptions): Promise<TransferResult> {
   const trainData = asData(train, batchSize, true);
   let stage: { history: FitResult; metrics: Record<string, number> };
   try {
-    stage = await trainStage({
-      net: head, train: trainData.data, validation: batchesOf([val], batchSize, seed, false, classMode),
-      shuffledValidation: () => batchesOf([val], batchSize, seed + 1, true, classMode),
-      test: test && (async () => batchesOf([test], batchSize, seed, false, classMode)),
-    }, o, { epochs, batchSize, learningRate, seed }, classMode);
+    stage = await trainStage(
+      {
+        net: head,
+        train: trainData.data,
+        validation: batchesOf([val], batchSize, seed, false, classMode),
+        shuffledValidation: () => batchesOf([val], batchSize, seed + 1, true, classMode),
+        test: test && (async () => batchesOf([test], batchSize, seed, false, classMode)),
+      },
+      o,
+      { epochs, batchSize, learningRate, seed },
+      classMode,
+    );
   } finally {
     trainData.dispose();
   }
   const { history, metrics } = stage;
   const tTrain = (performance.now() - t1) / 1000;
   const model = stitch(p.features, head, `${baseName}_features_classifier`);
-  const meta = await saveModel(model, o.out, metaFor(p, 'features', { epochs, batchSize, learningRate, optimizer: o.optimizer ?? 'rmsprop', pooling: head.layers[1]!.name.endsWith('pool') ? 'avg' : 'flatten' }, seed, history, metrics));
+  const meta = await saveModel(
+    model,
+    o.out,
+    metaFor(
+      p,
+      'features',
+      { epochs, batchSize, learningRate, optimizer: o.optimizer ?? 'rmsprop', pooling: head.layers[1]!.name.endsWith('pool') ? 'avg' : 'flatten' },
+      seed,
+      history,
+      metrics,
+    ),
+  );
   const timings = { features: tFeatures, train: tTrain, total: (performance.now() - t0) / 1000 };
   return { model, meta, history, metrics, timings };
 }
@@ -230,7 +225,13 @@ function augmentation(settings: AugmentationSettings = BOOK_AUGMENTATION): { tra
 /** Another iterator over `it`'s files, shuffled (and augmented with `transform`); `it` itself stays sorted and plain. */
 async function reopen(it: DirectoryIterator, p: Prepared, o: { batchSize: number; seed: number; transform?: BatchTransform }): Promise<DirectoryIterator> {
   return new DirectoryIterator(await scanImageFolder(it.root), {
-    targetSize: [p.inputSize[0], p.inputSize[1]], batchSize: o.batchSize, shuffle: true, classMode: p.splits.classMode, seed: o.seed, transform: o.transform, interpolation: p.interpolation,
+    targetSize: [p.inputSize[0], p.inputSize[1]],
+    batchSize: o.batchSize,
+    shuffle: true,
+    classMode: p.splits.classMode,
+    seed: o.seed,
+    transform: o.transform,
+    interpolation: p.interpolation,
   });
 }
 
@@ -242,16 +243,26 @@ async function prefixStage(model: tf.LayersModel, p: Prepared, o: TransferOption
   const aug = augmentation(o.augmentation);
   const common = { baseName: p.base.name, cacheDir: o.cacheDir, noCache: o.noCache, silent: o.silent, signal: o.signal, log: o.log, at, batchSize, seed };
   const t0 = performance.now();
-  const train = await cachePrefix(model, p.splits.train, { ...common, transform: aug.transform, transformId: aug.id, variants: o.variants ?? 5, label: undefined });
+  const train = await cachePrefix(model, p.splits.train, {
+    ...common,
+    transform: aug.transform,
+    transformId: aug.id,
+    variants: o.variants ?? 5,
+    label: undefined,
+  });
   const val = await cachePrefix(model, p.splits.validation, { ...common, shuffle: false });
   const seconds = (performance.now() - t0) / 1000;
-  say(o)(`${label}: frozen prefix up to ${at} cached (${train.data.sets.length} augmented variants per training image, ${(train.data.bytes / 2 ** 20).toFixed(0)} MiB, ${seconds.toFixed(1)} s)`);
+  say(o)(
+    `${label}: frozen prefix up to ${at} cached (${train.data.sets.length} augmented variants per training image, ${(train.data.bytes / 2 ** 20).toFixed(0)} MiB, ${seconds.toFixed(1)} s)`,
+  );
   const classMode = p.splits.classMode;
   const testSplit = p.splits.test;
   return {
     seconds,
     stage: {
-      net: train.split.suffix, train: train.data, validation: val.data,
+      net: train.split.suffix,
+      train: train.data,
+      validation: val.data,
       shuffledValidation: () => batchesOf(val.data.sets, batchSize, seed + 1, true, classMode),
       test: testSplit && (async () => (await cachePrefix(model, testSplit, { ...common, shuffle: false })).data),
     },
@@ -263,7 +274,9 @@ async function imageStage(model: tf.LayersModel, p: Prepared, o: TransferOptions
   const { batchSize, seed } = s;
   const testSplit = p.splits.test;
   return {
-    net: model, train: await reopen(p.splits.train, p, { batchSize, seed, transform: augmentation(o.augmentation).transform }), validation: p.splits.validation,
+    net: model,
+    train: await reopen(p.splits.train, p, { batchSize, seed, transform: augmentation(o.augmentation).transform }),
+    validation: p.splits.validation,
     shuffledValidation: () => reopen(p.splits.validation, p, { batchSize, seed: seed + 1 }),
     test: testSplit && (async () => testSplit),
   };
@@ -273,7 +286,12 @@ async function imageStage(model: tf.LayersModel, p: Prepared, o: TransferOptions
  * Trains `model` (frozen prefix + trainable rest) on augmented training
  * images; validation/test are evaluated without augmentation.
  */
-async function trainAugmented(model: tf.LayersModel, p: Prepared, o: TransferOptions, s: RunSettings & { label: string }): Promise<{ history: FitResult; metrics: Record<string, number>; timings: Record<string, number> }> {
+async function trainAugmented(
+  model: tf.LayersModel,
+  p: Prepared,
+  o: TransferOptions,
+  s: RunSettings & { label: string },
+): Promise<{ history: FitResult; metrics: Record<string, number>; timings: Record<string, number> }> {
   const timings: Record<string, number> = {};
   let stage: Stage;
   if (o.prefixCache !== false) {
@@ -300,7 +318,16 @@ async function runFeaturesAugment(o: TransferOptions): Promise<TransferResult> {
   if (o.from) await copyHead(o.from, head, p);
   const model = stitch(p.features, head, `${p.base.name}_augmented_classifier`);
   const { history, metrics, timings } = await trainAugmented(model, p, o, { epochs, batchSize, learningRate, seed, label: 'features-augment' });
-  const settings = { epochs, batchSize, learningRate, optimizer: o.optimizer ?? 'rmsprop', augmentation: o.augmentation ?? BOOK_AUGMENTATION, prefixCache: o.prefixCache !== false, variants: o.variants ?? 5, ...(o.from ? { headFrom: o.from } : {}) };
+  const settings = {
+    epochs,
+    batchSize,
+    learningRate,
+    optimizer: o.optimizer ?? 'rmsprop',
+    augmentation: o.augmentation ?? BOOK_AUGMENTATION,
+    prefixCache: o.prefixCache !== false,
+    variants: o.variants ?? 5,
+    ...(o.from ? { headFrom: o.from } : {}),
+  };
   const meta = await saveModel(model, o.out, metaFor(p, 'features-augment', settings, seed, history, metrics));
   return { model, meta, history, metrics, timings: { ...timings, total: (performance.now() - t0) / 1000 } };
 }
@@ -325,7 +352,10 @@ async function copyHead(dir: string, head: tf.LayersModel, p: Prepared): Promise
       const source = model.layers.find((l) => l.name === layer.name);
       const shapes = (ws: tf.LayerVariable[]) => ws.map((w) => w.shape.join('x')).join(',');
       if (!source || shapes(source.weights) !== shapes(layer.weights)) {
-        throw new ConvkitError(`--from ${dir} has no head layer ${layer.name} shaped like this head's`, 'train the features model with the same pooling and head size');
+        throw new ConvkitError(
+          `--from ${dir} has no head layer ${layer.name} shaped like this head's`,
+          'train the features model with the same pooling and head size',
+        );
       }
       layer.setWeights(source.getWeights());
     }
@@ -345,8 +375,10 @@ function checkTrainingKernels(layers: readonly tf.layers.Layer[]): void {
   for (const layer of layers) {
     const missing = (GRADIENT_KERNELS[layer.getClassName()] ?? []).filter((k) => !tf.getKernel(k, backend));
     if (layer.trainableWeights.length > 0 && missing.length) {
-      throw new ConvkitError(`the ${backend} backend cannot train layer ${layer.name} (${layer.getClassName()}): kernel ${missing.join(', ')} missing`,
-        'unfreeze fewer layers (e.g. from a pointwise conv), or pick another backend with CONVKIT_BACKEND');
+      throw new ConvkitError(
+        `the ${backend} backend cannot train layer ${layer.name} (${layer.getClassName()}): kernel ${missing.join(', ')} missing`,
+        'unfreeze fewer layers (e.g. from a pointwise conv), or pick another backend with CONVKIT_BACKEND',
+      );
     }
   }
 }
@@ -355,20 +387,40 @@ function checkTrainingKernels(layers: readonly tf.layers.Layer[]): void {
 async function startingPoint(o: TransferOptions, batchSize: number, seed: number): Promise<{ model: tf.LayersModel; p: Prepared }> {
   const interpolation = o.interpolation ?? 'bilinear';
   if (!o.from) {
-    const first = await runFeaturesAugment({ ...o, out: `${resolve(o.out)}.features-augment`, epochs: o.epochs ?? FEATURES_AUGMENT.defaults.epochs, learningRate: undefined });
+    const first = await runFeaturesAugment({
+      ...o,
+      out: `${resolve(o.out)}.features-augment`,
+      epochs: o.epochs ?? FEATURES_AUGMENT.defaults.epochs,
+      learningRate: undefined,
+    });
     const inputSize = first.meta.inputSize;
-    return { model: first.model, p: { base: resolveBase(o), features: first.model, inputSize, interpolation, splits: await openSplits(o.data, inputSize, { batchSize, seed, interpolation }) } };
+    return {
+      model: first.model,
+      p: {
+        base: resolveBase(o),
+        features: first.model,
+        inputSize,
+        interpolation,
+        splits: await openSplits(o.data, inputSize, { batchSize, seed, interpolation }),
+      },
+    };
   }
   const loaded = await loadModel(o.from);
   const made = loaded.meta.recipe?.name;
   if (made !== 'features-augment' && made !== 'features' && made !== 'finetune') {
     loaded.model.dispose();
-    throw new ConvkitError(`--from ${o.from} was made by recipe "${made ?? 'unknown'}"`, 'pass the --out folder of a features-augment run (or leave --from out to run it first)');
+    throw new ConvkitError(
+      `--from ${o.from} was made by recipe "${made ?? 'unknown'}"`,
+      'pass the --out folder of a features-augment run (or leave --from out to run it first)',
+    );
   }
   const base = resolveBase(o, loaded.meta);
   guardBatchNorm(loaded.model);
   const inputSize = loaded.meta.inputSize;
-  return { model: loaded.model, p: { base, features: loaded.model, inputSize, interpolation, splits: await openSplits(o.data, inputSize, { batchSize, seed, interpolation }) } };
+  return {
+    model: loaded.model,
+    p: { base, features: loaded.model, inputSize, interpolation, splits: await openSplits(o.data, inputSize, { batchSize, seed, interpolation }) },
+  };
 }
 
 /** finetune: unfreeze the top block(s) of a features-augment model and train at a low rate. */
@@ -381,7 +433,17 @@ async function runFinetune(o: TransferOptions): Promise<TransferResult> {
   const opened = unfreeze(model, { from });
   checkTrainingKernels(opened);
   const { history, metrics, timings } = await trainAugmented(model, p, o, { epochs, batchSize, learningRate, seed, label: 'finetune' });
-  const settings = { epochs, batchSize, learningRate, optimizer: o.optimizer ?? 'rmsprop', unfreezeFrom: from, augmentation: o.augmentation ?? BOOK_AUGMENTATION, prefixCache: o.prefixCache !== false, variants: o.variants ?? 5, from: o.from };
+  const settings = {
+    epochs,
+    batchSize,
+    learningRate,
+    optimizer: o.optimizer ?? 'rmsprop',
+    unfreezeFrom: from,
+    augmentation: o.augmentation ?? BOOK_AUGMENTATION,
+    prefixCache: o.prefixCache !== false,
+    variants: o.variants ?? 5,
+    from: o.from,
+  };
   const meta = await saveModel(model, o.out, metaFor(p, 'finetune', settings, seed, history, metrics));
   return { model, meta, history, metrics, timings: { ...timings, total: (performance.now() - t0) / 1000 } };
 }

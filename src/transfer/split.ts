@@ -30,12 +30,17 @@ export function splitModel(model: tf.LayersModel, at: string): SplitModel {
   const input = tf.input({ shape: cut.shape.slice(1) as number[], dtype: cut.dtype, name: `${at}_features` });
   const mapped = new Map<number, tf.SymbolicTensor>([[cut.id, input]]);
   const reached = reapply(model, mapped, (layer) => {
-    throw new ConvkitError(`cannot split model ${model.name} at "${at}": layer ${layer.name} also reads a tensor from before the split (a skip connection)`,
-      'split at the end of a block, where no connection jumps over the split point');
+    throw new ConvkitError(
+      `cannot split model ${model.name} at "${at}": layer ${layer.name} also reads a tensor from before the split (a skip connection)`,
+      'split at the end of a block, where no connection jumps over the split point',
+    );
   });
   const outputs = reached.map((m, i) => {
     if (!m) {
-      throw new ConvkitError(`cannot split model ${model.name} at "${at}": output ${graph.outputs[i]!.name} does not depend on it`, 'split at a layer every output depends on');
+      throw new ConvkitError(
+        `cannot split model ${model.name} at "${at}": output ${graph.outputs[i]!.name} does not depend on it`,
+        'split at a layer every output depends on',
+      );
     }
     return m;
   });

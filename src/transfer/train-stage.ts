@@ -10,24 +10,42 @@ import { ConvkitError } from '../util/errors.js';
 import { fit, evaluateLossAcc, type FitOptions, type FitResult } from '../train/fit.js';
 import { KeepBestWeights } from '../train/callbacks.js';
 import type { BatchData } from '../train/batches.js';
-import { plateauCallbacks } from '../train/train-recipe.js';
+import { plateauCallbacks } from '../train/callbacks.js';
 import { CachedActivations } from './prefix-cache.js';
 import type { FeatureSet } from './feature-cache.js';
-import type { TransferOptions } from './recipes.js';
+import type { TransferOptions } from './options.js';
 
 /** The recipe's progress lines (none when silent). */
-export const say = (o: TransferOptions) => (line: string) => { if (!o.silent) (o.log ?? ((l: string) => console.error(l)))(line); };
+export const say = (o: TransferOptions) => (line: string) => {
+  if (!o.silent) (o.log ?? ((l: string) => console.error(l)))(line);
+};
 
 /** The numbers of one fit. */
-export interface RunSettings { epochs: number; batchSize: number; learningRate: number; seed: number }
+export interface RunSettings {
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  seed: number;
+}
 
 /** What every transfer fit shares: the run's settings, the kept best epoch, early stopping, plateaus and the user's hooks. */
 function fitOptions(o: TransferOptions, s: RunSettings, classMode: 'binary' | 'categorical', keep: KeepBestWeights): FitOptions {
   const plateau = plateauCallbacks(o, keep.monitor, say(o));
   return {
-    epochs: s.epochs, batchSize: s.batchSize, learningRate: s.learningRate, seed: s.seed, optimizer: o.optimizer ?? 'rmsprop',
-    momentum: o.momentum, schedule: o.schedule, labelSmoothing: o.labelSmoothing, stepsPerEpoch: o.stepsPerEpoch, validationSteps: o.validationSteps,
-    classMode, verbose: !o.silent, signal: o.signal, callbacks: [keep, ...plateau.callbacks, ...(o.callbacks ?? [])],
+    epochs: s.epochs,
+    batchSize: s.batchSize,
+    learningRate: s.learningRate,
+    seed: s.seed,
+    optimizer: o.optimizer ?? 'rmsprop',
+    momentum: o.momentum,
+    schedule: o.schedule,
+    labelSmoothing: o.labelSmoothing,
+    stepsPerEpoch: o.stepsPerEpoch,
+    validationSteps: o.validationSteps,
+    classMode,
+    verbose: !o.silent,
+    signal: o.signal,
+    callbacks: [keep, ...plateau.callbacks, ...(o.callbacks ?? [])],
   };
 }
 
@@ -50,7 +68,12 @@ export interface Stage {
  * scoring (long passes over the images after Ctrl-C) and keeps its best
  * epoch so far, like a checkpoint.
  */
-export async function trainStage(stage: Stage, o: TransferOptions, s: RunSettings, classMode: 'binary' | 'categorical'): Promise<{ history: FitResult; metrics: Record<string, number> }> {
+export async function trainStage(
+  stage: Stage,
+  o: TransferOptions,
+  s: RunSettings,
+  classMode: 'binary' | 'categorical',
+): Promise<{ history: FitResult; metrics: Record<string, number> }> {
   const keep = new KeepBestWeights({ monitor: o.monitor });
   const validationData = o.validationSteps === undefined ? stage.validation : await stage.shuffledValidation();
   const history = await fit(stage.net, stage.train, { ...fitOptions(o, s, classMode, keep), validationData });

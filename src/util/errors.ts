@@ -5,7 +5,10 @@
  */
 export class ConvkitError extends Error {
   override readonly name = 'ConvkitError';
-  constructor(message: string, readonly hint?: string) {
+  constructor(
+    message: string,
+    readonly hint?: string,
+  ) {
     super(hint ? `${message}\n  fix: ${hint}` : message);
   }
 }

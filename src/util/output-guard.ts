@@ -51,7 +51,7 @@ async function realPathOf(path: string): Promise<string> {
 }
 
 /** True when `inner` is `outer` or lies below it. */
-export function isWithin(inner: string, outer: string): boolean {
+function isWithin(inner: string, outer: string): boolean {
   const rel = relative(outer, inner);
   return rel === '' || (!rel.startsWith('..' + sep) && rel !== '..' && !isAbsolute(rel));
 }
@@ -116,8 +116,16 @@ export async function checkReplaceable(dir: string, owns: OwnershipTest, flag: s
   const path = resolve(dir);
   const st = await statOrUndefined(path);
   if (!st) return;
-  if (!st.isDirectory()) throw new ConvkitError(`${flag} ${path} is a file, not a folder`, `give a new or empty folder for ${what}; convkit does not replace files it did not write`);
-  const entries = await fs.readdir(path);
+  if (!st.isDirectory())
+    throw new ConvkitError(
+      `${flag} ${path} is a file, not a folder`,
+      `give a new or empty folder for ${what}; convkit does not replace files it did not write`,
+    );
+  // Another writer may swap the folder out between stat and readdir: gone is as good as absent.
+  const entries = await fs.readdir(path).catch((err) => {
+    if (errnoCode(err) === 'ENOENT') return [];
+    throw err;
+  });
   if (entries.length === 0 || (await owns(path))) return;
   const shown = entries.slice(0, 3).join(', ') + (entries.length > 3 ? `, … (${entries.length} entries)` : '');
   throw new ConvkitError(
@@ -132,10 +140,16 @@ export async function claimOutputDir(claim: OutputClaim): Promise<void> {
   for (const input of claim.inputs ?? []) {
     const data = await realPathOf(input.path);
     if (isWithin(out, data)) {
-      throw new ConvkitError(`${claim.flag} ${resolve(claim.path)} lies inside ${input.flag} ${resolve(input.path)}`, `write ${claim.what} outside ${input.flag}; inside it, it would mix with (or replace) what is there`);
+      throw new ConvkitError(
+        `${claim.flag} ${resolve(claim.path)} lies inside ${input.flag} ${resolve(input.path)}`,
+        `write ${claim.what} outside ${input.flag}; inside it, it would mix with (or replace) what is there`,
+      );
     }
     if (isWithin(data, out)) {
-      throw new ConvkitError(`${claim.flag} ${resolve(claim.path)} holds ${input.flag} ${resolve(input.path)}`, `write ${claim.what} to a folder of its own, outside ${input.flag}`);
+      throw new ConvkitError(
+        `${claim.flag} ${resolve(claim.path)} holds ${input.flag} ${resolve(input.path)}`,
+        `write ${claim.what} to a folder of its own, outside ${input.flag}`,
+      );
     }
   }
   await checkReplaceable(claim.path, claim.owns, claim.flag, claim.what);
@@ -185,9 +199,13 @@ export async function claimOutputFile(claim: Omit<OutputClaim, 'owns'> & { owns:
     }
   }
   const st = await statOrUndefined(path);
-  if (st?.isDirectory()) throw new ConvkitError(`${claim.flag} ${path} is a folder`, `pass a file name for ${claim.what}, e.g. ${claim.flag} ${join(path, 'preview.png')}`);
+  if (st?.isDirectory())
+    throw new ConvkitError(`${claim.flag} ${path} is a folder`, `pass a file name for ${claim.what}, e.g. ${claim.flag} ${join(path, 'preview.png')}`);
   if (st && !(await claim.owns(path))) {
-    throw new ConvkitError(`${claim.flag} ${path} already exists and is not ${claim.what} convkit wrote`, 'choose a new file name; convkit does not overwrite files it did not write');
+    throw new ConvkitError(
+      `${claim.flag} ${path} already exists and is not ${claim.what} convkit wrote`,
+      'choose a new file name; convkit does not overwrite files it did not write',
+    );
   }
   await checkWritable(dirname(path), claim.flag);
 }
@@ -217,7 +235,8 @@ export async function lockOutput(path: string, flag: string): Promise<() => Prom
       await fs.writeFile(lock, `${process.pid}\n`, { flag: 'wx' });
       return () => fs.rm(lock, { force: true });
     } catch (err) {
-      if (errnoCode(err) !== 'EEXIST') throw new ConvkitError(`cannot lock ${flag} ${target}: ${(err as Error).message}`, `choose a ${flag} in a folder you can write to`);
+      if (errnoCode(err) !== 'EEXIST')
+        throw new ConvkitError(`cannot lock ${flag} ${target}: ${(err as Error).message}`, `choose a ${flag} in a folder you can write to`);
     }
     const pid = Number((await fs.readFile(lock, 'utf8').catch(() => '')).trim());
     // An empty lock is one being written this instant: in use, as a live process's is.

@@ -17,8 +17,11 @@ export interface ProgressOptions {
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return '--:--';
   const s = Math.max(0, Math.round(seconds));
-  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
-  const mm = String(m).padStart(2, '0'), ss = String(r).padStart(2, '0');
+  const h = Math.floor(s / 3600),
+    m = Math.floor((s % 3600) / 60),
+    r = s % 60;
+  const mm = String(m).padStart(2, '0'),
+    ss = String(r).padStart(2, '0');
   return h > 0 ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
 }
 
@@ -59,8 +62,10 @@ export class Progress {
     const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
     const eta = this.rate > 0 ? (total - this.done) / this.rate : Infinity;
     const rate = this.rate >= 10 ? this.rate.toFixed(0) : this.rate.toFixed(2);
-    return `${label} ${bar} ${this.done}/${total} ${rate} ${unit}/s ` +
-      `elapsed ${formatDuration(this.elapsed)} ETA ${formatDuration(eta)}${this.extra ? ' ' + this.extra : ''}`;
+    return (
+      `${label} ${bar} ${this.done}/${total} ${rate} ${unit}/s ` +
+      `elapsed ${formatDuration(this.elapsed)} ETA ${formatDuration(eta)}${this.extra ? ' ' + this.extra : ''}`
+    );
   }
 
   private render(final: boolean): void {

@@ -3,7 +3,7 @@ import { BENCH_BACKENDS, type BenchBackend, formatBenchReport, runBench } from '
 import { WORKLOAD_NAMES, type WorkloadName } from '../../bench/workloads.js';
 import type { ResampleEngine } from '../../augment/apply.js';
 import { parseCommandArgs } from '../args.js';
-import type { Command } from '../main.js';
+import type { Command } from '../command.js';
 
 const spec = {
   name: 'bench',
@@ -16,18 +16,25 @@ const spec = {
     'convkit bench data [--dir DIR] [--json]',
     '  Input-pipeline throughput on a class-folder tree (default ../shared/data/cats_and_dogs_small/train),',
     "  150×150, batch 32: decode + resize, cached batches, and cached batches with the book's augmentation",
-    "  for each resampling engine of the backend in use (native: C++ and JS; wasm: TF.js kernel and JS).",
+    '  for each resampling engine of the backend in use (native: C++ and JS; wasm: TF.js kernel and JS).',
   ].join('\n'),
   options: {
-    json: { type: 'boolean' }, quick: { type: 'boolean' }, backends: { type: 'string' }, workloads: { type: 'string' },
-    python: { type: 'string' }, dir: { type: 'string' },
+    json: { type: 'boolean' },
+    quick: { type: 'boolean' },
+    backends: { type: 'string' },
+    workloads: { type: 'string' },
+    python: { type: 'string' },
+    dir: { type: 'string' },
   },
   allowPositionals: true,
 } as const;
 
 function list<T extends string>(value: string | undefined, flag: string, allowed: readonly T[]): T[] | undefined {
   if (value === undefined) return undefined;
-  const items = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const items = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const bad = items.filter((s) => !allowed.includes(s as T));
   if (bad.length || !items.length) throw new ConvkitError(`invalid --${flag}: ${JSON.stringify(value)}`, `use a comma-separated list of ${allowed.join(', ')}`);
   return items as T[];
@@ -36,14 +43,18 @@ function list<T extends string>(value: string | undefined, flag: string, allowed
 const bench: Command = {
   async run(argv) {
     const { values, positionals } = parseCommandArgs(spec, argv);
-    if (values.help) { console.log(spec.usage); return 0; }
+    if (values.help) {
+      console.log(spec.usage);
+      return 0;
+    }
     const [sub, ...extra] = positionals;
     if (extra.length || (sub !== undefined && sub !== 'data')) {
       throw new ConvkitError(`unexpected argument ${JSON.stringify(sub === 'data' ? extra[0] : sub)}`, `see "convkit bench --help"\n\n${spec.usage}`);
     }
     if (sub === 'data') return benchDataCommand(values.dir, Boolean(values.json));
     const report = await runBench({
-      quick: values.quick, python: values.python,
+      quick: values.quick,
+      python: values.python,
       backends: list<BenchBackend>(values.backends, 'backends', BENCH_BACKENDS),
       workloads: list<WorkloadName>(values.workloads, 'workloads', WORKLOAD_NAMES),
     });
@@ -63,14 +74,17 @@ async function benchDataCommand(dirFlag: string | undefined, json: boolean): Pro
   await initBackend();
   const { benchData } = await import('../../bench/data.js');
   const { ImageDataGenerator } = await import('../../augment/generator.js');
-  const { BOOK_AUGMENTATION } = await import('../../train/recipes.js');
+  const { BOOK_AUGMENTATION } = await import('../../augment/presets.js');
   const tf = await import('@tensorflow/tfjs');
   // The book's augmentation (fill 'nearest'), once per engine, so their speeds print side by side.
   const engines: ResampleEngine[] = tf.getBackend() === 'native' ? ['native', 'js'] : tf.getBackend() === 'wasm' ? ['tfjs', 'js'] : ['js'];
   const transforms = engines.map((engine) => {
     const gen = new ImageDataGenerator({ ...BOOK_AUGMENTATION });
     gen.engine = engine;
-    return { label: `book augmentation (${engine === 'js' ? 'JS resampler' : engine === 'native' ? 'native resampler' : 'TF.js Transform kernel'})`, transform: gen.batchTransform() };
+    return {
+      label: `book augmentation (${engine === 'js' ? 'JS resampler' : engine === 'native' ? 'native resampler' : 'TF.js Transform kernel'})`,
+      transform: gen.batchTransform(),
+    };
   });
   const result = await benchData({ dir, print: true, transforms });
   if (json) console.log(JSON.stringify(result));

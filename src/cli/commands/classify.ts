@@ -2,11 +2,11 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../backend/index.js';
 import { decodeBatch } from '../../data/cache.js';
 import { listImageFiles } from '../../data/scan.js';
-import { BASE_NAMES, getBase } from '../../models/bases.js';
-import { imagenetTopK, type Prediction } from '../../models/imagenet.js';
+import { BASE_NAMES, baseSpec } from '../../models/bases.js';
+import { imagenetTopK, type ImagenetPrediction } from '../../models/imagenet.js';
 import { intFlag, parseCommandArgs } from '../args.js';
 import { BadFiles } from '../bad-files.js';
-import type { Command } from '../main.js';
+import type { Command } from '../command.js';
 import { ConvkitError } from '../../util/errors.js';
 
 const spec = {
@@ -34,9 +34,12 @@ const BATCH = 16;
 const classify: Command = {
   async run(argv) {
     const { values, positionals } = parseCommandArgs(spec, argv);
-    if (values.help) { console.log(spec.usage); return 0; }
+    if (values.help) {
+      console.log(spec.usage);
+      return 0;
+    }
     if (!positionals.length) throw new ConvkitError('no image given', `pass one or more image files\n\n${spec.usage}`);
-    const base = getBase(values.base ?? 'mobilenet_v2');
+    const base = baseSpec(values.base ?? 'mobilenet_v2');
     const k = intFlag(values.top, 'top', 5, 1);
     const json = values.json ?? false;
     const listed = await listImageFiles(positionals, { skipBad: true });
@@ -49,7 +52,11 @@ const classify: Command = {
     const [h, w] = base.inputSize;
     try {
       for (let start = 0; start < listed.files.length; start += BATCH) {
-        const { files, pixels } = await decodeBatch(listed.files.slice(start, start + BATCH), { targetSize: [h, w], colorMode: 'rgb', interpolation: 'bilinear' }, bad.report);
+        const { files, pixels } = await decodeBatch(
+          listed.files.slice(start, start + BATCH),
+          { targetSize: [h, w], colorMode: 'rgb', interpolation: 'bilinear' },
+          bad.report,
+        );
         if (files.length === 0) continue;
         const probs = tf.tidy(() => model.predict(tf.tensor4d(pixels, [files.length, h, w, 3])) as tf.Tensor);
         const rows = (await probs.array()) as number[][];
@@ -63,9 +70,14 @@ const classify: Command = {
   },
 };
 
-function print(file: string, predictions: Prediction[], json: boolean): void {
+function print(file: string, predictions: ImagenetPrediction[], json: boolean): void {
   if (json) {
-    console.log(JSON.stringify({ file, predictions: predictions.map(({ classIndex, label, probability }) => ({ classIndex, label, probability: Number(probability.toFixed(6)) })) }));
+    console.log(
+      JSON.stringify({
+        file,
+        predictions: predictions.map(({ classIndex, label, probability }) => ({ classIndex, label, probability: Number(probability.toFixed(6)) })),
+      }),
+    );
     return;
   }
   console.log(file);

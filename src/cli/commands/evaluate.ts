@@ -6,7 +6,7 @@ import { ConvkitError } from '../../util/errors.js';
 import { intFlag, parseCommandArgs } from '../args.js';
 import { listSkipped } from '../bad-files.js';
 import { formatEvaluation } from '../evaluation-text.js';
-import type { Command } from '../main.js';
+import type { Command } from '../command.js';
 
 const spec = {
   name: 'evaluate',
@@ -16,13 +16,24 @@ const spec = {
   Images are read as the model was trained (convkit.json's inputSize, colorMode and interpolation).
   --tta K     average K views per image (the original and K-1 augmented ones)
   --skip-bad  leave out images that cannot be read (listed on stderr and in --json's "skipped") instead of stopping`,
-  options: { model: { type: 'string' }, data: { type: 'string' }, json: { type: 'boolean' }, tta: { type: 'string' }, 'batch-size': { type: 'string' }, seed: { type: 'string' }, 'skip-bad': { type: 'boolean' } },
+  options: {
+    model: { type: 'string' },
+    data: { type: 'string' },
+    json: { type: 'boolean' },
+    tta: { type: 'string' },
+    'batch-size': { type: 'string' },
+    seed: { type: 'string' },
+    'skip-bad': { type: 'boolean' },
+  },
 } as const;
 
 const evaluateCommand: Command = {
   async run(argv) {
     const { values: v } = parseCommandArgs(spec, argv);
-    if (v.help) { console.log(spec.usage); return 0; }
+    if (v.help) {
+      console.log(spec.usage);
+      return 0;
+    }
     if (!v.model) throw new ConvkitError('--model is required', 'pass the folder written by "convkit train --out"');
     if (!v.data) throw new ConvkitError('--data is required', 'pass a folder with one sub-folder per class');
     const views = intFlag(v.tta, 'tta', 1, 1);
@@ -31,8 +42,15 @@ const evaluateCommand: Command = {
     try {
       const { targetSize, colorMode, interpolation } = modelReadOptions(meta);
       const r = await evaluate(model, v.data, {
-        classNames: meta.classNames, batchSize: intFlag(v['batch-size'], 'batch-size', 32, 1), seed: intFlag(v.seed, 'seed', 1, 0),
-        inputSize: targetSize, colorMode, interpolation, skipBad: v['skip-bad'], tta: views > 1 ? { views } : undefined, progress: true,
+        classNames: meta.classNames,
+        batchSize: intFlag(v['batch-size'], 'batch-size', 32, 1),
+        seed: intFlag(v.seed, 'seed', 1, 0),
+        inputSize: targetSize,
+        colorMode,
+        interpolation,
+        skipBad: v['skip-bad'],
+        tta: views > 1 ? { views } : undefined,
+        progress: true,
       });
       listSkipped('evaluate', r.skipped ?? []);
       if (v.json) {

@@ -5,7 +5,7 @@ import { loadModel } from '../../train/saved-model.js';
 import { ConvkitError } from '../../util/errors.js';
 import { intFlag, parseCommandArgs } from '../args.js';
 import { BadFiles } from '../bad-files.js';
-import type { Command } from '../main.js';
+import type { Command } from '../command.js';
 
 const spec = {
   name: 'predict',
@@ -16,26 +16,44 @@ const spec = {
               or {"file", "error"} for a file that cannot be read
   --tta K     average K views per image (the original and K-1 augmented ones)
   --skip-bad  files that cannot be read are listed but do not make the exit code 1`,
-  options: { model: { type: 'string' }, json: { type: 'boolean' }, tta: { type: 'string' }, seed: { type: 'string' }, 'batch-size': { type: 'string' }, 'skip-bad': { type: 'boolean' } },
+  options: {
+    model: { type: 'string' },
+    json: { type: 'boolean' },
+    tta: { type: 'string' },
+    seed: { type: 'string' },
+    'batch-size': { type: 'string' },
+    'skip-bad': { type: 'boolean' },
+  },
   allowPositionals: true,
 } as const;
 
 const predictCommand: Command = {
   async run(argv) {
     const { values: v, positionals } = parseCommandArgs(spec, argv);
-    if (v.help) { console.log(spec.usage); return 0; }
+    if (v.help) {
+      console.log(spec.usage);
+      return 0;
+    }
     if (!v.model) throw new ConvkitError('--model is required', 'pass the folder written by "convkit train --out"');
     if (positionals.length === 0) throw new ConvkitError('no images given', 'pass image files or folders after the options');
     const views = intFlag(v.tta, 'tta', 1, 1);
-    const seed = intFlag(v.seed, 'seed', 1, 0), batchSize = intFlag(v['batch-size'], 'batch-size', 32, 1);
+    const seed = intFlag(v.seed, 'seed', 1, 0),
+      batchSize = intFlag(v['batch-size'], 'batch-size', 32, 1);
     const { files, skipped } = await listImageFiles(positionals, { skipBad: true });
     const bad = new BadFiles('predict', v.json ?? false);
     skipped.forEach(bad.report);
-    if (files.length === 0 && skipped.length === 0) throw new ConvkitError(`no image files in ${positionals.join(', ')}`, 'pass .jpg/.png/... files or folders holding them');
+    if (files.length === 0 && skipped.length === 0)
+      throw new ConvkitError(`no image files in ${positionals.join(', ')}`, 'pass .jpg/.png/... files or folders holding them');
     await initBackend();
     const loaded = await loadModel(v.model);
     try {
-      const results = await predict(loaded, files, { tta: views > 1 ? { views } : undefined, seed, batchSize, progress: files.length > 64, onBadFile: bad.report });
+      const results = await predict(loaded, files, {
+        tta: views > 1 ? { views } : undefined,
+        seed,
+        batchSize,
+        progress: files.length > 64,
+        onBadFile: bad.report,
+      });
       for (const r of results) {
         console.log(v.json ? JSON.stringify(r) : `${r.file}\t${r.label}\t${r.probability.toFixed(4)}`);
       }

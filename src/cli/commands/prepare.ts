@@ -1,6 +1,6 @@
 import { parseCommandArgs, intFlag } from '../args.js';
 import { listSkipped } from '../bad-files.js';
-import type { Command } from '../main.js';
+import type { Command } from '../command.js';
 import { ConvkitError } from '../../util/errors.js';
 import { DEFAULT_PATTERN, parseRanges, parseSplit, prepareSplits } from '../../data/prepare.js';
 
@@ -24,8 +24,15 @@ const spec = {
                            every image is decoded before anything is written
   --json                   print the counts as JSON`,
   options: {
-    split: { type: 'string' }, ranges: { type: 'string' }, pattern: { type: 'string' }, names: { type: 'string' },
-    seed: { type: 'string' }, link: { type: 'boolean' }, overwrite: { type: 'boolean' }, json: { type: 'boolean' }, 'skip-bad': { type: 'boolean' },
+    split: { type: 'string' },
+    ranges: { type: 'string' },
+    pattern: { type: 'string' },
+    names: { type: 'string' },
+    seed: { type: 'string' },
+    link: { type: 'boolean' },
+    overwrite: { type: 'boolean' },
+    json: { type: 'boolean' },
+    'skip-bad': { type: 'boolean' },
   },
   allowPositionals: true,
 } as const;
@@ -33,17 +40,38 @@ const spec = {
 const prepare: Command = {
   async run(argv) {
     const { values, positionals } = parseCommandArgs(spec, argv);
-    if (values.help) { console.log(spec.usage); return 0; }
-    if (positionals.length !== 2) throw new ConvkitError(`expected SOURCE and DEST, got ${positionals.length} argument${positionals.length === 1 ? '' : 's'}`, 'see "convkit prepare --help"');
-    if ((values.split === undefined) === (values.ranges === undefined)) throw new ConvkitError('give exactly one of --split and --ranges', 'e.g. --split 0.5,0.25,0.25 or --ranges 0-999,1000-1499,1500-1999; see "convkit prepare --help"');
+    if (values.help) {
+      console.log(spec.usage);
+      return 0;
+    }
+    if (positionals.length !== 2)
+      throw new ConvkitError(
+        `expected SOURCE and DEST, got ${positionals.length} argument${positionals.length === 1 ? '' : 's'}`,
+        'see "convkit prepare --help"',
+      );
+    if ((values.split === undefined) === (values.ranges === undefined))
+      throw new ConvkitError(
+        'give exactly one of --split and --ranges',
+        'e.g. --split 0.5,0.25,0.25 or --ranges 0-999,1000-1499,1500-1999; see "convkit prepare --help"',
+      );
     const split = values.split !== undefined ? parseSplit(values.split) : parseRanges(values.ranges!);
     const result = await prepareSplits({
-      source: positionals[0]!, dest: positionals[1]!, split,
-      pattern: values.pattern, names: values.names?.split(',').map((s) => s.trim()),
-      seed: intFlag(values.seed, 'seed', 42), link: values.link, overwrite: values.overwrite, skipBad: values['skip-bad'], progress: !values.json,
+      source: positionals[0]!,
+      dest: positionals[1]!,
+      split,
+      pattern: values.pattern,
+      names: values.names?.split(',').map((s) => s.trim()),
+      seed: intFlag(values.seed, 'seed', 42),
+      link: values.link,
+      overwrite: values.overwrite,
+      skipBad: values['skip-bad'],
+      progress: !values.json,
     });
     listSkipped('prepare', result.skipped);
-    if (values.json) { console.log(JSON.stringify(result)); return 0; }
+    if (values.json) {
+      console.log(JSON.stringify(result));
+      return 0;
+    }
     const parts = Object.keys(result.counts);
     const w = Math.max(5, ...result.classNames.map((c) => c.length));
     console.log(`${result.dest} (from ${result.layout === 'flat' ? 'file names' : 'class folders'}${result.unused ? `; ${result.unused} images unused` : ''})`);

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { initBackend } from '../../backend/index.js';
 import { parseCommandArgs, intFlag, numberFlag } from '../args.js';
-import type { Command } from '../main.js';
+import type { Command } from '../command.js';
 import { ConvkitError } from '../../util/errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { ImageDataGenerator, previewAugmentations, previewBatch, type FillMode, type ImageDataGeneratorOptions, type ShiftRange } from '../../augment/index.js';
@@ -46,14 +46,31 @@ const spec = {
   --channel-shift-range R  e.g. 20
   --interpolation-order N  1 bilinear (default) or 0 nearest`,
   options: {
-    data: { type: 'string' }, image: { type: 'string', multiple: true }, out: { type: 'string' }, seed: { type: 'string' },
-    count: { type: 'string' }, images: { type: 'string' }, random: { type: 'boolean' }, batch: { type: 'boolean' },
-    'batch-size': { type: 'string' }, 'image-size': { type: 'string' }, columns: { type: 'string' },
-    'rotation-range': { type: 'string' }, 'width-shift-range': { type: 'string' }, 'height-shift-range': { type: 'string' },
-    'shear-range': { type: 'string' }, 'zoom-range': { type: 'string' }, 'horizontal-flip': { type: 'boolean' },
-    'no-horizontal-flip': { type: 'boolean' }, 'vertical-flip': { type: 'boolean' }, 'fill-mode': { type: 'string' },
-    cval: { type: 'string' }, 'brightness-range': { type: 'string' }, 'channel-shift-range': { type: 'string' },
-    'interpolation-order': { type: 'string' }, 'skip-bad': { type: 'boolean' },
+    data: { type: 'string' },
+    image: { type: 'string', multiple: true },
+    out: { type: 'string' },
+    seed: { type: 'string' },
+    count: { type: 'string' },
+    images: { type: 'string' },
+    random: { type: 'boolean' },
+    batch: { type: 'boolean' },
+    'batch-size': { type: 'string' },
+    'image-size': { type: 'string' },
+    columns: { type: 'string' },
+    'rotation-range': { type: 'string' },
+    'width-shift-range': { type: 'string' },
+    'height-shift-range': { type: 'string' },
+    'shear-range': { type: 'string' },
+    'zoom-range': { type: 'string' },
+    'horizontal-flip': { type: 'boolean' },
+    'no-horizontal-flip': { type: 'boolean' },
+    'vertical-flip': { type: 'boolean' },
+    'fill-mode': { type: 'string' },
+    cval: { type: 'string' },
+    'brightness-range': { type: 'string' },
+    'channel-shift-range': { type: 'string' },
+    'interpolation-order': { type: 'string' },
+    'skip-bad': { type: 'boolean' },
   },
   allowPositionals: true,
 } as const;
@@ -86,9 +103,13 @@ async function checkOutFile(out: string, data: string | undefined): Promise<void
 const preview: Command = {
   async run(argv) {
     const { values: v, positionals } = parseCommandArgs(spec, argv);
-    if (v.help) { console.log(spec.usage); return 0; }
+    if (v.help) {
+      console.log(spec.usage);
+      return 0;
+    }
     const files = [...(v.image ?? []), ...positionals];
-    if (!v.data && files.length === 0) throw new ConvkitError('nothing to preview', 'pass --data DIR (a folder of images or a class-folder root) or --image FILE');
+    if (!v.data && files.length === 0)
+      throw new ConvkitError('nothing to preview', 'pass --data DIR (a folder of images or a class-folder root) or --image FILE');
     if (v.batch && !v.data) throw new ConvkitError('--batch needs --data DIR', 'pass the folder to draw the batch from');
     if (v['horizontal-flip'] && v['no-horizontal-flip']) throw new ConvkitError('both --horizontal-flip and --no-horizontal-flip given', 'keep one of them');
     const zoom = v['zoom-range'];
@@ -126,9 +147,15 @@ const preview: Command = {
     const result = v.batch
       ? await previewBatch(generator, { data: v.data!, batchSize: intFlag(v['batch-size'], 'batch-size', 16, 1), imageSize, seed, skipBad: v['skip-bad'] })
       : await previewAugmentations(generator, {
-        files, data: v.data, numImages: intFlag(v.images, 'images', 1, 1), random: v.random ?? false,
-        count: intFlag(v.count, 'count', 8, 1), imageSize, seed, skipBad: v['skip-bad'],
-      });
+          files,
+          data: v.data,
+          numImages: intFlag(v.images, 'images', 1, 1),
+          random: v.random ?? false,
+          count: intFlag(v.count, 'count', 8, 1),
+          imageSize,
+          seed,
+          skipBad: v['skip-bad'],
+        });
     listSkipped('preview', result.skipped);
     const columns = intFlag(v.columns, 'columns', result.columns, 1);
     const png = await imageGrid(result.tiles, { columns, tileSize: imageSize, gap: 4, fontSize: 12 });

@@ -4,7 +4,7 @@ import { runStudy } from '../../studies/study.js';
 import { STUDIES, STEP_NAMES, getStudy, getStudyProfile } from '../../studies/steps.js';
 import { ConvkitError } from '../../util/errors.js';
 import { intFlag, parseCommandArgs } from '../args.js';
-import type { Command } from '../main.js';
+import type { Command } from '../command.js';
 
 const spec = {
   name: 'study',
@@ -27,9 +27,16 @@ const spec = {
   --cache-dir DIR             decoded images, features and data views (default ~/.cache/convkit)
   --quiet                     only the study's own lines`,
   options: {
-    data: { type: 'string' }, out: { type: 'string' }, base: { type: 'string' }, profile: { type: 'string' },
-    force: { type: 'boolean' }, seed: { type: 'string' }, 'skip-bad': { type: 'boolean' }, 'include-images': { type: 'boolean' },
-    'cache-dir': { type: 'string' }, quiet: { type: 'boolean' },
+    data: { type: 'string' },
+    out: { type: 'string' },
+    base: { type: 'string' },
+    profile: { type: 'string' },
+    force: { type: 'boolean' },
+    seed: { type: 'string' },
+    'skip-bad': { type: 'boolean' },
+    'include-images': { type: 'boolean' },
+    'cache-dir': { type: 'string' },
+    quiet: { type: 'boolean' },
   },
   allowPositionals: true,
 } as const;
@@ -37,13 +44,21 @@ const spec = {
 const study: Command = {
   async run(argv) {
     const { values: v, positionals } = parseCommandArgs(spec, argv);
-    if (v.help) { console.log(spec.usage); return 0; }
-    if (positionals.length !== 1) throw new ConvkitError(`give one study name (got ${positionals.length ? positionals.join(' ') : 'none'})`, `convkit study ${Object.keys(STUDIES).join('|')} --data DIR --out REPORT_DIR`);
+    if (v.help) {
+      console.log(spec.usage);
+      return 0;
+    }
+    if (positionals.length !== 1)
+      throw new ConvkitError(
+        `give one study name (got ${positionals.length ? positionals.join(' ') : 'none'})`,
+        `convkit study ${Object.keys(STUDIES).join('|')} --data DIR --out REPORT_DIR`,
+      );
     const definition = getStudy(positionals[0]!);
     if (!v.data) throw new ConvkitError('--data is required', 'see "convkit study --help"');
     if (!v.out) throw new ConvkitError('--out is required', 'see "convkit study --help"');
     const base = v.base ?? 'mobilenet_v1';
-    if (!(BASE_NAMES as readonly string[]).includes(base)) throw new ConvkitError(`unknown --base ${JSON.stringify(base)}`, `use one of: ${BASE_NAMES.join(', ')}`);
+    if (!(BASE_NAMES as readonly string[]).includes(base))
+      throw new ConvkitError(`unknown --base ${JSON.stringify(base)}`, `use one of: ${BASE_NAMES.join(', ')}`);
     const profile = getStudyProfile(v.profile ?? 'quick');
     const seed = intFlag(v.seed, 'seed', 1);
     await initBackend();
@@ -58,8 +73,17 @@ const study: Command = {
     let result;
     try {
       result = await runStudy({
-        study: definition, data: v.data, out: v.out, base, profile, force: v.force, seed, skipBad: v['skip-bad'],
-        includeImages: v['include-images'] ? true : undefined, cacheDir: v['cache-dir'], verbose: !v.quiet,
+        study: definition,
+        data: v.data,
+        out: v.out,
+        base,
+        profile,
+        force: v.force,
+        seed,
+        skipBad: v['skip-bad'],
+        includeImages: v['include-images'] ? true : undefined,
+        cacheDir: v['cache-dir'],
+        verbose: !v.quiet,
       });
     } finally {
       process.off('SIGINT', onSigint);

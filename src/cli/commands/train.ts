@@ -1,15 +1,14 @@
 import { join } from 'node:path';
 import { initBackend } from '../../backend/index.js';
 import { learningCurves, writeFigure, confusionMatrixChart } from '../../report/plots.js';
-import { trainRecipe } from '../../train/train-recipe.js';
-// Registers the transfer-learning recipes (features, features-augment, finetune).
-import '../../transfer/register.js';
-import { getProfile, getRecipe, recipeNames, type TrainSettings } from '../../train/recipes.js';
+import type { ConvnetSettings, SettingsOverrides, TransferSettings } from '../../recipes/recipe.js';
+import { getProfile, getRecipe, recipeNames } from '../../recipes/registry.js';
+import { trainRecipe } from '../../recipes/train-recipe.js';
 import { OPTIMIZERS, type OptimizerName } from '../../train/optimizers.js';
 import { ConvkitError } from '../../util/errors.js';
 import { intFlag, intListFlag, MAX_IMAGE_SIZE, numberFlag, parseCommandArgs } from '../args.js';
 import { listSkipped } from '../bad-files.js';
-import type { Command } from '../main.js';
+import type { Command } from '../command.js';
 
 const spec = {
   name: 'train',
@@ -35,17 +34,36 @@ const spec = {
   --no-prefix-cache      features-augment, finetune: run the frozen base at every step on freshly augmented images
   --filters A,B,..       conv filters per stage of the small convnet (default 32,64,128,128)
   --dense-units N        units of its hidden Dense layer (default 512)
-  --cache-dir DIR        disk cache of decoded images
+  --cache-dir DIR        disk cache: decoded images (images/) and a pretrained base's features (features/)
   --skip-bad             leave out images that cannot be read (listed) instead of stopping
   --no-plots             skip the learning-curve and confusion-matrix figures
   --quiet                no progress output
   --json                 print the result as one JSON object`,
   options: {
-    recipe: { type: 'string' }, data: { type: 'string' }, out: { type: 'string' }, profile: { type: 'string' },
-    epochs: { type: 'string' }, 'batch-size': { type: 'string' }, 'image-size': { type: 'string' }, 'learning-rate': { type: 'string' },
-    optimizer: { type: 'string' }, 'steps-per-epoch': { type: 'string' }, 'validation-steps': { type: 'string' }, seed: { type: 'string' },
-    filters: { type: 'string' }, base: { type: 'string' }, from: { type: 'string' }, 'unfreeze-blocks': { type: 'string' }, variants: { type: 'string' }, 'no-prefix-cache': { type: 'boolean' }, 'dense-units': { type: 'string' }, 'cache-dir': { type: 'string' },
-    'no-plots': { type: 'boolean' }, quiet: { type: 'boolean' }, json: { type: 'boolean' }, 'skip-bad': { type: 'boolean' },
+    recipe: { type: 'string' },
+    data: { type: 'string' },
+    out: { type: 'string' },
+    profile: { type: 'string' },
+    epochs: { type: 'string' },
+    'batch-size': { type: 'string' },
+    'image-size': { type: 'string' },
+    'learning-rate': { type: 'string' },
+    optimizer: { type: 'string' },
+    'steps-per-epoch': { type: 'string' },
+    'validation-steps': { type: 'string' },
+    seed: { type: 'string' },
+    filters: { type: 'string' },
+    base: { type: 'string' },
+    from: { type: 'string' },
+    'unfreeze-blocks': { type: 'string' },
+    variants: { type: 'string' },
+    'no-prefix-cache': { type: 'boolean' },
+    'dense-units': { type: 'string' },
+    'cache-dir': { type: 'string' },
+    'no-plots': { type: 'boolean' },
+    quiet: { type: 'boolean' },
+    json: { type: 'boolean' },
+    'skip-bad': { type: 'boolean' },
   },
 } as const;
 
@@ -57,33 +75,49 @@ function required(value: string | undefined, flag: string): string {
 const train: Command = {
   async run(argv) {
     const { values: v } = parseCommandArgs(spec, argv);
-    if (v.help) { console.log(spec.usage); return 0; }
+    if (v.help) {
+      console.log(spec.usage);
+      return 0;
+    }
     const recipe = getRecipe(required(v.recipe, 'recipe'));
-    const data = required(v.data, 'data'), out = required(v.out, 'out');
+    const data = required(v.data, 'data'),
+      out = required(v.out, 'out');
     const profile = getProfile(v.profile ?? 'book');
     if (v.optimizer !== undefined && !OPTIMIZERS.includes(v.optimizer as OptimizerName)) {
       throw new ConvkitError(`invalid --optimizer: ${JSON.stringify(v.optimizer)}`, `use one of ${OPTIMIZERS.join(', ')}`);
     }
-    const optional = (value: string | undefined, flag: string, min: number, max?: number) => (value === undefined ? undefined : intFlag(value, flag, 0, min, max));
-    const model: Record<string, unknown> = {};
-    if (v.filters !== undefined) model.filters = intListFlag(v.filters, 'filters');
-    if (v.base !== undefined) model.base = v.base;
-    if (v.from !== undefined) model.from = v.from;
-    if (v['unfreeze-blocks'] !== undefined) model.unfreezeBlocks = v['unfreeze-blocks'] === 'all' ? 'all' : intFlag(v['unfreeze-blocks'], 'unfreeze-blocks', 1, 1);
-    if (v.variants !== undefined) model.variants = intFlag(v.variants, 'variants', 5, 1);
-    if (v['no-prefix-cache']) model.prefixCache = false;
-    if (v['dense-units'] !== undefined) model.denseUnits = intFlag(v['dense-units'], 'dense-units', 512, 1);
-    const overrides: Partial<TrainSettings> = {
-      epochs: optional(v.epochs, 'epochs', 1), batchSize: optional(v['batch-size'], 'batch-size', 1), imageSize: optional(v['image-size'], 'image-size', 8, MAX_IMAGE_SIZE),
+    const optional = (value: string | undefined, flag: string, min: number, max?: number) =>
+      value === undefined ? undefined : intFlag(value, flag, 0, min, max);
+    const model: Partial<ConvnetSettings> = {
+      filters: v.filters === undefined ? undefined : intListFlag(v.filters, 'filters'),
+      denseUnits: v['dense-units'] === undefined ? undefined : intFlag(v['dense-units'], 'dense-units', 512, 1),
+    };
+    const unfreeze = v['unfreeze-blocks'];
+    const transfer: Partial<TransferSettings> = {
+      base: v.base,
+      from: v.from,
+      unfreezeBlocks: unfreeze === undefined ? undefined : unfreeze === 'all' ? 'all' : intFlag(unfreeze, 'unfreeze-blocks', 1, 1),
+      variants: v.variants === undefined ? undefined : intFlag(v.variants, 'variants', 5, 1),
+      prefixCache: v['no-prefix-cache'] ? false : undefined,
+    };
+    const overrides: SettingsOverrides = {
+      epochs: optional(v.epochs, 'epochs', 1),
+      batchSize: optional(v['batch-size'], 'batch-size', 1),
+      imageSize: optional(v['image-size'], 'image-size', 8, MAX_IMAGE_SIZE),
       learningRate: v['learning-rate'] === undefined ? undefined : numberFlag(v['learning-rate'], 'learning-rate', 0),
       optimizer: v.optimizer as OptimizerName | undefined,
-      stepsPerEpoch: optional(v['steps-per-epoch'], 'steps-per-epoch', 1), validationSteps: optional(v['validation-steps'], 'validation-steps', 1),
+      stepsPerEpoch: optional(v['steps-per-epoch'], 'steps-per-epoch', 1),
+      validationSteps: optional(v['validation-steps'], 'validation-steps', 1),
       model,
+      transfer,
     };
-    if (overrides.learningRate !== undefined && !(overrides.learningRate > 0)) throw new ConvkitError(`invalid --learning-rate: ${v['learning-rate']}`, 'use a positive number such as 1e-4');
+    if (overrides.learningRate !== undefined && !(overrides.learningRate > 0))
+      throw new ConvkitError(`invalid --learning-rate: ${v['learning-rate']}`, 'use a positive number such as 1e-4');
     const seed = intFlag(v.seed, 'seed', 1, 0);
     await initBackend();
-    const log = (line: string) => { if (!v.quiet) console.error(line); };
+    const log = (line: string) => {
+      if (!v.quiet) console.error(line);
+    };
     const reading = { cacheDir: v['cache-dir'], skipBad: v['skip-bad'] };
     const result = await trainRecipe({ recipe, profile, data, out, overrides, seed, verbose: !v.quiet, log, ...reading });
     listSkipped('train', result.skipped);
@@ -94,23 +128,44 @@ const train: Command = {
       const test = (result.test ?? result.meta.metrics?.test) as { confusion?: number[][]; classNames?: string[] } | undefined;
       if (test?.confusion) {
         const names = test.classNames ?? result.meta.classNames;
-        figures.push((await writeFigure(join(result.out, 'confusion-test.png'), await confusionMatrixChart(test.confusion, names, { title: `${title}: test set` }))).pngPath);
+        figures.push(
+          (await writeFigure(join(result.out, 'confusion-test.png'), await confusionMatrixChart(test.confusion, names, { title: `${title}: test set` })))
+            .pngPath,
+        );
       }
     }
     const m = result.meta.metrics ?? {};
     const summary = {
-      out: result.out, recipe: recipe.name, profile, stopReason: result.history.stopReason, epochs: result.history.epoch.length,
-      bestEpoch: m.bestEpoch, val_acc: m.val_acc, val_loss: m.val_loss,
-      testAccuracy: result.test?.accuracy, testLoss: result.test?.loss, testAccuracyTta: result.testTta?.accuracy,
-      ttaChoice: result.ttaChoice, figures,
+      out: result.out,
+      recipe: recipe.name,
+      profile,
+      stopReason: result.history.stopReason,
+      epochs: result.history.epoch.length,
+      bestEpoch: m.bestEpoch,
+      val_acc: m.val_acc,
+      val_loss: m.val_loss,
+      testAccuracy: result.test?.accuracy,
+      testLoss: result.test?.loss,
+      testAccuracyTta: result.testTta?.accuracy,
+      ttaChoice: result.ttaChoice,
+      figures,
     };
     if (v.json) console.log(JSON.stringify(summary));
     else {
-      const kept = [summary.bestEpoch !== undefined ? `best epoch ${summary.bestEpoch}` : `${summary.epochs} epochs`, typeof summary.val_acc === 'number' ? `val_acc ${summary.val_acc.toFixed(4)}` : undefined];
+      const kept = [
+        summary.bestEpoch !== undefined ? `best epoch ${summary.bestEpoch}` : `${summary.epochs} epochs`,
+        typeof summary.val_acc === 'number' ? `val_acc ${summary.val_acc.toFixed(4)}` : undefined,
+      ];
       console.log(`saved ${result.out} (${kept.filter(Boolean).join(', ')})`);
-      if (result.test) console.log(`test: accuracy ${result.test.accuracy.toFixed(4)}, loss ${result.test.loss.toFixed(4)}, n ${result.test.n}${result.testTta ? `; with ${result.testTta.ttaViews}-view TTA: accuracy ${result.testTta.accuracy.toFixed(4)}` : ''}`);
+      if (result.test)
+        console.log(
+          `test: accuracy ${result.test.accuracy.toFixed(4)}, loss ${result.test.loss.toFixed(4)}, n ${result.test.n}${result.testTta ? `; with ${result.testTta.ttaViews}-view TTA: accuracy ${result.testTta.accuracy.toFixed(4)}` : ''}`,
+        );
       const c = result.ttaChoice;
-      if (c) console.log(`validation: accuracy ${c.validation.plain.accuracy.toFixed(4)} plain, ${c.validation.tta.accuracy.toFixed(4)} with ${c.views}-view TTA: ${c.use ? `use --tta ${c.views} with this model` : 'TTA does not help this model'}`);
+      if (c)
+        console.log(
+          `validation: accuracy ${c.validation.plain.accuracy.toFixed(4)} plain, ${c.validation.tta.accuracy.toFixed(4)} with ${c.views}-view TTA: ${c.use ? `use --tta ${c.views} with this model` : 'TTA does not help this model'}`,
+        );
       for (const f of figures) console.log(`wrote ${f}`);
     }
     return result.history.stopReason === 'interrupted' ? 130 : 0;

@@ -36,14 +36,31 @@ export interface ConvertedModel {
 
 /** Ops convkit rebuilds; anything else is named in a ConvkitError. */
 export const SUPPORTED_OPS = [
-  'CONV_2D', 'DEPTHWISE_CONV_2D', 'FULLY_CONNECTED', 'ADD', 'CONCATENATION', 'AVERAGE_POOL_2D', 'MAX_POOL_2D', 'MEAN', 'PAD',
-  'RESHAPE', 'SQUEEZE', 'SOFTMAX', 'RELU', 'RELU6', 'LOGISTIC', 'TANH', 'QUANTIZE', 'DEQUANTIZE',
+  'CONV_2D',
+  'DEPTHWISE_CONV_2D',
+  'FULLY_CONNECTED',
+  'ADD',
+  'CONCATENATION',
+  'AVERAGE_POOL_2D',
+  'MAX_POOL_2D',
+  'MEAN',
+  'PAD',
+  'RESHAPE',
+  'SQUEEZE',
+  'SOFTMAX',
+  'RELU',
+  'RELU6',
+  'LOGISTIC',
+  'TANH',
+  'QUANTIZE',
+  'DEQUANTIZE',
 ] as const;
 
 const ACTIVATIONS: Partial<Record<Activation, string>> = { NONE: 'linear', RELU: 'relu', RELU6: 'relu6', TANH: 'tanh' };
 
 // Trailing name parts that name the TF op rather than the layer.
-const OP_SUFFIX = /^(Relu6|relu6|Relu|relu|BiasAdd|add_fold|Conv2D|Conv2D_Fold|batch_norm|FusedBatchNormV3|BatchNorm|Identity|Squeeze|Reshape|Softmax|Mean|MatMul)\d*$/;
+const OP_SUFFIX =
+  /^(Relu6|relu6|Relu|relu|BiasAdd|add_fold|Conv2D|Conv2D_Fold|batch_norm|FusedBatchNormV3|BatchNorm|Identity|Squeeze|Reshape|Softmax|Mean|MatMul)\d*$/;
 
 /** A Keras-style layer name from a TFLite tensor name ("MobilenetV2/expanded_conv_1/depthwise/Relu6" → "expanded_conv_1_depthwise"). */
 export function layerNameFromTensor(tensorName: string): string {
@@ -59,17 +76,22 @@ export function convertTflite(graph: TfliteGraph, options: ConvertOptions = {}):
   const file = options.name ?? '<tflite>';
   const unsupported = [...new Set(graph.operators.map((o) => o.op).filter((op) => !(SUPPORTED_OPS as readonly string[]).includes(op)))];
   if (unsupported.length) {
-    throw new ConvkitError(`${file} uses TFLite op${unsupported.length > 1 ? 's' : ''} ${unsupported.join(', ')}, which convkit cannot rebuild`, `supported ops: ${SUPPORTED_OPS.join(', ')}`);
+    throw new ConvkitError(
+      `${file} uses TFLite op${unsupported.length > 1 ? 's' : ''} ${unsupported.join(', ')}, which convkit cannot rebuild`,
+      `supported ops: ${SUPPORTED_OPS.join(', ')}`,
+    );
   }
   if (graph.inputs.length !== 1) throw new ConvkitError(`${file} has ${graph.inputs.length} inputs`, 'only single-image-input models can be imported');
   const inT = graph.tensors[graph.inputs[0]];
-  if (inT.shape.length !== 4) throw new ConvkitError(`${file}: input ${inT.name} has shape [${inT.shape}], expected [1, h, w, c]`, 'import an image model (NHWC input)');
+  if (inT.shape.length !== 4)
+    throw new ConvkitError(`${file}: input ${inT.name} has shape [${inT.shape}], expected [1, h, w, c]`, 'import an image model (NHWC input)');
   const [h, w] = options.inputSize ?? [inT.shape[1], inT.shape[2]];
   const rescale = inputRescale(inT, options.rescale, file);
 
   const used = new Set<string>();
   const unique = (base: string): string => {
-    let n = base, k = 2;
+    let n = base,
+      k = 2;
     while (used.has(n)) n = `${base}_${k++}`;
     used.add(n);
     return n;
@@ -83,7 +105,11 @@ export function convertTflite(graph: TfliteGraph, options: ConvertOptions = {}):
 
   const get = (i: number, op: TfliteOperator): tf.SymbolicTensor => {
     const v = values.get(i);
-    if (!v) throw new ConvkitError(`${file}: op ${op.index} (${op.op}) reads tensor ${graph.tensors[i]?.name ?? i}, which no earlier op produced`, 'only single-input feed-forward graphs can be imported');
+    if (!v)
+      throw new ConvkitError(
+        `${file}: op ${op.index} (${op.op}) reads tensor ${graph.tensors[i]?.name ?? i}, which no earlier op produced`,
+        'only single-input feed-forward graphs can be imported',
+      );
     return v;
   };
   const constant = (i: number): TfliteTensor => {
@@ -98,8 +124,27 @@ export function convertTflite(graph: TfliteGraph, options: ConvertOptions = {}):
   };
   const act = (a: Activation | undefined, op: TfliteOperator): string => {
     const name = ACTIVATIONS[a ?? 'NONE'];
-    if (!name) throw new ConvkitError(`${file}: op ${op.index} (${op.op}) has fused activation ${a}, which convkit cannot rebuild`, 'supported fused activations: NONE, RELU, RELU6, TANH');
+    if (!name)
+      throw new ConvkitError(
+        `${file}: op ${op.index} (${op.op}) has fused activation ${a}, which convkit cannot rebuild`,
+        'supported fused activations: NONE, RELU, RELU6, TANH',
+      );
     return name;
+  };
+  // A convolution's layer arguments and weights (kernel, and the bias when the op has one), plain or depthwise alike.
+  const convLayer = (op: TfliteOperator, base: string, kernel: tf.Tensor4D) => {
+    const o = op.options;
+    const useBias = op.inputs.length > 2 && op.inputs[2] >= 0;
+    return {
+      name: unique(base),
+      kernelSize: [kernel.shape[0], kernel.shape[1]] as [number, number],
+      strides: o.strides,
+      padding: o.padding === 'VALID' ? ('valid' as const) : ('same' as const),
+      dilationRate: o.dilations,
+      useBias,
+      activation: act(o.activation, op) as 'relu',
+      weights: useBias ? [kernel, tf.tensor1d(dequantize(constant(op.inputs[2]), file))] : [kernel],
+    };
   };
   const withActivation = (y: tf.SymbolicTensor, a: Activation | undefined, op: TfliteOperator, base: string): tf.SymbolicTensor => {
     const name = act(a, op);
@@ -122,12 +167,8 @@ export function convertTflite(graph: TfliteGraph, options: ConvertOptions = {}):
           const wT = constant(op.inputs[1]);
           const [outC, kh, kw, inC] = wT.shape;
           const kernel = tf.tidy(() => tf.transpose(tf.tensor4d(dequantize(wT, file), [outC, kh, kw, inC]), [1, 2, 3, 0]));
-          const hasBias = op.inputs.length > 2 && op.inputs[2] >= 0;
-          const weights = hasBias ? [kernel, tf.tensor1d(dequantize(constant(op.inputs[2]), file))] : [kernel];
-          y = apply(tf.layers.conv2d({
-            name: unique(base), filters: outC, kernelSize: [kh, kw], strides: o.strides, padding: o.padding === 'VALID' ? 'valid' : 'same',
-            dilationRate: o.dilations, useBias: hasBias, activation: act(o.activation, op) as 'relu',
-          }), x, weights);
+          const { weights, ...conv } = convLayer(op, base, kernel);
+          y = apply(tf.layers.conv2d({ ...conv, filters: outC }), x, weights);
           break;
         }
         case 'DEPTHWISE_CONV_2D': {
@@ -138,12 +179,8 @@ export function convertTflite(graph: TfliteGraph, options: ConvertOptions = {}):
           const multiplier = outC / inC;
           // TFLite [1, kh, kw, inC·m] and TF.js [kh, kw, inC, m] share the same memory order.
           const kernel = tf.tensor4d(dequantize(wT, file), [kh, kw, inC, multiplier]);
-          const hasBias = op.inputs.length > 2 && op.inputs[2] >= 0;
-          const weights = hasBias ? [kernel, tf.tensor1d(dequantize(constant(op.inputs[2]), file))] : [kernel];
-          y = apply(tf.layers.depthwiseConv2d({
-            name: unique(base), kernelSize: [kh, kw], depthMultiplier: multiplier, strides: o.strides, padding: o.padding === 'VALID' ? 'valid' : 'same',
-            dilationRate: o.dilations, useBias: hasBias, activation: act(o.activation, op) as 'relu',
-          }), x, weights);
+          const { weights, ...conv } = convLayer(op, base, kernel);
+          y = apply(tf.layers.depthwiseConv2d({ ...conv, depthMultiplier: multiplier }), x, weights);
           break;
         }
         case 'FULLY_CONNECTED': {
@@ -158,10 +195,26 @@ export function convertTflite(graph: TfliteGraph, options: ConvertOptions = {}):
           break;
         }
         case 'ADD':
-          y = withActivation(apply(tf.layers.add({ name: unique(base) }), op.inputs.map((i) => get(i, op))), o.activation, op, base);
+          y = withActivation(
+            apply(
+              tf.layers.add({ name: unique(base) }),
+              op.inputs.map((i) => get(i, op)),
+            ),
+            o.activation,
+            op,
+            base,
+          );
           break;
         case 'CONCATENATION':
-          y = withActivation(apply(tf.layers.concatenate({ name: unique(base), axis: o.axis }), op.inputs.map((i) => get(i, op))), o.activation, op, base);
+          y = withActivation(
+            apply(
+              tf.layers.concatenate({ name: unique(base), axis: o.axis }),
+              op.inputs.map((i) => get(i, op)),
+            ),
+            o.activation,
+            op,
+            base,
+          );
           break;
         case 'AVERAGE_POOL_2D':
         case 'MAX_POOL_2D': {
@@ -173,7 +226,12 @@ export function convertTflite(graph: TfliteGraph, options: ConvertOptions = {}):
             ({ y, featureLayer } = globalPool(x, base, featureLayer));
             if (options.featuresOnly) output = x;
           } else {
-            const args = { name: unique(base), poolSize: [fh, fw] as [number, number], strides: o.strides, padding: o.padding === 'VALID' ? 'valid' as const : 'same' as const };
+            const args = {
+              name: unique(base),
+              poolSize: [fh, fw] as [number, number],
+              strides: o.strides,
+              padding: o.padding === 'VALID' ? ('valid' as const) : ('same' as const),
+            };
             y = apply(op.op === 'MAX_POOL_2D' ? tf.layers.maxPooling2d(args) : tf.layers.averagePooling2d(args), x);
           }
           y = withActivation(y, o.activation, op, base);
@@ -181,8 +239,14 @@ export function convertTflite(graph: TfliteGraph, options: ConvertOptions = {}):
         }
         case 'MEAN': {
           const x = get(op.inputs[0], op);
-          const axes = intValues(constant(op.inputs[1]), file).map((a) => (a < 0 ? a + 4 : a)).sort();
-          if (x.shape.length !== 4 || axes.join() !== '1,2') throw new ConvkitError(`${file}: MEAN over axes [${axes}] of a rank-${x.shape.length} tensor`, 'only the spatial mean (global average pooling) is supported');
+          const axes = intValues(constant(op.inputs[1]), file)
+            .map((a) => (a < 0 ? a + 4 : a))
+            .sort();
+          if (x.shape.length !== 4 || axes.join() !== '1,2')
+            throw new ConvkitError(
+              `${file}: MEAN over axes [${axes}] of a rank-${x.shape.length} tensor`,
+              'only the spatial mean (global average pooling) is supported',
+            );
           ({ y, featureLayer } = globalPool(x, base, featureLayer, o.keepDims));
           if (options.featuresOnly) output = x;
           break;
@@ -190,8 +254,18 @@ export function convertTflite(graph: TfliteGraph, options: ConvertOptions = {}):
         case 'PAD': {
           const x = get(op.inputs[0], op);
           const p = intValues(constant(op.inputs[1]), file);
-          if (p.length !== 8 || p[0] || p[1] || p[6] || p[7]) throw new ConvkitError(`${file}: PAD [${p}] pads batch or channels`, 'only spatial padding is supported');
-          y = apply(tf.layers.zeroPadding2d({ name: unique(base), padding: [[p[2], p[3]], [p[4], p[5]]] }), x);
+          if (p.length !== 8 || p[0] || p[1] || p[6] || p[7])
+            throw new ConvkitError(`${file}: PAD [${p}] pads batch or channels`, 'only spatial padding is supported');
+          y = apply(
+            tf.layers.zeroPadding2d({
+              name: unique(base),
+              padding: [
+                [p[2], p[3]],
+                [p[4], p[5]],
+              ],
+            }),
+            x,
+          );
           break;
         }
         case 'RESHAPE':
@@ -216,7 +290,8 @@ export function convertTflite(graph: TfliteGraph, options: ConvertOptions = {}):
       values.set(op.outputs[0], y);
       if (output) break;
     }
-    if (options.featuresOnly && !output) throw new ConvkitError(`${file} has no global pooling to cut the features at`, 'import it whole (featuresOnly: false)');
+    if (options.featuresOnly && !output)
+      throw new ConvkitError(`${file} has no global pooling to cut the features at`, 'import it whole (featuresOnly: false)');
     const out = output ?? values.get(graph.outputs[0]);
     if (!out) throw new ConvkitError(`${file}: output ${graph.tensors[graph.outputs[0]]?.name} is not produced by any op`, 'the file is damaged');
     const model = tf.model({ inputs: input, outputs: out, name: options.modelName ?? 'tflite_model' });
@@ -242,5 +317,8 @@ function inputRescale(t: TfliteTensor, override: ConvertOptions['rescale'], file
     const zp = (q.zeroPoint[0] ?? 0) + (t.type === 'INT8' ? 128 : 0);
     return { scale: q.scale[0], offset: -zp * q.scale[0] };
   }
-  throw new ConvkitError(`${file}: input ${t.name} is ${t.type} without quantization, so its pixel scaling is unknown`, 'pass rescale: {scale, offset} (e.g. {scale: 1/127.5, offset: -1} for MobileNet)');
+  throw new ConvkitError(
+    `${file}: input ${t.name} is ${t.type} without quantization, so its pixel scaling is unknown`,
+    'pass rescale: {scale, offset} (e.g. {scale: 1/127.5, offset: -1} for MobileNet)',
+  );
 }

@@ -8,11 +8,25 @@
 import * as flatbuffers from 'flatbuffers';
 import { ConvkitError } from '../../util/errors.js';
 import {
-  ActivationFunctionType, AddOptions, BuiltinOperator, BuiltinOptions, ConcatenationOptions, Conv2DOptions, DepthwiseConv2DOptions,
-  FullyConnectedOptions, Model, Padding, Pool2DOptions, ReducerOptions, ReshapeOptions, SoftmaxOptions, SqueezeOptions, TensorType,
+  ActivationFunctionType,
+  AddOptions,
+  BuiltinOperator,
+  BuiltinOptions,
+  ConcatenationOptions,
+  Conv2DOptions,
+  DepthwiseConv2DOptions,
+  FullyConnectedOptions,
+  Model,
+  Padding,
+  Pool2DOptions,
+  ReducerOptions,
+  ReshapeOptions,
+  SoftmaxOptions,
+  SqueezeOptions,
+  TensorType,
 } from './schema/schema_generated.js';
 
-export type TfliteTensorType = keyof typeof TensorType;
+type TfliteTensorType = keyof typeof TensorType;
 
 export interface Quantization {
   scale: Float32Array;
@@ -32,7 +46,7 @@ export interface TfliteTensor {
 }
 
 export type Activation = 'NONE' | 'RELU' | 'RELU_N1_TO_1' | 'RELU6' | 'TANH' | 'SIGN_BIT';
-export type PaddingMode = 'SAME' | 'VALID';
+type PaddingMode = 'SAME' | 'VALID';
 
 /** The options convkit reads, by op; other fields of the schema are ignored. */
 export interface OpOptions {
@@ -79,15 +93,31 @@ function readOptions(op: import('./schema/schema_generated.js').Operator): OpOpt
   switch (op.builtinOptionsType()) {
     case BuiltinOptions.Conv2DOptions: {
       const o = op.builtinOptions(new Conv2DOptions()) as Conv2DOptions;
-      return { padding: PADDING[o.padding()], strides: [o.strideH(), o.strideW()], dilations: [o.dilationHFactor(), o.dilationWFactor()], activation: activation(o.fusedActivationFunction()) };
+      return {
+        padding: PADDING[o.padding()],
+        strides: [o.strideH(), o.strideW()],
+        dilations: [o.dilationHFactor(), o.dilationWFactor()],
+        activation: activation(o.fusedActivationFunction()),
+      };
     }
     case BuiltinOptions.DepthwiseConv2DOptions: {
       const o = op.builtinOptions(new DepthwiseConv2DOptions()) as DepthwiseConv2DOptions;
-      return { padding: PADDING[o.padding()], strides: [o.strideH(), o.strideW()], dilations: [o.dilationHFactor(), o.dilationWFactor()], depthMultiplier: o.depthMultiplier(), activation: activation(o.fusedActivationFunction()) };
+      return {
+        padding: PADDING[o.padding()],
+        strides: [o.strideH(), o.strideW()],
+        dilations: [o.dilationHFactor(), o.dilationWFactor()],
+        depthMultiplier: o.depthMultiplier(),
+        activation: activation(o.fusedActivationFunction()),
+      };
     }
     case BuiltinOptions.Pool2DOptions: {
       const o = op.builtinOptions(new Pool2DOptions()) as Pool2DOptions;
-      return { padding: PADDING[o.padding()], strides: [o.strideH(), o.strideW()], filterSize: [o.filterHeight(), o.filterWidth()], activation: activation(o.fusedActivationFunction()) };
+      return {
+        padding: PADDING[o.padding()],
+        strides: [o.strideH(), o.strideW()],
+        filterSize: [o.filterHeight(), o.filterWidth()],
+        activation: activation(o.fusedActivationFunction()),
+      };
     }
     case BuiltinOptions.FullyConnectedOptions: {
       const o = op.builtinOptions(new FullyConnectedOptions()) as FullyConnectedOptions;
@@ -151,16 +181,33 @@ export function readTflite(bytes: Uint8Array, name = '<tflite>'): TfliteGraph {
       quantization = { scale: Float32Array.from(scale), zeroPoint: zp.length ? zp : Array(scale.length).fill(0), axis: q.quantizedDimension() };
     }
     tensors.push({
-      index: i, name: t.name() ?? `tensor_${i}`, shape: Array.from(t.shapeArray() ?? []), type: (TensorType[t.type()] ?? `TYPE_${t.type()}`) as TfliteTensorType,
-      data: data && data.byteLength > 0 ? data : null, quantization,
+      index: i,
+      name: t.name() ?? `tensor_${i}`,
+      shape: Array.from(t.shapeArray() ?? []),
+      type: (TensorType[t.type()] ?? `TYPE_${t.type()}`) as TfliteTensorType,
+      data: data && data.byteLength > 0 ? data : null,
+      quantization,
     });
   }
   const operators: TfliteOperator[] = [];
   for (let i = 0; i < g.operatorsLength(); i++) {
     const op = g.operators(i)!;
-    operators.push({ index: i, op: opNames[op.opcodeIndex()] ?? `OPCODE_${op.opcodeIndex()}`, inputs: Array.from(op.inputsArray() ?? []), outputs: Array.from(op.outputsArray() ?? []), options: readOptions(op) });
+    operators.push({
+      index: i,
+      op: opNames[op.opcodeIndex()] ?? `OPCODE_${op.opcodeIndex()}`,
+      inputs: Array.from(op.inputsArray() ?? []),
+      outputs: Array.from(op.outputsArray() ?? []),
+      options: readOptions(op),
+    });
   }
-  return { version: model.version(), description: model.description() ?? '', tensors, operators, inputs: Array.from(g.inputsArray() ?? []), outputs: Array.from(g.outputsArray() ?? []) };
+  return {
+    version: model.version(),
+    description: model.description() ?? '',
+    tensors,
+    operators,
+    inputs: Array.from(g.inputsArray() ?? []),
+    outputs: Array.from(g.outputsArray() ?? []),
+  };
 }
 
 function rawValues(t: TfliteTensor, name: string): ArrayLike<number> {
@@ -168,13 +215,23 @@ function rawValues(t: TfliteTensor, name: string): ArrayLike<number> {
   // Copy into an aligned buffer: flatbuffer vectors are only 16-byte aligned within the file's buffer.
   const aligned = d.slice().buffer;
   switch (t.type) {
-    case 'UINT8': return new Uint8Array(aligned);
-    case 'INT8': return new Int8Array(aligned);
-    case 'INT16': return new Int16Array(aligned);
-    case 'INT32': return new Int32Array(aligned);
-    case 'FLOAT32': return new Float32Array(aligned);
-    case 'FLOAT64': return new Float64Array(aligned);
-    default: throw new ConvkitError(`${name}: tensor ${t.name} has type ${t.type}, which convkit cannot read`, 'convert the model with float32, uint8 or int8 weights');
+    case 'UINT8':
+      return new Uint8Array(aligned);
+    case 'INT8':
+      return new Int8Array(aligned);
+    case 'INT16':
+      return new Int16Array(aligned);
+    case 'INT32':
+      return new Int32Array(aligned);
+    case 'FLOAT32':
+      return new Float32Array(aligned);
+    case 'FLOAT64':
+      return new Float64Array(aligned);
+    default:
+      throw new ConvkitError(
+        `${name}: tensor ${t.name} has type ${t.type}, which convkit cannot read`,
+        'convert the model with float32, uint8 or int8 weights',
+      );
   }
 }
 
@@ -195,7 +252,8 @@ export function dequantize(t: TfliteTensor, name = '<tflite>'): Float32Array {
     return out;
   }
   if (q.scale.length === 1) {
-    const s = q.scale[0], zp = q.zeroPoint[0] ?? 0;
+    const s = q.scale[0],
+      zp = q.zeroPoint[0] ?? 0;
     for (let i = 0; i < n; i++) out[i] = s * (raw[i] - zp);
     return out;
   }
