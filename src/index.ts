@@ -30,6 +30,8 @@ export {
 } from './recipes/index.js';
 // Transfer learning.
 export { freeze, unfreeze, fineTune } from './transfer/index.js';
+// Data audit: broken, duplicated, leaked, mislabeled and outlying images; plans applied and undone.
+export { runAudit, auditFolder, applyPlan, undoPlan } from './audit/index.js';
 // Reports and the end-to-end studies.
 export { learningCurves, writeReport, writeTryPage } from './report/index.js';
 export { runStudy } from './studies/index.js';
@@ -43,3 +45,4 @@ export * as transfer from './transfer/index.js';
 export * as recipes from './recipes/index.js';
 export * as report from './report/index.js';
 export * as studies from './studies/index.js';
+export * as audit from './audit/index.js';

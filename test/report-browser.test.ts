@@ -15,11 +15,9 @@ import sharp from 'sharp';
 import type { Browser, Page } from 'playwright-core';
 import { writeReport, writeTryPage } from '../src/report/index.js';
 import { predictNode, samplePixels, samplePng, saveModel, setDecisiveBias, tinyModel, tinyStudy } from './report-fixtures.js';
+import { launchChromium, skipWithoutChromium } from './chromium.js';
 
-const CHROMIUM = process.env.CONVKIT_CHROMIUM ?? '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM)
-  ? false
-  : `${CHROMIUM} is absent (install Debian's chromium: apt-get install -y chromium, or bash scripts/setup.sh --with-test-deps)`;
+const skip = skipWithoutChromium;
 
 interface PageLog {
   errors: string[];
@@ -55,20 +53,7 @@ describe('report pages in Chromium', { skip }, () => {
   before(async () => {
     await tf.setBackend('cpu');
     dir = await mkdtemp(join(tmpdir(), 'convkit-browser-'));
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {

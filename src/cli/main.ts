@@ -16,6 +16,10 @@ interface Entry {
 
 /** Each entry loads lazily so `convkit --help` starts instantly. */
 const COMMANDS: Record<string, Entry> = {
+  audit: {
+    summary: 'find broken, duplicated, leaked, mislabeled and outlying images in a photo folder; apply or undo the fixes',
+    load: async () => (await import('./commands/audit.js')).default,
+  },
   classify: {
     summary: 'top ImageNet classes of images with a pretrained MobileNet v1/v2 or VGG16',
     load: async () => (await import('./commands/classify.js')).default,

@@ -4,7 +4,7 @@
  * or a folder with one sub-folder per class.
  */
 import * as tf from '@tensorflow/tfjs';
-import { flowFromDirectory, type DirectoryIterator } from '../data/iterator.js';
+import { flowFromDirectory } from '../data/iterator.js';
 import type { SkippedFile } from '../data/scan.js';
 import type { Interpolation } from '../data/decode.js';
 import { listNames } from '../util/list-names.js';
@@ -81,108 +81,132 @@ export function checkClassNames(expected: readonly string[], found: readonly str
   }
 }
 
-export async function evaluate(model: tf.LayersModel, data: BatchData | string, options: EvaluateOptions = {}): Promise<EvaluationResult> {
-  const { batchSize = 32, seed = 1 } = options;
-  let source: BatchData;
-  let classNames: string[] | undefined = options.classNames ? [...options.classNames] : undefined;
-  let ownedIterator: DirectoryIterator | undefined;
-  if (typeof data === 'string') {
-    const it = await flowFromDirectory(data, {
-      targetSize: options.inputSize ?? modelInputSize(model),
-      classMode: 'sparse',
-      batchSize,
-      shuffle: false,
-      interpolation: options.interpolation ?? 'bilinear',
-      colorMode: options.colorMode ?? 'rgb',
-      skipBad: options.skipBad,
-    });
-    if (options.classNames) checkClassNames(options.classNames, it.classNames, data);
-    classNames = [...it.classNames];
-    source = it;
-    ownedIterator = it;
-  } else {
-    source = data;
-    if (!isTensorData(data) && data.classNames) {
-      if (options.classNames) checkClassNames(options.classNames, data.classNames, 'the evaluation data');
-      classNames ??= [...data.classNames];
-    }
+/** The data to score and its class names: a folder is opened (and checked against `classNames`), an iterator or tensors taken as they are. */
+async function openSource(model: tf.LayersModel, data: BatchData | string, options: EvaluateOptions) {
+  const wanted = options.classNames ? [...options.classNames] : undefined;
+  if (typeof data !== 'string') {
+    const given = !isTensorData(data) && data.classNames ? [...data.classNames] : undefined;
+    if (given && wanted) checkClassNames(wanted, given, 'the evaluation data');
+    return { source: data, classNames: wanted ?? given };
   }
+  const it = await flowFromDirectory(data, {
+    targetSize: options.inputSize ?? modelInputSize(model),
+    classMode: 'sparse',
+    batchSize: options.batchSize ?? 32,
+    shuffle: false,
+    interpolation: options.interpolation ?? 'bilinear',
+    colorMode: options.colorMode ?? 'rgb',
+    skipBad: options.skipBad,
+  });
+  if (wanted) checkClassNames(wanted, it.classNames, data);
+  return { source: it, classNames: [...it.classNames], owned: it };
+}
+
+/** The model's class count, and the class names (class_i when none are known); a mismatch is an error. */
+function classesOf(model: tf.LayersModel, known: string[] | undefined): { numClasses: number; classNames: string[] } {
   const units = outputUnits(model);
   const numClasses = units === 1 ? 2 : units;
-  classNames ??= Array.from({ length: numClasses }, (_, i) => `class_${i}`);
-  if (classNames.length !== numClasses) {
+  const classNames = known ?? Array.from({ length: numClasses }, (_, i) => `class_${i}`);
+  if (classNames.length !== numClasses)
     throw new ConvkitError(
       `the data has ${classNames.length} classes but the model outputs ${numClasses}`,
       'evaluate on data with the classes the model was trained on',
     );
-  }
+  return { numClasses, classNames };
+}
+
+/** Per image, in order: true class, predicted class, probabilities and file. */
+interface Scores {
+  trueIdx: number[];
+  predIdx: number[];
+  probs: number[][];
+  files: (string | undefined)[];
+}
+
+/** One pass over `source`: every image's true class and probabilities (averaged over TTA views when asked). */
+async function scoreBatches(model: tf.LayersModel, source: BatchData, options: EvaluateOptions): Promise<Scores> {
+  const { batchSize = 32, seed = 1 } = options;
   const views = options.tta?.views ?? 1;
   const transform = views > 1 ? ttaTransform(options.tta?.augmentation) : undefined;
   const rng = createRng(seed);
-  const trueIdx: number[] = [],
-    predIdx: number[] = [],
-    probs: number[][] = [],
-    files: (string | undefined)[] = [];
+  const scores: Scores = { trueIdx: [], predIdx: [], probs: [], files: [] };
   let mode = options.classMode;
-  const bar = new Progress({
-    total: options.steps ?? stepsPerPass(source, batchSize) ?? 0,
-    label: views > 1 ? `evaluating (${views}-view TTA)` : 'evaluating',
-    unit: 'batch',
-    silent: !options.progress,
-  });
-  try {
-    for await (const batch of batchStream(source, { steps: options.steps, defaultBatchSize: batchSize })) {
-      try {
-        if (!batch.y) throw new ConvkitError('evaluation batches have no labels', 'use a labeled folder (one sub-folder per class)');
-        mode ??= inferClassMode(model, batch.y, isTensorData(source) ? undefined : source.classMode);
-        const t = trueClasses(batch.y, mode);
-        const p = predictProbabilities(model, batch.x, views, transform, rng);
-        const [tv, pv] = await Promise.all([t.data(), p.array()]);
-        t.dispose();
-        p.dispose();
-        checkFiniteProbabilities(pv, (i) => (batch.files?.[i] !== undefined ? filePath(batch.files[i]!) : undefined));
-        pv.forEach((row, i) => {
-          trueIdx.push(tv[i]!);
-          probs.push(row);
-          let best = 0;
-          for (let c = 1; c < row.length; c++) if (row[c]! > row[best]!) best = c;
-          predIdx.push(best);
-          files.push(batch.files?.[i] !== undefined ? filePath(batch.files[i]!) : undefined);
-        });
-        bar.tick(1);
-      } finally {
-        batch.x.dispose();
-        batch.y?.dispose();
-      }
+  const label = views > 1 ? `evaluating (${views}-view TTA)` : 'evaluating';
+  const bar = new Progress({ total: options.steps ?? stepsPerPass(source, batchSize) ?? 0, label, unit: 'batch', silent: !options.progress });
+  for await (const batch of batchStream(source, { steps: options.steps, defaultBatchSize: batchSize })) {
+    try {
+      if (!batch.y) throw new ConvkitError('evaluation batches have no labels', 'use a labeled folder (one sub-folder per class)');
+      mode ??= inferClassMode(model, batch.y, isTensorData(source) ? undefined : source.classMode);
+      const t = trueClasses(batch.y, mode);
+      const p = predictProbabilities(model, batch.x, views, transform, rng);
+      const [tv, pv] = await Promise.all([t.data(), p.array()]);
+      tf.dispose([t, p]);
+      const fileOf = (i: number) => (batch.files?.[i] !== undefined ? filePath(batch.files[i]!) : undefined);
+      checkFiniteProbabilities(pv, fileOf);
+      pv.forEach((row, i) => addScore(scores, tv[i]!, row, fileOf(i)));
+      bar.tick(1);
+    } finally {
+      batch.x.dispose();
+      batch.y?.dispose();
     }
-    bar.finish();
-  } finally {
-    ownedIterator?.dispose();
   }
-  if (trueIdx.length === 0)
-    throw new ConvkitError(`no images to evaluate${typeof data === 'string' ? ` in ${data}` : ''}`, 'put images in one sub-folder per class');
-  const confusion = confusionMatrix(trueIdx, predIdx, numClasses);
+  bar.finish();
+  return scores;
+}
+
+function addScore(scores: Scores, trueIndex: number, row: number[], file: string | undefined): void {
+  let best = 0;
+  for (let c = 1; c < row.length; c++) if (row[c]! > row[best]!) best = c;
+  scores.trueIdx.push(trueIndex);
+  scores.predIdx.push(best);
+  scores.probs.push(row);
+  scores.files.push(file);
+}
+
+/** Loss, accuracy, confusion matrix, per-class metrics and (two classes) ROC AUC of the scores. */
+function summarizeScores(s: Scores, classNames: string[], numClasses: number, views: number): EvaluationResult {
+  const confusion = confusionMatrix(s.trueIdx, s.predIdx, numClasses);
   const perClass = perClassMetrics(confusion, classNames);
   const result: EvaluationResult = {
-    loss: crossEntropy(trueIdx, probs),
+    loss: crossEntropy(s.trueIdx, s.probs),
     accuracy: accuracyOf(confusion),
-    n: trueIdx.length,
+    n: s.trueIdx.length,
     classNames,
     confusion,
     perClass,
-    macroF1: perClass.reduce((s, c) => s + c.f1, 0) / perClass.length,
+    macroF1: perClass.reduce((sum, c) => sum + c.f1, 0) / perClass.length,
     ttaViews: views,
   };
-  if (numClasses === 2) {
-    const auc = rocAuc(
-      trueIdx,
-      probs.map((p) => p[1]!),
-    );
-    if (auc !== undefined) result.rocAuc = auc;
-  }
-  if (ownedIterator?.skipped.length) result.skipped = [...ownedIterator.skipped];
-  if (options.keepPredictions) {
-    result.predictions = trueIdx.map((t, i) => ({ file: files[i], trueIndex: t, predIndex: predIdx[i]!, probabilities: probs[i]! }));
-  }
+  const auc =
+    numClasses === 2
+      ? rocAuc(
+          s.trueIdx,
+          s.probs.map((p) => p[1]!),
+        )
+      : undefined;
+  if (auc !== undefined) result.rocAuc = auc;
   return result;
+}
+
+export async function evaluate(model: tf.LayersModel, data: BatchData | string, options: EvaluateOptions = {}): Promise<EvaluationResult> {
+  const { source, classNames: known, owned } = await openSource(model, data, options);
+  let scores: Scores;
+  try {
+    const { numClasses, classNames } = classesOf(model, known);
+    scores = await scoreBatches(model, source, options);
+    if (scores.trueIdx.length === 0)
+      throw new ConvkitError(`no images to evaluate${typeof data === 'string' ? ` in ${data}` : ''}`, 'put images in one sub-folder per class');
+    const result = summarizeScores(scores, classNames, numClasses, options.tta?.views ?? 1);
+    if (owned?.skipped.length) result.skipped = [...owned.skipped];
+    if (options.keepPredictions)
+      result.predictions = scores.trueIdx.map((t, i) => ({
+        file: scores.files[i],
+        trueIndex: t,
+        predIndex: scores.predIdx[i]!,
+        probabilities: scores.probs[i]!,
+      }));
+    return result;
+  } finally {
+    owned?.dispose();
+  }
 }

@@ -6,7 +6,8 @@
  * create, and finds an unwritable output before the first epoch, not after.
  */
 import { constants, promises as fs } from 'node:fs';
-import { basename, dirname, join, relative, resolve, sep, isAbsolute } from 'node:path';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { errnoCode, isWithin, realPathOf } from './paths.js';
 import { ConvkitError } from './errors.js';
 
 /** Decides whether an existing, non-empty folder is one convkit wrote (and may replace or write into). */
@@ -25,10 +26,6 @@ export interface OutputClaim {
   inputs?: { path: string; flag: string }[];
 }
 
-function errnoCode(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException).code;
-}
-
 async function statOrUndefined(path: string) {
   try {
     return await fs.stat(path);
@@ -36,24 +33,6 @@ async function statOrUndefined(path: string) {
     if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return undefined;
     throw err;
   }
-}
-
-/** `path` with symbolic links resolved as far as it exists (the rest appended). */
-async function realPathOf(path: string): Promise<string> {
-  const abs = resolve(path);
-  try {
-    return await fs.realpath(abs);
-  } catch {
-    const parent = dirname(abs);
-    if (parent === abs) return abs;
-    return join(await realPathOf(parent), relative(parent, abs));
-  }
-}
-
-/** True when `inner` is `outer` or lies below it. */
-function isWithin(inner: string, outer: string): boolean {
-  const rel = relative(outer, inner);
-  return rel === '' || (!rel.startsWith('..' + sep) && rel !== '..' && !isAbsolute(rel));
 }
 
 /** The deepest ancestor of `path` (or `path` itself) that exists. */

@@ -72,8 +72,8 @@ export function layerNameFromTensor(tensorName: string): string {
   return /^[A-Za-z]/.test(name) ? name : `t_${name}`;
 }
 
-export function convertTflite(graph: TfliteGraph, options: ConvertOptions = {}): ConvertedModel {
-  const file = options.name ?? '<tflite>';
+/** Refuses what the rebuilder cannot do before any layer is made: unknown ops, several inputs, a non-image input. */
+function checkGraph(graph: TfliteGraph, file: string): TfliteTensor {
   const unsupported = [...new Set(graph.operators.map((o) => o.op).filter((op) => !(SUPPORTED_OPS as readonly string[]).includes(op)))];
   if (unsupported.length) {
     throw new ConvkitError(
@@ -85,227 +85,245 @@ export function convertTflite(graph: TfliteGraph, options: ConvertOptions = {}):
   const inT = graph.tensors[graph.inputs[0]];
   if (inT.shape.length !== 4)
     throw new ConvkitError(`${file}: input ${inT.name} has shape [${inT.shape}], expected [1, h, w, c]`, 'import an image model (NHWC input)');
-  const [h, w] = options.inputSize ?? [inT.shape[1], inT.shape[2]];
-  const rescale = inputRescale(inT, options.rescale, file);
+  return inT;
+}
 
-  const used = new Set<string>();
-  const unique = (base: string): string => {
+/**
+ * The state of one rebuild: the symbolic tensor of each TFLite tensor made
+ * so far, the layers waiting for their weights (set once the model exists),
+ * and the unique layer names handed out.
+ */
+class Rebuilder {
+  readonly values = new Map<number, tf.SymbolicTensor>();
+  readonly pending: [tf.layers.Layer, tf.Tensor[]][] = [];
+  featureLayer: string | null = null;
+  /** Set when featuresOnly cuts the graph at its global pooling. */
+  output: tf.SymbolicTensor | null = null;
+  private readonly used = new Set<string>();
+
+  constructor(
+    readonly graph: TfliteGraph,
+    readonly file: string,
+    readonly options: ConvertOptions,
+  ) {}
+
+  unique(base: string): string {
     let n = base,
       k = 2;
-    while (used.has(n)) n = `${base}_${k++}`;
-    used.add(n);
+    while (this.used.has(n)) n = `${base}_${k++}`;
+    this.used.add(n);
     return n;
-  };
-  const input = tf.input({ shape: [h, w, inT.shape[3]], name: unique('input') });
-  const rescaling = tf.layers.rescaling({ ...rescale, name: unique('rescaling') });
-  const values = new Map<number, tf.SymbolicTensor>([[inT.index, rescaling.apply(input) as tf.SymbolicTensor]]);
-  const pending: [tf.layers.Layer, tf.Tensor[]][] = [];
-  let featureLayer: string | null = null;
-  let output: tf.SymbolicTensor | null = null;
+  }
 
-  const get = (i: number, op: TfliteOperator): tf.SymbolicTensor => {
-    const v = values.get(i);
+  get(i: number, op: TfliteOperator): tf.SymbolicTensor {
+    const v = this.values.get(i);
     if (!v)
       throw new ConvkitError(
-        `${file}: op ${op.index} (${op.op}) reads tensor ${graph.tensors[i]?.name ?? i}, which no earlier op produced`,
+        `${this.file}: op ${op.index} (${op.op}) reads tensor ${this.graph.tensors[i]?.name ?? i}, which no earlier op produced`,
         'only single-input feed-forward graphs can be imported',
       );
     return v;
-  };
-  const constant = (i: number): TfliteTensor => {
-    const t = graph.tensors[i];
-    if (!t?.data) throw new ConvkitError(`${file}: tensor ${t?.name ?? i} should be a constant`, 'the model is not a plain feed-forward image model');
+  }
+
+  constant(i: number): TfliteTensor {
+    const t = this.graph.tensors[i];
+    if (!t?.data) throw new ConvkitError(`${this.file}: tensor ${t?.name ?? i} should be a constant`, 'the model is not a plain feed-forward image model');
     return t;
-  };
-  const apply = (layer: tf.layers.Layer, x: tf.SymbolicTensor | tf.SymbolicTensor[], weights?: tf.Tensor[]): tf.SymbolicTensor => {
+  }
+
+  /** `layer` applied to `x`; its weights are set once the model is built. */
+  apply(layer: tf.layers.Layer, x: tf.SymbolicTensor | tf.SymbolicTensor[], weights?: tf.Tensor[]): tf.SymbolicTensor {
     const y = layer.apply(x) as tf.SymbolicTensor;
-    if (weights) pending.push([layer, weights]);
+    if (weights) this.pending.push([layer, weights]);
     return y;
-  };
-  const act = (a: Activation | undefined, op: TfliteOperator): string => {
+  }
+
+  act(a: Activation | undefined, op: TfliteOperator): string {
     const name = ACTIVATIONS[a ?? 'NONE'];
     if (!name)
       throw new ConvkitError(
-        `${file}: op ${op.index} (${op.op}) has fused activation ${a}, which convkit cannot rebuild`,
+        `${this.file}: op ${op.index} (${op.op}) has fused activation ${a}, which convkit cannot rebuild`,
         'supported fused activations: NONE, RELU, RELU6, TANH',
       );
     return name;
-  };
-  // A convolution's layer arguments and weights (kernel, and the bias when the op has one), plain or depthwise alike.
-  const convLayer = (op: TfliteOperator, base: string, kernel: tf.Tensor4D) => {
+  }
+
+  withActivation(y: tf.SymbolicTensor, op: TfliteOperator, base: string): tf.SymbolicTensor {
+    const name = this.act(op.options.activation, op);
+    return name === 'linear' ? y : this.apply(tf.layers.activation({ activation: name as 'relu', name: this.unique(`${base}_${name}`) }), y);
+  }
+
+  /** The kernel, and the bias when the op has one, dequantized. */
+  weightsOf(op: TfliteOperator, kernel: tf.Tensor): tf.Tensor[] {
+    const hasBias = op.inputs.length > 2 && op.inputs[2] >= 0;
+    return hasBias ? [kernel, tf.tensor1d(dequantize(this.constant(op.inputs[2]), this.file))] : [kernel];
+  }
+
+  /** A convolution's layer arguments (plain or depthwise alike). */
+  convArgs(op: TfliteOperator, base: string, kernel: tf.Tensor4D) {
     const o = op.options;
-    const useBias = op.inputs.length > 2 && op.inputs[2] >= 0;
     return {
-      name: unique(base),
+      name: this.unique(base),
       kernelSize: [kernel.shape[0], kernel.shape[1]] as [number, number],
       strides: o.strides,
       padding: o.padding === 'VALID' ? ('valid' as const) : ('same' as const),
       dilationRate: o.dilations,
-      useBias,
-      activation: act(o.activation, op) as 'relu',
-      weights: useBias ? [kernel, tf.tensor1d(dequantize(constant(op.inputs[2]), file))] : [kernel],
+      useBias: op.inputs.length > 2 && op.inputs[2] >= 0,
+      activation: this.act(o.activation, op) as 'relu',
     };
-  };
-  const withActivation = (y: tf.SymbolicTensor, a: Activation | undefined, op: TfliteOperator, base: string): tf.SymbolicTensor => {
-    const name = act(a, op);
-    return name === 'linear' ? y : apply(tf.layers.activation({ activation: name as 'relu', name: unique(`${base}_${name}`) }), y);
-  };
-
-  try {
-    for (const op of graph.operators) {
-      const outT = graph.tensors[op.outputs[0]];
-      const base = layerNameFromTensor(outT.name);
-      const o = op.options;
-      let y: tf.SymbolicTensor;
-      switch (op.op) {
-        case 'QUANTIZE':
-        case 'DEQUANTIZE':
-          y = get(op.inputs[0], op);
-          break;
-        case 'CONV_2D': {
-          const x = get(op.inputs[0], op);
-          const wT = constant(op.inputs[1]);
-          const [outC, kh, kw, inC] = wT.shape;
-          const kernel = tf.tidy(() => tf.transpose(tf.tensor4d(dequantize(wT, file), [outC, kh, kw, inC]), [1, 2, 3, 0]));
-          const { weights, ...conv } = convLayer(op, base, kernel);
-          y = apply(tf.layers.conv2d({ ...conv, filters: outC }), x, weights);
-          break;
-        }
-        case 'DEPTHWISE_CONV_2D': {
-          const x = get(op.inputs[0], op);
-          const wT = constant(op.inputs[1]);
-          const [, kh, kw, outC] = wT.shape;
-          const inC = x.shape[3] as number;
-          const multiplier = outC / inC;
-          // TFLite [1, kh, kw, inC·m] and TF.js [kh, kw, inC, m] share the same memory order.
-          const kernel = tf.tensor4d(dequantize(wT, file), [kh, kw, inC, multiplier]);
-          const { weights, ...conv } = convLayer(op, base, kernel);
-          y = apply(tf.layers.depthwiseConv2d({ ...conv, depthMultiplier: multiplier }), x, weights);
-          break;
-        }
-        case 'FULLY_CONNECTED': {
-          let x = get(op.inputs[0], op);
-          if (x.shape.length > 2) x = apply(tf.layers.flatten({ name: unique(`${base}_flatten`) }), x);
-          const wT = constant(op.inputs[1]);
-          const [units, inUnits] = wT.shape;
-          const kernel = tf.tidy(() => tf.transpose(tf.tensor2d(dequantize(wT, file), [units, inUnits])));
-          const hasBias = op.inputs.length > 2 && op.inputs[2] >= 0;
-          const weights = hasBias ? [kernel, tf.tensor1d(dequantize(constant(op.inputs[2]), file))] : [kernel];
-          y = apply(tf.layers.dense({ name: unique(base), units, useBias: hasBias, activation: act(o.activation, op) as 'relu' }), x, weights);
-          break;
-        }
-        case 'ADD':
-          y = withActivation(
-            apply(
-              tf.layers.add({ name: unique(base) }),
-              op.inputs.map((i) => get(i, op)),
-            ),
-            o.activation,
-            op,
-            base,
-          );
-          break;
-        case 'CONCATENATION':
-          y = withActivation(
-            apply(
-              tf.layers.concatenate({ name: unique(base), axis: o.axis }),
-              op.inputs.map((i) => get(i, op)),
-            ),
-            o.activation,
-            op,
-            base,
-          );
-          break;
-        case 'AVERAGE_POOL_2D':
-        case 'MAX_POOL_2D': {
-          const x = get(op.inputs[0], op);
-          const inShape = graph.tensors[op.inputs[0]].shape;
-          const [fh, fw] = o.filterSize!;
-          if (op.op === 'AVERAGE_POOL_2D' && fh === inShape[1] && fw === inShape[2] && o.padding === 'VALID') {
-            // A pool over the whole map: global, so the model also works at other input sizes.
-            ({ y, featureLayer } = globalPool(x, base, featureLayer));
-            if (options.featuresOnly) output = x;
-          } else {
-            const args = {
-              name: unique(base),
-              poolSize: [fh, fw] as [number, number],
-              strides: o.strides,
-              padding: o.padding === 'VALID' ? ('valid' as const) : ('same' as const),
-            };
-            y = apply(op.op === 'MAX_POOL_2D' ? tf.layers.maxPooling2d(args) : tf.layers.averagePooling2d(args), x);
-          }
-          y = withActivation(y, o.activation, op, base);
-          break;
-        }
-        case 'MEAN': {
-          const x = get(op.inputs[0], op);
-          const axes = intValues(constant(op.inputs[1]), file)
-            .map((a) => (a < 0 ? a + 4 : a))
-            .sort();
-          if (x.shape.length !== 4 || axes.join() !== '1,2')
-            throw new ConvkitError(
-              `${file}: MEAN over axes [${axes}] of a rank-${x.shape.length} tensor`,
-              'only the spatial mean (global average pooling) is supported',
-            );
-          ({ y, featureLayer } = globalPool(x, base, featureLayer, o.keepDims));
-          if (options.featuresOnly) output = x;
-          break;
-        }
-        case 'PAD': {
-          const x = get(op.inputs[0], op);
-          const p = intValues(constant(op.inputs[1]), file);
-          if (p.length !== 8 || p[0] || p[1] || p[6] || p[7])
-            throw new ConvkitError(`${file}: PAD [${p}] pads batch or channels`, 'only spatial padding is supported');
-          y = apply(
-            tf.layers.zeroPadding2d({
-              name: unique(base),
-              padding: [
-                [p[2], p[3]],
-                [p[4], p[5]],
-              ],
-            }),
-            x,
-          );
-          break;
-        }
-        case 'RESHAPE':
-        case 'SQUEEZE':
-          y = apply(tf.layers.reshape({ name: unique(base), targetShape: outT.shape.slice(1) }), get(op.inputs[0], op));
-          break;
-        case 'SOFTMAX':
-          if (o.beta !== undefined && Math.abs(o.beta - 1) > 1e-6) throw new ConvkitError(`${file}: SOFTMAX with beta ${o.beta}`, 'only beta = 1 is supported');
-          y = apply(tf.layers.softmax({ name: unique(base) }), get(op.inputs[0], op));
-          break;
-        case 'RELU':
-        case 'RELU6':
-        case 'LOGISTIC':
-        case 'TANH': {
-          const activation = ({ RELU: 'relu', RELU6: 'relu6', LOGISTIC: 'sigmoid', TANH: 'tanh' } as const)[op.op];
-          y = apply(tf.layers.activation({ name: unique(base), activation }), get(op.inputs[0], op));
-          break;
-        }
-        default:
-          throw new ConvkitError(`${file}: TFLite op ${op.op} is not supported`, `supported ops: ${SUPPORTED_OPS.join(', ')}`);
-      }
-      values.set(op.outputs[0], y);
-      if (output) break;
-    }
-    if (options.featuresOnly && !output)
-      throw new ConvkitError(`${file} has no global pooling to cut the features at`, 'import it whole (featuresOnly: false)');
-    const out = output ?? values.get(graph.outputs[0]);
-    if (!out) throw new ConvkitError(`${file}: output ${graph.tensors[graph.outputs[0]]?.name} is not produced by any op`, 'the file is damaged');
-    const model = tf.model({ inputs: input, outputs: out, name: options.modelName ?? 'tflite_model' });
-    for (const [layer, weights] of pending) layer.setWeights(weights);
-    return { model, featureLayer, rescale };
-  } finally {
-    for (const [, weights] of pending) tf.dispose(weights);
   }
 
-  function globalPool(x: tf.SymbolicTensor, base: string, current: string | null, keepDims = true): { y: tf.SymbolicTensor; featureLayer: string | null } {
-    const feature = current ?? x.sourceLayer.name;
-    let y = apply(tf.layers.globalAveragePooling2d({ name: unique(base) }), x);
-    if (keepDims) y = apply(tf.layers.reshape({ name: unique(`${base}_keepdims`), targetShape: [1, 1, x.shape[3] as number] }), y);
-    return { y, featureLayer: feature };
+  /** Global average pooling; its input is the features (the first such pooling marks them). */
+  globalPool(x: tf.SymbolicTensor, base: string, keepDims = true): tf.SymbolicTensor {
+    this.featureLayer ??= x.sourceLayer.name;
+    if (this.options.featuresOnly) this.output = x;
+    const y = this.apply(tf.layers.globalAveragePooling2d({ name: this.unique(base) }), x);
+    return keepDims ? this.apply(tf.layers.reshape({ name: this.unique(`${base}_keepdims`), targetShape: [1, 1, x.shape[3] as number] }), y) : y;
+  }
+}
+
+type OpBuilder = (r: Rebuilder, op: TfliteOperator, base: string) => tf.SymbolicTensor;
+
+function conv2d(r: Rebuilder, op: TfliteOperator, base: string): tf.SymbolicTensor {
+  const wT = r.constant(op.inputs[1]);
+  const [outC, kh, kw, inC] = wT.shape;
+  const kernel = tf.tidy(() => tf.transpose(tf.tensor4d(dequantize(wT, r.file), [outC, kh, kw, inC]), [1, 2, 3, 0]));
+  return r.apply(tf.layers.conv2d({ ...r.convArgs(op, base, kernel), filters: outC }), r.get(op.inputs[0], op), r.weightsOf(op, kernel));
+}
+
+function depthwiseConv2d(r: Rebuilder, op: TfliteOperator, base: string): tf.SymbolicTensor {
+  const x = r.get(op.inputs[0], op);
+  const wT = r.constant(op.inputs[1]);
+  const [, kh, kw, outC] = wT.shape;
+  const inC = x.shape[3] as number;
+  const multiplier = outC / inC;
+  // TFLite [1, kh, kw, inC·m] and TF.js [kh, kw, inC, m] share the same memory order.
+  const kernel = tf.tensor4d(dequantize(wT, r.file), [kh, kw, inC, multiplier]);
+  return r.apply(tf.layers.depthwiseConv2d({ ...r.convArgs(op, base, kernel), depthMultiplier: multiplier }), x, r.weightsOf(op, kernel));
+}
+
+function fullyConnected(r: Rebuilder, op: TfliteOperator, base: string): tf.SymbolicTensor {
+  let x = r.get(op.inputs[0], op);
+  if (x.shape.length > 2) x = r.apply(tf.layers.flatten({ name: r.unique(`${base}_flatten`) }), x);
+  const wT = r.constant(op.inputs[1]);
+  const [units, inUnits] = wT.shape;
+  const kernel = tf.tidy(() => tf.transpose(tf.tensor2d(dequantize(wT, r.file), [units, inUnits])));
+  const weights = r.weightsOf(op, kernel);
+  const activation = r.act(op.options.activation, op) as 'relu';
+  return r.apply(tf.layers.dense({ name: r.unique(base), units, useBias: weights.length > 1, activation }), x, weights);
+}
+
+function pool2d(r: Rebuilder, op: TfliteOperator, base: string): tf.SymbolicTensor {
+  const o = op.options;
+  const x = r.get(op.inputs[0], op);
+  const inShape = r.graph.tensors[op.inputs[0]].shape;
+  const [fh, fw] = o.filterSize!;
+  // A pool over the whole map is global, so the model also works at other input sizes.
+  if (op.op === 'AVERAGE_POOL_2D' && fh === inShape[1] && fw === inShape[2] && o.padding === 'VALID') return r.withActivation(r.globalPool(x, base), op, base);
+  const args = {
+    name: r.unique(base),
+    poolSize: [fh, fw] as [number, number],
+    strides: o.strides,
+    padding: o.padding === 'VALID' ? ('valid' as const) : ('same' as const),
+  };
+  return r.withActivation(r.apply(op.op === 'MAX_POOL_2D' ? tf.layers.maxPooling2d(args) : tf.layers.averagePooling2d(args), x), op, base);
+}
+
+function mean(r: Rebuilder, op: TfliteOperator, base: string): tf.SymbolicTensor {
+  const x = r.get(op.inputs[0], op);
+  const axes = intValues(r.constant(op.inputs[1]), r.file)
+    .map((a) => (a < 0 ? a + 4 : a))
+    .sort();
+  if (x.shape.length !== 4 || axes.join() !== '1,2')
+    throw new ConvkitError(
+      `${r.file}: MEAN over axes [${axes}] of a rank-${x.shape.length} tensor`,
+      'only the spatial mean (global average pooling) is supported',
+    );
+  return r.globalPool(x, base, op.options.keepDims);
+}
+
+function pad(r: Rebuilder, op: TfliteOperator, base: string): tf.SymbolicTensor {
+  const p = intValues(r.constant(op.inputs[1]), r.file);
+  if (p.length !== 8 || p[0] || p[1] || p[6] || p[7])
+    throw new ConvkitError(`${r.file}: PAD [${p}] pads batch or channels`, 'only spatial padding is supported');
+  const padding: [[number, number], [number, number]] = [
+    [p[2], p[3]],
+    [p[4], p[5]],
+  ];
+  return r.apply(tf.layers.zeroPadding2d({ name: r.unique(base), padding }), r.get(op.inputs[0], op));
+}
+
+function softmax(r: Rebuilder, op: TfliteOperator, base: string): tf.SymbolicTensor {
+  const beta = op.options.beta;
+  if (beta !== undefined && Math.abs(beta - 1) > 1e-6) throw new ConvkitError(`${r.file}: SOFTMAX with beta ${beta}`, 'only beta = 1 is supported');
+  return r.apply(tf.layers.softmax({ name: r.unique(base) }), r.get(op.inputs[0], op));
+}
+
+const activationOp =
+  (activation: 'relu' | 'relu6' | 'sigmoid' | 'tanh'): OpBuilder =>
+  (r, op, base) =>
+    r.apply(tf.layers.activation({ name: r.unique(base), activation }), r.get(op.inputs[0], op));
+
+const merge =
+  (layer: (name: string, axis?: number) => tf.layers.Layer): OpBuilder =>
+  (r, op, base) =>
+    r.withActivation(
+      r.apply(
+        layer(r.unique(base), op.options.axis),
+        op.inputs.map((i) => r.get(i, op)),
+      ),
+      op,
+      base,
+    );
+
+const reshape: OpBuilder = (r, op, base) =>
+  r.apply(tf.layers.reshape({ name: r.unique(base), targetShape: r.graph.tensors[op.outputs[0]].shape.slice(1) }), r.get(op.inputs[0], op));
+
+/** How each supported op becomes Keras layers. */
+const OP_BUILDERS: Record<(typeof SUPPORTED_OPS)[number], OpBuilder> = {
+  QUANTIZE: (r, op) => r.get(op.inputs[0], op),
+  DEQUANTIZE: (r, op) => r.get(op.inputs[0], op),
+  CONV_2D: conv2d,
+  DEPTHWISE_CONV_2D: depthwiseConv2d,
+  FULLY_CONNECTED: fullyConnected,
+  ADD: merge((name) => tf.layers.add({ name })),
+  CONCATENATION: merge((name, axis) => tf.layers.concatenate({ name, axis })),
+  AVERAGE_POOL_2D: pool2d,
+  MAX_POOL_2D: pool2d,
+  MEAN: mean,
+  PAD: pad,
+  RESHAPE: reshape,
+  SQUEEZE: reshape,
+  SOFTMAX: softmax,
+  RELU: activationOp('relu'),
+  RELU6: activationOp('relu6'),
+  LOGISTIC: activationOp('sigmoid'),
+  TANH: activationOp('tanh'),
+};
+
+export function convertTflite(graph: TfliteGraph, options: ConvertOptions = {}): ConvertedModel {
+  const file = options.name ?? '<tflite>';
+  const inT = checkGraph(graph, file);
+  const [h, w] = options.inputSize ?? [inT.shape[1], inT.shape[2]];
+  const rescale = inputRescale(inT, options.rescale, file);
+  const r = new Rebuilder(graph, file, options);
+  const input = tf.input({ shape: [h, w, inT.shape[3]], name: r.unique('input') });
+  r.values.set(inT.index, tf.layers.rescaling({ ...rescale, name: r.unique('rescaling') }).apply(input) as tf.SymbolicTensor);
+  try {
+    for (const op of graph.operators) {
+      const build = OP_BUILDERS[op.op as (typeof SUPPORTED_OPS)[number]];
+      r.values.set(op.outputs[0], build(r, op, layerNameFromTensor(graph.tensors[op.outputs[0]].name)));
+      if (r.output) break;
+    }
+    if (options.featuresOnly && !r.output)
+      throw new ConvkitError(`${file} has no global pooling to cut the features at`, 'import it whole (featuresOnly: false)');
+    const out = r.output ?? r.values.get(graph.outputs[0]);
+    if (!out) throw new ConvkitError(`${file}: output ${graph.tensors[graph.outputs[0]]?.name} is not produced by any op`, 'the file is damaged');
+    const model = tf.model({ inputs: input, outputs: out, name: options.modelName ?? 'tflite_model' });
+    for (const [layer, weights] of r.pending) layer.setWeights(weights);
+    return { model, featureLayer: r.featureLayer, rescale };
+  } finally {
+    for (const [, weights] of r.pending) tf.dispose(weights);
   }
 }
 
