@@ -35,6 +35,8 @@ export class Learner {
   readonly validation?: DirectoryIterator;
   /** Last layer of the pretrained base, when the model has one: freeze() freezes up to it by default. */
   readonly baseTop?: string;
+  /** The pretrained base's blocks, for unfreeze({ blocks }). */
+  private baseBlockOf?: (layerName: string) => string | undefined;
   private readonly histories: FitResult[] = [];
 
   constructor(model: tf.LayersModel, data: LearnerData, baseTop?: string) {
@@ -71,6 +73,7 @@ export class Learner {
     const top = buildHead(features.outputs[0]!.shape.slice(1) as number[], { rng: createRng(seed), ...headOptions, numClasses: data.train.classNames.length });
     const model = stitch(features, top, `${spec.name}_classifier`);
     const learner = new Learner(model, data, loaded.featureLayer);
+    learner.baseBlockOf = spec.blockOf;
     learner.freeze();
     return learner;
   }
@@ -107,7 +110,7 @@ export class Learner {
 
   /** Unfreezes the whole model (default) or its top blocks / from a layer on. */
   unfreeze(options: UnfreezeOptions = {}): this {
-    unfreeze(this.model, options);
+    unfreeze(this.model, { blockOf: this.baseBlockOf, ...options });
     return this;
   }
 

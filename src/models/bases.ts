@@ -62,7 +62,9 @@ export interface BaseSpec {
   classes: number;
   /** Loads the base (or, with includeTop, the whole ImageNet classifier) taking RGB 0..255. */
   load(options?: BaseLoadOptions): Promise<tf.LayersModel>;
-  /** The model's layers grouped into blocks, input to output, preprocessing excluded (it stays frozen). */
+  /** The block a layer belongs to (undefined: the stem, the preprocessing or the head); the one definition of the base's blocks. */
+  blockOf(layerName: string): string | undefined;
+  /** The model's layers grouped into blocks by blockOf, input to output. */
   blocks(model: tf.LayersModel): Block[];
   /** ImageNet labels indexed like the top's output. */
   labels(modelsDir?: string): string[];
@@ -100,11 +102,11 @@ const mobilenetV1: BaseSpec = {
   preprocessing: 'rescaling: x/127.5 − 1',
   classes: 1000,
   load: (o = {}) => loadMobileNetV1({ path: join(o.modelsDir ?? modelsDir(), MOBILENET_V1_DIR), inputSize: sizeOf(o), includeTop: o.includeTop }),
-  blocks: (model) =>
-    blocksOf(model, (n) => {
-      const m = n.match(/^conv_(?:dw|pw)_(\d+)_?/);
-      return m ? `block_${m[1]}` : n.startsWith('conv1') ? 'conv1' : 'top';
-    }),
+  blockOf: (n) => {
+    const m = /^conv_(?:dw|pw)_(\d+)(?:_|$)/.exec(n);
+    return m ? `conv_${m[1]}` : undefined;
+  },
+  blocks: (model) => blocksOf(model, (n) => mobilenetV1.blockOf(n) ?? (n.startsWith('conv1') ? 'conv1' : 'top')),
   labels: (dir) => readMobileNetV1Labels(join(dir ?? modelsDir(), MOBILENET_V1_DIR)),
 };
 
@@ -121,12 +123,13 @@ const mobilenetV2: BaseSpec = {
   load: async (o = {}) =>
     (await loadMobileNetV2({ path: join(o.modelsDir ?? modelsDir(), MOBILENET_V2_DIR), variant: o.variant, inputSize: sizeOf(o), includeTop: o.includeTop }))
       .model,
+  // Layer names from the TFLite file (expanded_conv_N_…) or from Keras's MobileNetV2 (block_N_…).
+  blockOf: (n) => /^(expanded_conv(?:_\d+)?)_/.exec(n)?.[1] ?? /^(block_\d+)_/.exec(n)?.[1],
   blocks: (model) => {
     let afterPool = false;
     return blocksOf(model, (n) => {
-      const layer = model.getLayer(n).getClassName();
-      if (layer === 'GlobalAveragePooling2D') afterPool = true;
-      return afterPool ? 'top' : (n.match(/^(expanded_conv(?:_\d+)?)_/)?.[1] ?? n);
+      if (model.getLayer(n).getClassName() === 'GlobalAveragePooling2D') afterPool = true;
+      return afterPool ? 'top' : (mobilenetV2.blockOf(n) ?? n);
     });
   },
   labels: (dir) => readMobileNetV2Labels(join(dir ?? modelsDir(), MOBILENET_V2_DIR)),
@@ -142,7 +145,8 @@ const vgg16: BaseSpec = {
   preprocessing: 'preprocess_caffe: RGB → BGR, minus [103.939, 116.779, 123.68]',
   classes: 1000,
   load: (o = {}) => loadVgg16({ inputSize: sizeOf(o), includeTop: o.includeTop, weights: o.weights === undefined ? 'imagenet' : o.weights }),
-  blocks: (model) => blocksOf(model, (n) => n.match(/^(block\d+)_/)?.[1] ?? 'top'),
+  blockOf: (n) => /^(block\d+)_/.exec(n)?.[1],
+  blocks: (model) => blocksOf(model, (n) => vgg16.blockOf(n) ?? 'top'),
   // Keras's VGG16 and MobileNet v1 share the standard 1000-class ImageNet order.
   labels: (dir) => readMobileNetV1Labels(join(dir ?? modelsDir(), MOBILENET_V1_DIR)),
 };

@@ -20,6 +20,8 @@ export interface PretrainedBase {
   inputSize: readonly [number, number];
   /** First layer of the block fine-tuning unfreezes (default: the last block by layer names). */
   fineTuneFrom?: string;
+  /** The block a layer belongs to, for unfreezing the top blocks (default: defaultBlockOf). */
+  blockOf?: (layerName: string) => string | undefined;
   load(options?: { inputSize?: readonly [number, number] }): Promise<LoadedPretrainedBase>;
 }
 
@@ -30,6 +32,7 @@ export function getBase(name: string): PretrainedBase {
     name: spec.name,
     inputSize: spec.inputSize,
     fineTuneFrom: spec.fineTuneFrom,
+    blockOf: spec.blockOf,
     load: (options = {}) => loadBase(name, { inputSize: options.inputSize }),
   };
 }

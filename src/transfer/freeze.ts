@@ -7,6 +7,7 @@
  * TF.js collects the trainable weights when the model is compiled.
  */
 import * as tf from '@tensorflow/tfjs';
+import { BASES } from '../models/bases.js';
 import { ConvkitError } from '../util/errors.js';
 import { guardBatchNormLayer, isBatchNorm } from './batch-norm.js';
 import { isContainer, leafLayers } from './graph.js';
@@ -65,22 +66,18 @@ export function freeze(model: tf.LayersModel, options: FreezeOptions = {}): Laye
 }
 
 /**
- * The block a layer belongs to, from the layer-naming schemes of the bases
- * convkit ships: VGG16 `block5_conv1` → `block5`, MobileNet v1
+ * The block a layer belongs to, by the first of the bases convkit ships
+ * whose blockOf (models/bases.ts, the one definition) knows the name: VGG16 `block5_conv1` → `block5`, MobileNet v1
  * `conv_dw_13_bn` / `conv_pw_13` → `conv_13` (one depthwise-separable
  * block), MobileNet v2 `block_16_project` → `block_16` (Keras names) or
  * `expanded_conv_16_expand` → `expanded_conv_16` (TFLite names). Other layers
  * (stem, head) belong to no block.
  */
 export function defaultBlockOf(name: string): string | undefined {
-  let m = /^(block\d+)_/.exec(name);
-  if (m) return m[1];
-  m = /^block_(\d+)_/.exec(name);
-  if (m) return `block_${m[1]}`;
-  m = /^conv_(?:dw|pw)_(\d+)(?:_|$)/.exec(name);
-  if (m) return `conv_${m[1]}`;
-  m = /^(expanded_conv(?:_\d+)?)_/.exec(name);
-  if (m) return m[1];
+  for (const base of Object.values(BASES)) {
+    const block = base.blockOf(name);
+    if (block !== undefined) return block;
+  }
   return undefined;
 }
 

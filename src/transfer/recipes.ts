@@ -429,7 +429,8 @@ async function runFinetune(o: TransferOptions): Promise<TransferResult> {
   const { epochs = r.epochs, batchSize = r.batchSize, learningRate = r.learningRate, seed = 1 } = o;
   const t0 = performance.now();
   const { model, p } = await startingPoint(o, batchSize, seed);
-  const from = o.unfreezeBlocks !== undefined || !p.base.fineTuneFrom ? firstLayerOfLastBlocks(model, o.unfreezeBlocks ?? 1) : p.base.fineTuneFrom;
+  const from =
+    o.unfreezeBlocks !== undefined || !p.base.fineTuneFrom ? firstLayerOfLastBlocks(model, o.unfreezeBlocks ?? 1, p.base.blockOf) : p.base.fineTuneFrom;
   const opened = unfreeze(model, { from });
   checkTrainingKernels(opened);
   const { history, metrics, timings } = await trainAugmented(model, p, o, { epochs, batchSize, learningRate, seed, label: 'finetune' });
