@@ -296,3 +296,17 @@ test('cats_and_dogs_small/train gives 150×150 binary batches', { skip: existsSy
   assert.ok(max > 100 && max <= 255);
   dispose(b);
 });
+
+test("validationSplit and subset split each class's sorted files as Keras does: disjoint, every class in both", async () => {
+  const root = join(dir, 'two');
+  const names = async (subset: 'training' | 'validation') =>
+    (await flowFromDirectory(root, { targetSize: SIZE, validationSplit: 0.4, subset, shuffle: false })).files.map((f) => basename(f.path));
+  // cats: 5 files → ⌊0.4·5⌋ = 2 held out; dogs: 4 files → 1. Keras sorts by name: cats.0, cats.1 | dogs.0.
+  const validation = await names('validation');
+  const training = await names('training');
+  assert.deepEqual(validation, ['cats.0.png', 'cats.1.png', 'dogs.0.png']);
+  assert.deepEqual(training, ['cats.2.png', 'cats.3.png', 'cats.4.png', 'dogs.1.png', 'dogs.2.png', 'dogs.3.png']);
+  await assert.rejects(flowFromDirectory(root, { targetSize: SIZE, validationSplit: 1.5, subset: 'training' }), /validationSplit/);
+  await assert.rejects(flowFromDirectory(root, { targetSize: SIZE, validationSplit: 0.2 }), /subset/);
+  await assert.rejects(flowFromDirectory(root, { targetSize: SIZE, subset: 'validation' }), /validationSplit/);
+});

@@ -48,6 +48,10 @@ export interface DirectoryIteratorOptions {
   cache?: ImageCache;
   /** Files decoded at once (default 3). */
   concurrency?: number;
+  /** Fraction of each class's files held out for `subset: 'validation'` (Keras's ImageDataGenerator validation_split). */
+  validationSplit?: number;
+  /** With validationSplit: 'validation' reads the first part of each class's sorted files, 'training' the rest (as Keras). */
+  subset?: 'training' | 'validation';
 }
 
 const CLASS_MODES: readonly ClassMode[] = ['binary', 'categorical', 'sparse', 'none'];
@@ -123,7 +127,7 @@ export class DirectoryIterator implements AsyncIterable<Batch> {
     const rng = createRng(seed);
     this.shuffleRng = rng.fork();
     this.transformRng = rng.fork();
-    this.fileList = [...folder.files];
+    this.fileList = subsetOf(folder.files, options.validationSplit, options.subset);
     this.order = this.makeOrder();
   }
 
@@ -333,6 +337,25 @@ export class DirectoryIterator implements AsyncIterable<Batch> {
       }
     }
   }
+}
+
+/**
+ * The files of a subset: per class (files in scan order), the first
+ * ⌊split·n⌋ are 'validation' and the rest 'training', as Keras splits a
+ * folder, so the two subsets never share a file and each keeps every class.
+ */
+function subsetOf(files: readonly ImageFile[], split: number | undefined, subset: 'training' | 'validation' | undefined): ImageFile[] {
+  if (split === undefined && subset === undefined) return [...files];
+  check(typeof split === 'number' && split > 0 && split < 1, 'validationSplit', split, 'a fraction between 0 and 1 (with subset)');
+  check(subset === 'training' || subset === 'validation', 'subset', subset, '"training" or "validation" (with validationSplit)');
+  const byClass = new Map<number, ImageFile[]>();
+  for (const f of files) byClass.set(f.label, [...(byClass.get(f.label) ?? []), f]);
+  const kept = new Set<ImageFile>();
+  for (const members of byClass.values()) {
+    const cut = Math.floor(split * members.length);
+    for (const f of subset === 'validation' ? members.slice(0, cut) : members.slice(cut)) kept.add(f);
+  }
+  return files.filter((f) => kept.has(f));
 }
 
 /** Scans `root` (one sub-folder per class) and returns a batch iterator over it. */
