@@ -66,3 +66,27 @@ test('other class names in test/ stop training before the first epoch', async ()
   const data = await broken('other-classes', (d) => renameSync(join(d, 'test', 'right'), join(d, 'test', 'up')));
   await assertStopsBeforeTraining(data, /test has classes left, up but train has left, right/);
 });
+
+test("a val/ folder (Imagenette's layout) is the validation split, for the small convnets and the transfer recipes", async () => {
+  const data = await broken('val-layout', (d) => renameSync(join(d, 'validation'), join(d, 'val')));
+  const out = join(set.root, 'models', 'val-layout');
+  const r = await trainRecipe({
+    recipe: 'scratch',
+    data,
+    out,
+    verbose: false,
+    overrides: { imageSize: 16, epochs: 1, batchSize: 4, model: { filters: [4], denseUnits: 4 } },
+  });
+  assert.equal((r.meta.data as { validation?: number }).validation, 4);
+  assert.equal(r.history.history.val_acc?.length, 1);
+  const { tinyBase } = await import('./transfer-fixtures.js');
+  const t = await trainRecipe({
+    recipe: 'features',
+    data,
+    out: `${out}-features`,
+    verbose: false,
+    overrides: { imageSize: 12, epochs: 1, batchSize: 4, transfer: { base: tinyBase() } },
+  });
+  assert.equal(t.history.history.val_acc?.length, 1);
+  assert.equal(t.test?.n, 4);
+});

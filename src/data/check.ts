@@ -14,6 +14,7 @@ import { join, relative, resolve, dirname } from 'node:path';
 import { ImageCache } from './cache.js';
 import type { Interpolation } from './decode.js';
 import { scanImageFolder, type ImageFile, type SkippedFile } from './scan.js';
+import { splitFolder } from './splits.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
 import { ownedBy } from '../util/output-guard.js';
 import { ConvkitError } from '../util/errors.js';
@@ -63,23 +64,23 @@ export async function checkData(data: string, options: DataCheckOptions): Promis
   if (!st) throw new ConvkitError(`--data ${root} not found`, 'give the folder that holds train/ and validation/ (and test/)');
   if (!st.isDirectory()) throw new ConvkitError(`--data ${root} is a file, not a folder`, 'give the folder that holds train/ and validation/ (and test/)');
   const log = options.silent ? () => undefined : (options.log ?? ((l: string) => console.error(l)));
-  for (const split of ['train', 'validation']) {
-    if (!existsSync(join(root, split)))
+  for (const split of ['train', 'validation'] as const) {
+    if (!existsSync(splitFolder(root, split)))
       throw new ConvkitError(
         `${join(root, split)} not found`,
-        '--data must hold train/, validation/ and test/ folders, each with one sub-folder per class (convkit prepare can make them)',
+        '--data must hold train/, validation/ (or val/) and test/ folders, each with one sub-folder per class (convkit prepare can make them)',
       );
   }
-  const splits = SPLITS.filter((s) => existsSync(join(root, s)));
+  const splits = SPLITS.filter((s) => existsSync(splitFolder(root, s)));
   const files: ImageFile[] = [];
   const bad: SkippedFile[] = [];
   let classNames: string[] | undefined;
   const counts: Record<string, number> = {};
   for (const split of splits) {
-    const folder = await scanImageFolder(join(root, split), { skipBad: true });
+    const folder = await scanImageFolder(splitFolder(root, split), { skipBad: true });
     if (classNames && folder.classNames.join('\n') !== classNames.join('\n')) {
       throw new ConvkitError(
-        `${join(root, split)} has classes ${listNames(folder.classNames)} but train has ${listNames(classNames)}`,
+        `${splitFolder(root, split)} has classes ${listNames(folder.classNames)} but train has ${listNames(classNames)}`,
         'use the same class folders in every split',
       );
     }
@@ -153,6 +154,6 @@ export async function checkData(data: string, options: DataCheckOptions): Promis
       { what: 'a clean data view', owns: ownedBy('.complete') },
     );
   }
-  for (const split of splits) counts[split] = files.filter((f) => f.path.startsWith(join(root, split) + '/') && !badPaths.has(f.path)).length;
+  for (const split of splits) counts[split] = files.filter((f) => f.path.startsWith(splitFolder(root, split) + '/') && !badPaths.has(f.path)).length;
   return { root: view, classNames, counts, skipped: bad };
 }

@@ -8,6 +8,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
 import { ImageDataGenerator } from '../augment/generator.js';
 import { flowFromDirectory, type DirectoryIterator } from '../data/iterator.js';
+import { splitFolder } from '../data/splits.js';
 import { ConvkitError } from '../util/errors.js';
 import { listNames } from '../util/list-names.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -30,9 +31,9 @@ async function openSplits(o: Run): Promise<{ train: DirectoryIterator; validatio
     cacheDir: o.imageCacheDir,
   };
   const transform = settings.augmentation ? new ImageDataGenerator({ ...settings.augmentation, rescale: null }).batchTransform() : undefined;
-  const train = await flowFromDirectory(join(data, 'train'), { ...common, shuffle: true, seed, transform });
+  const train = await flowFromDirectory(splitFolder(data, 'train'), { ...common, shuffle: true, seed, transform });
   // A partial validation pass (validationSteps) draws a shuffled sample: the sorted files would give one class only.
-  const validation = await flowFromDirectory(join(data, 'validation'), { ...common, shuffle: settings.validationSteps !== undefined, seed: seed + 1 });
+  const validation = await flowFromDirectory(splitFolder(data, 'validation'), { ...common, shuffle: settings.validationSteps !== undefined, seed: seed + 1 });
   return { train, validation };
 }
 

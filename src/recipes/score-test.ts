@@ -6,6 +6,7 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { Interpolation } from '../data/decode.js';
+import { splitFolder } from '../data/splits.js';
 import { evaluate, type EvaluationResult } from '../train/evaluate.js';
 import { loadModel } from '../train/saved-model.js';
 import { chooseTta, type TtaChoice } from '../train/tta.js';
@@ -55,8 +56,8 @@ export async function scoreTest(
     if (views === 1) return { test };
     const withTta = { ...evalOpts, tta: { views } };
     let ttaChoice: TtaChoice | undefined;
-    if (await isDir(join(data, 'validation'))) {
-      const validation = join(data, 'validation');
+    const validation = splitFolder(data, 'validation');
+    if (await isDir(validation)) {
       ttaChoice = chooseTta(views, await evaluate(saved.model, validation, evalOpts), await evaluate(saved.model, validation, withTta));
     }
     return { test, testTta: await evaluate(saved.model, join(data, 'test'), withTta), ttaChoice };

@@ -14,8 +14,9 @@
  * out) that plain tf.loadLayersModel loads.
  */
 import * as tf from '@tensorflow/tfjs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
+import { splitFolder, type SplitName } from '../data/splits.js';
 import { ConvkitError } from '../util/errors.js';
 import { listNames } from '../util/list-names.js';
 import { createRng } from '../util/rng.js';
@@ -87,17 +88,21 @@ async function openSplits(
   o: { batchSize: number; seed: number; interpolation: Interpolation },
 ): Promise<Splits> {
   const dir = resolve(root);
-  const folder = (name: string) => join(dir, name);
-  for (const name of ['train', 'validation']) {
+  const folder = (name: SplitName) => splitFolder(dir, name);
+  for (const name of ['train', 'validation'] as const) {
     if (!existsSync(folder(name)))
-      throw new ConvkitError(`${folder(name)} not found`, `--data must hold train/ and validation/ (and optionally test/), each with one sub-folder per class`);
+      throw new ConvkitError(
+        `${folder(name)} not found`,
+        `--data must hold train/ and validation/ or val/ (and optionally test/), each with one sub-folder per class`,
+      );
   }
-  const scans = await Promise.all(['train', 'validation', 'test'].map((n) => (existsSync(folder(n)) ? scanImageFolder(folder(n)) : undefined)));
+  const names = ['train', 'validation', 'test'] as const;
+  const scans = await Promise.all(names.map((n) => (existsSync(folder(n)) ? scanImageFolder(folder(n)) : undefined)));
   const classNames = scans[0]!.classNames;
   for (const [i, s] of scans.entries()) {
     if (s && s.classNames.join('\n') !== classNames.join('\n')) {
       throw new ConvkitError(
-        `${folder(['train', 'validation', 'test'][i]!)} has classes ${listNames(s.classNames)} but train has ${listNames(classNames)}`,
+        `${folder(names[i]!)} has classes ${listNames(s.classNames)} but train has ${listNames(classNames)}`,
         'use the same class folders in every split',
       );
     }
