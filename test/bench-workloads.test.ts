@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { layerCosts, vgg16ConvBase, workloadFlops, workloads, type LayerSpec } from '../src/bench/workloads.js';
-import { median } from '../src/bench/run.js';
+import { median } from '../src/util/stats.js';
 import { peakFlops } from '../src/bench/index.js';
 
 const byName = Object.fromEntries(workloads().map((w) => [w.name, w]));

@@ -37,7 +37,7 @@ function finding(x: AuditImage, y: AuditImage, f: Omit<DuplicateFinding, 'a' | '
 /** Groups of files with the same bytes, as pairs with the first of each group. */
 function exactDuplicates(features: AuditFeatures): DuplicateFinding[] {
   const groups = new Map<string, number[]>();
-  features.hashes.forEach((h, i) => groups.set(h.sha256, [...(groups.get(h.sha256) ?? []), i]));
+  features.hashes.forEach((h, i) => (groups.get(h.sha256) ?? groups.set(h.sha256, []).get(h.sha256)!).push(i));
   const out: DuplicateFinding[] = [];
   for (const members of groups.values()) {
     const [first, ...rest] = members.map((i) => features.images[i]!).sort((p, q) => (ordered(p, q)[0] === p ? -1 : 1));

@@ -61,7 +61,8 @@ export async function auditFeatures(collected: CollectedImages, options: AuditFe
   const pooled = pooledModel(truncate(loaded.model, loaded.featureLayer));
   try {
     const embedded = await embedSplits(collected, pooled, spec, options);
-    const images = embedded.files.map((path) => byPath(collected, path));
+    const byPath = new Map(collected.images.map((i) => [i.path, i]));
+    const images = embedded.files.map((path) => byPath.get(path)!);
     const hashes = await hashImages(images, collected.root, options);
     return { ...embedded, images, hashes };
   } finally {
@@ -74,12 +75,6 @@ export async function auditFeatures(collected: CollectedImages, options: AuditFe
 function pooledModel(features: tf.LayersModel): tf.LayersModel {
   const pooled = tf.layers.globalAveragePooling2d({ name: 'audit_pool' }).apply(features.outputs[0]!) as tf.SymbolicTensor;
   return tf.model({ inputs: features.inputs, outputs: pooled, name: `${features.name}_pooled` });
-}
-
-function byPath(collected: CollectedImages, path: string): AuditImage {
-  const image = collected.images.find((i) => i.path === path);
-  if (!image) throw new Error(`internal: ${path} was embedded but not collected`);
-  return image;
 }
 
 async function embedSplits(collected: CollectedImages, pooled: tf.LayersModel, spec: PretrainedBase, options: AuditFeatureOptions) {

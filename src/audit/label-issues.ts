@@ -31,7 +31,7 @@ export function stratifiedFolds(labels: readonly number[], folds: number, seed: 
   const rng = createRng(seed);
   const fold = new Int32Array(labels.length);
   const byClass = new Map<number, number[]>();
-  labels.forEach((l, i) => byClass.set(l, [...(byClass.get(l) ?? []), i]));
+  labels.forEach((l, i) => (byClass.get(l) ?? byClass.set(l, []).get(l)!).push(i));
   for (const members of byClass.values()) {
     for (let i = members.length - 1; i > 0; i--) {
       const j = rng.int(i + 1);

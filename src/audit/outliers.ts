@@ -6,6 +6,7 @@
  */
 import type { AuditFeatures } from './features.js';
 import type { OutlierFinding } from './types.js';
+import { median } from '../util/stats.js';
 
 /** Unit-length mean embedding of each class. */
 function centroids(features: AuditFeatures, classes: number): Float32Array[] {
@@ -18,12 +19,6 @@ function centroids(features: AuditFeatures, classes: number): Float32Array[] {
     const norm = Math.hypot(...v) || 1;
     return v.map((x) => x / norm);
   });
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 /** Each image's distance to its nearest class centroid. */

@@ -9,6 +9,7 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { REPORT_CSS } from '../report/style.js';
 import { PLAN_FORMAT, type AuditPlan } from './plan.js';
 import type { AuditResult, DuplicateFinding, DuplicateRelation, LabelIssueFinding, OutlierFinding, UnreadableFinding } from './types.js';
+import { escapeHtml } from '../util/html.js';
 
 /** A small JPEG of the image at `path` as a data: URI, or undefined when it cannot be read. */
 export async function thumbnail(path: string, side = 112): Promise<string | undefined> {
@@ -37,9 +38,7 @@ interface Section {
   body: string;
 }
 
-function esc(s: unknown): string {
-  return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-}
+const esc = escapeHtml;
 
 const byScore = <T extends { score: number }>(list: T[]): T[] => [...list].sort((x, y) => y.score - x.score);
 /** A number to `digits` places; results.json read back turns NaN into null, shown as a dash. */

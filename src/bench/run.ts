@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { makeOptimizer } from '../train/optimizers.js';
 import { type LayerSpec, type Workload, workloadFlops } from './workloads.js';
+import { median } from '../util/stats.js';
 
 export interface RunOptions {
   /** Untimed repetitions first (weight packing, allocation). */
@@ -39,12 +40,6 @@ export interface ChildReply {
   details?: Record<string, string>;
   unavailable?: string;
   results: Record<string, WorkloadResult | { error: string }>;
-}
-
-export function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 function buildLayer(l: LayerSpec, inputShape?: number[]): tf.layers.Layer {

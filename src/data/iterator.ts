@@ -349,7 +349,7 @@ function subsetOf(files: readonly ImageFile[], split: number | undefined, subset
   check(typeof split === 'number' && split > 0 && split < 1, 'validationSplit', split, 'a fraction between 0 and 1 (with subset)');
   check(subset === 'training' || subset === 'validation', 'subset', subset, '"training" or "validation" (with validationSplit)');
   const byClass = new Map<number, ImageFile[]>();
-  for (const f of files) byClass.set(f.label, [...(byClass.get(f.label) ?? []), f]);
+  for (const f of files) (byClass.get(f.label) ?? byClass.set(f.label, []).get(f.label)!).push(f);
   const kept = new Set<ImageFile>();
   for (const members of byClass.values()) {
     const cut = Math.floor(split * members.length);

@@ -9,9 +9,8 @@ import type { DirectoryIterator } from '../data/iterator.js';
 import { smallCnn, type SmallCnnOptions } from '../models/small-cnn.js';
 import { evaluate, type EvaluateOptions, type EvaluationResult } from '../train/evaluate.js';
 import { fit, type FitOptions, type FitResult } from '../train/fit.js';
-import type { ModelMetaInput } from '../train/model-meta.js';
+import { inputMetaOf, type ConvkitModelMeta, type ModelMetaInput } from '../train/model-meta.js';
 import { saveModel } from '../train/saved-model.js';
-import type { ConvkitModelMeta } from '../train/model-meta.js';
 import { getBase, type PretrainedBase } from '../transfer/bases.js';
 import { fineTune, type FineTuneOptions, type FineTuneResult } from '../transfer/fine-tune.js';
 import { freeze, unfreeze, type FreezeOptions, type UnfreezeOptions } from '../transfer/freeze.js';
@@ -138,16 +137,8 @@ export class Learner {
 
   /** What convkit.json says of the model's input and output, from the training data. */
   describe(): ModelMetaInput {
-    const d = this.train.decodeOptions;
-    const classNames = this.classNames;
-    return {
-      classNames,
-      inputSize: [d.targetSize[0], d.targetSize[1]],
-      colorMode: d.colorMode,
-      classMode: classNames.length === 2 ? 'binary' : 'categorical',
-      preprocessing: { input: 'RGB pixels as floats in [0, 255], shape [batch, height, width, 3]', interpolation: d.interpolation },
-      data: { root: this.train.root, train: this.train.n, ...(this.validation && { validation: this.validation.n }) },
-    };
+    const data = { root: this.train.root, train: this.train.n, ...(this.validation && { validation: this.validation.n }) };
+    return { ...inputMetaOf(this.train), data };
   }
 
   private epochsDone(): number {

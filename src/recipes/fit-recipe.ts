@@ -14,6 +14,7 @@ import { listNames } from '../util/list-names.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { CSVLogger, JSONHistoryLogger, ModelCheckpoint, historyToCsv, plateauCallbacks, type Callback } from '../train/callbacks.js';
 import { fit, type FitResult } from '../train/fit.js';
+import { inputMetaOf } from '../train/model-meta.js';
 import { saveModel, updateModelMeta, type ModelMetaInput } from '../train/saved-model.js';
 import type { Recipe } from './recipe.js';
 import { scoreTest, scoredMetrics, type Scored } from './score-test.js';
@@ -40,17 +41,8 @@ async function openSplits(o: Run): Promise<{ train: DirectoryIterator; validatio
 /** convkit.json of the model: what it reads, how it was trained and on what. */
 function modelMeta(o: Run, train: DirectoryIterator, validation: DirectoryIterator): ModelMetaInput {
   const { settings, recipe, profile, seed } = o;
-  const classNames = [...train.classNames];
   return {
-    classNames,
-    inputSize: [settings.imageSize, settings.imageSize],
-    colorMode: 'rgb',
-    classMode: classNames.length === 2 ? 'binary' : 'categorical',
-    preprocessing: {
-      input: 'RGB pixels as floats in [0, 255], shape [batch, height, width, 3]',
-      interpolation: settings.interpolation ?? 'bilinear',
-      inModel: "scaling is done by the model's first layer(s)",
-    },
+    ...inputMetaOf(train),
     recipe: { name: recipe.name, profile, settings: settings as unknown as Record<string, unknown>, seed },
     data: { root: o.source, train: train.n, validation: validation.n },
   };

@@ -16,6 +16,7 @@ import type { MachineInfo } from './machine.js';
 import { accuracySummaryChart, confusionMatrixChart, learningCurves, validateConfusion, writeFigure } from './plots.js';
 import { uniquifySvgIds, type Figure } from './render.js';
 import { REPORT_CSS } from './style.js';
+import { escapeHtml } from '../util/html.js';
 
 /** An image for the report: a path, an encoded buffer, or raw HWC pixels with their size, with an optional caption. */
 export type ReportImage = ImageSource | { image: ImageSource; caption?: string; width?: number; height?: number; channels?: 1 | 3 | 4 };
@@ -80,9 +81,7 @@ export interface WrittenReport {
   figurePaths: string[];
 }
 
-function esc(s: unknown): string {
-  return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-}
+const esc = escapeHtml;
 
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 const pct = (v: number | undefined, digits = 1): string => (isNum(v) ? `${(v * 100).toFixed(digits)} %` : '—');

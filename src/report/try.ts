@@ -10,6 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { ConvkitError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { TRY_CSS } from './style.js';
+import { escapeHtml } from '../util/html.js';
 
 export interface TryPageOptions {
   /** The saved model folder (holding model.json and its weight files), relative to the page's folder. */
@@ -97,9 +98,7 @@ function jsonForScript(value: unknown): string {
     .replace(/\u2029/g, '\\u2029');
 }
 
-function esc(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-}
+const esc = escapeHtml;
 
 /** The optional convkit.json beside model.json (class names and input size of a convkit saved model). */
 async function readMeta(path: string): Promise<{ classNames?: string[]; inputSize?: [number, number]; colorMode?: string }> {

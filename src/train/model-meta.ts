@@ -6,6 +6,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { Interpolation } from '../data/decode.js';
 import { ConvkitError } from '../util/errors.js';
+import type { DirectoryIterator } from '../data/iterator.js';
 
 export const META_FORMAT = 'convkit-model';
 export const META_VERSION = 1;
@@ -119,4 +120,21 @@ export function checkModelMatchesMeta(model: tf.LayersModel, meta: ConvkitModelM
   if ((h != null && h !== mh) || (w != null && w !== mw)) throw mismatch(`takes ${h}×${w} images but ${metaPath} says inputSize [${mh}, ${mw}]`);
   const channels = meta.colorMode === 'grayscale' ? 1 : 3;
   if (c != null && c !== channels) throw mismatch(`takes ${c}-channel images but ${metaPath} says colorMode "${meta.colorMode}" (${channels})`);
+}
+
+/** What convkit.json says of a model's input and output, from the iterator it was trained on (its classes, size, colours, resize filter). */
+export function inputMetaOf(train: DirectoryIterator): Pick<ModelMetaInput, 'classNames' | 'inputSize' | 'colorMode' | 'classMode' | 'preprocessing'> {
+  const d = train.decodeOptions;
+  const classNames = [...train.classNames];
+  return {
+    classNames,
+    inputSize: [d.targetSize[0], d.targetSize[1]],
+    colorMode: d.colorMode,
+    classMode: classNames.length === 2 ? 'binary' : 'categorical',
+    preprocessing: {
+      input: 'RGB pixels as floats in [0, 255], shape [batch, height, width, 3]',
+      interpolation: d.interpolation,
+      inModel: "scaling is done by the model's first layer(s)",
+    },
+  };
 }
