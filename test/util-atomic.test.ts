@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -10,26 +10,28 @@ import { ownedBy } from '../src/util/output-guard.js';
 const OWN = { what: 'a test folder', owns: ownedBy('stamp') };
 
 test('concurrent writers into one folder: each write is whole, the folder ends complete, no temp left', async () => {
-  const root = await mkdtemp(join(tmpdir(), 'convkit-atomic-'));
-  try {
-    const dir = join(root, 'out');
-    const writes = Array.from({ length: 8 }, (_, i) =>
-      writeDirAtomic(
-        dir,
-        async (tmp) => {
-          const { writeFile } = await import('node:fs/promises');
-          await writeFile(join(tmp, 'stamp'), String(i));
-          await writeFile(join(tmp, 'payload'), String(i).repeat(10_000));
-        },
-        OWN,
-      ),
-    );
-    await Promise.all(writes);
-    const stamp = await readFile(join(dir, 'stamp'), 'utf8');
-    assert.equal(await readFile(join(dir, 'payload'), 'utf8'), stamp.repeat(10_000), 'stamp and payload from the same writer');
-    assert.deepEqual(await readdir(root), ['out'], 'no temp or old folders left');
-  } finally {
-    await rm(root, { recursive: true, force: true });
+  // A folder swapped out between two looks happens in a few rounds in a hundred: run enough rounds to see it.
+  for (let round = 0; round < 40; round++) {
+    const root = await mkdtemp(join(tmpdir(), 'convkit-atomic-'));
+    try {
+      const dir = join(root, 'out');
+      const writes = Array.from({ length: 8 }, (_, i) =>
+        writeDirAtomic(
+          dir,
+          async (tmp) => {
+            await writeFile(join(tmp, 'stamp'), String(i));
+            await writeFile(join(tmp, 'payload'), String(i).repeat(10_000));
+          },
+          OWN,
+        ),
+      );
+      await Promise.all(writes);
+      const stamp = await readFile(join(dir, 'stamp'), 'utf8');
+      assert.equal(await readFile(join(dir, 'payload'), 'utf8'), stamp.repeat(10_000), 'stamp and payload from the same writer');
+      assert.deepEqual(await readdir(root), ['out'], 'no temp or old folders left');
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   }
 });
 

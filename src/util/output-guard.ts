@@ -93,24 +93,30 @@ export async function checkWritable(path: string, flag: string): Promise<void> {
 /** Throws unless `dir` is absent, an empty folder, or a folder `owns` recognizes; never for a file. */
 export async function checkReplaceable(dir: string, owns: OwnershipTest, flag: string, what: string): Promise<void> {
   const path = resolve(dir);
-  const st = await statOrUndefined(path);
-  if (!st) return;
-  if (!st.isDirectory())
-    throw new ConvkitError(
-      `${flag} ${path} is a file, not a folder`,
-      `give a new or empty folder for ${what}; convkit does not replace files it did not write`,
-    );
-  // Another writer may swap the folder out between stat and readdir: gone is as good as absent.
-  const entries = await fs.readdir(path).catch((err) => {
-    if (errnoCode(err) === 'ENOENT') return [];
-    throw err;
-  });
-  if (entries.length === 0 || (await owns(path))) return;
-  const shown = entries.slice(0, 3).join(', ') + (entries.length > 3 ? `, … (${entries.length} entries)` : '');
-  throw new ConvkitError(
-    `${flag} ${path} already holds files that are not ${what} (${shown})`,
-    `give a new or empty folder; convkit only replaces ${what} it wrote itself`,
-  );
+  for (;;) {
+    const st = await statOrUndefined(path);
+    if (!st) return;
+    if (!st.isDirectory())
+      throw new ConvkitError(
+        `${flag} ${path} is a file, not a folder`,
+        `give a new or empty folder for ${what}; convkit does not replace files it did not write`,
+      );
+    try {
+      const entries = await fs.readdir(path);
+      if (entries.length === 0 || (await owns(path))) return;
+      const shown = entries.slice(0, 3).join(', ') + (entries.length > 3 ? `, … (${entries.length} entries)` : '');
+      throw new ConvkitError(
+        `${flag} ${path} already holds files that are not ${what} (${shown})`,
+        `give a new or empty folder; convkit only replaces ${what} it wrote itself`,
+      );
+    } catch (err) {
+      // Another writer swapped the folder out while we looked (two runs with one
+      // --out): look again at what is there now. An ENOENT with the same folder
+      // still in place is the ownership test's own (a missing marker) and stands.
+      const now = errnoCode(err) === 'ENOENT' ? await statOrUndefined(path) : st;
+      if (now && now.ino === st.ino && now.dev === st.dev) throw err;
+    }
+  }
 }
 
 /** Checks an output folder before any work starts (see the module comment). */
