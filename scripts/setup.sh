@@ -27,7 +27,8 @@ fi
 # npm packages (also builds the native addon through the package's install script).
 stamp=node_modules/.convkit-installed
 if [[ ! -f $stamp || package-lock.json -nt $stamp || package.json -nt $stamp ]]; then
-  npm ci --no-audit --no-fund --loglevel=error
+  # onnxruntime-node (tests only) ships its CPU runtime; its post-install would download a GPU one.
+  ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --loglevel=error
   touch "$stamp"
 elif [[ -f binding.gyp ]]; then
   # Rebuild the addon when it is missing or older than its sources.
