@@ -9,7 +9,9 @@
         "native/matmul.cc",
         "native/eltwise.cc",
         "native/resample.cc",
-        "native/optimizer.cc"
+        "native/optimizer.cc",
+        "native/bnorm.cc",
+        "native/peak.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

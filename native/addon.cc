@@ -15,6 +15,8 @@
 #include "pool.h"
 #include "resample.h"
 #include "optimizer.h"
+#include "bnorm.h"
+#include "peak.h"
 
 namespace ck {
 
@@ -64,8 +66,8 @@ void set_default_threads(int n) {
 }
 // work: multiply-adds for compute kernels, elements touched for the others.
 int threads_for(double work) { return work < 4e6 ? 1 : default_threads(); }
-ThreadScope::ThreadScope(int n) { omp_set_num_threads(n); }
-ThreadScope::~ThreadScope() { omp_set_num_threads(default_threads()); }
+ThreadScope::ThreadScope(int n) : saved(omp_get_max_threads()) { omp_set_num_threads(n); }
+ThreadScope::~ThreadScope() { omp_set_num_threads(saved); }
 
 const char* cpu_isa_name() {
   // oneDNN reports the ISA cap it allows (DNNL_MAX_CPU_ISA); the hardware may offer less.
@@ -260,6 +262,67 @@ Napi::Value Sum(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// batchNorm(kind, rows, channels, eps, inputs, outputs): see bnorm.h for each kind's arrays (null: an absent
+// offset or scale of kInference).
+Napi::Value BatchNorm(const Napi::CallbackInfo& info) {
+  ck::FlushDenormals ftz;
+  auto env = info.Env();
+  const auto kind = code<ck::BatchNormKind>(info[0]);
+  const int64_t rows = info[1].As<Napi::Number>().Int64Value(), C = info[2].As<Napi::Number>().Int64Value();
+  const double eps = info[3].As<Napi::Number>().DoubleValue();
+  if (!info[4].IsArray() || !info[5].IsArray()) throw Napi::TypeError::New(env, "batchNorm: bad arguments");
+  auto ins = info[4].As<Napi::Array>(), outs = info[5].As<Napi::Array>();
+  const bool inference = kind == ck::BatchNormKind::kInference;
+  const bool forward = kind == ck::BatchNormKind::kTrainForward;
+  if (!inference && !forward && kind != ck::BatchNormKind::kTrainBackward)
+    throw Napi::RangeError::New(env, "batchNorm: unknown kind");
+  const uint32_t n_in = inference ? 5 : forward ? 3 : 5, n_out = inference ? 1 : 3;
+  // How many inputs are whole activations ([rows, C]); the rest are per-channel.
+  const uint32_t n_full = kind == ck::BatchNormKind::kTrainBackward ? 2 : 1;
+  if (rows < 1 || C < 1 || ins.Length() != n_in || outs.Length() != n_out)
+    throw Napi::RangeError::New(env, "batchNorm: bad sizes");
+  const float* in[5] = {};
+  int64_t lens[5] = {};
+  for (uint32_t i = 0; i < n_in; ++i) {
+    Napi::Value v = ins.Get(i);
+    in[i] = static_cast<const float*>(f32(v));
+    lens[i] = in[i] ? int64_t(f32_len(v)) : 0;
+    const bool optional = inference && i >= 3;
+    const bool ok = i < n_full ? lens[i] == rows * C
+                               : (in[i] ? lens[i] == C || (inference && lens[i] == 1) : optional);
+    if (!ok) throw Napi::RangeError::New(env, "batchNorm: input " + std::to_string(i) + " has the wrong size");
+  }
+  float* out[3] = {};
+  for (uint32_t i = 0; i < n_out; ++i) {
+    Napi::Value v = outs.Get(i);
+    out[i] = static_cast<float*>(f32(v));
+    if (!out[i] || int64_t(f32_len(v)) != (i == 0 ? rows * C : C))
+      throw Napi::RangeError::New(env, "batchNorm: output " + std::to_string(i) + " has the wrong size");
+  }
+  std::lock_guard<std::mutex> hold(g_lock);
+  ck::batch_norm(kind, rows, C, eps, in, lens, out);
+  return env.Undefined();
+}
+
+// calibrate(threads, seconds, trials): the measured FMA peak and core clock (see peak.h).
+Napi::Value Calibrate(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  const int threads = info[0].As<Napi::Number>().Int32Value();
+  const double seconds = info[1].As<Napi::Number>().DoubleValue();
+  const int trials = info[2].As<Napi::Number>().Int32Value();
+  if (threads < 1 || threads > 1024 || !(seconds > 0 && seconds <= 10) || trials < 1 || trials > 100)
+    throw Napi::RangeError::New(env, "calibrate: threads 1–1024, seconds in (0, 10], trials 1–100");
+  std::lock_guard<std::mutex> hold(g_lock);
+  const ck::FmaPeak fma = ck::fma_gflops(threads, seconds, trials);
+  const double ghz = ck::clock_ghz(threads, seconds, trials);
+  auto o = Napi::Object::New(env);
+  o.Set("gflops", fma.gflops);
+  o.Set("isa", fma.isa);
+  o.Set("flopsPerInstruction", fma.flops_per_instruction);
+  o.Set("ghz", ghz);
+  return o;
+}
+
 // resample(params [n, h, w, c, fill, order], matrices, cval, src, out)
 Napi::Value Resample(const Napi::CallbackInfo& info) {
   ck::FlushDenormals ftz;
@@ -321,6 +384,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("binaryMid", Napi::Function::New(env, BinaryMid));
   exports.Set("optimizerStep", Napi::Function::New(env, OptimizerStep));
   exports.Set("resample", Napi::Function::New(env, Resample));
+  exports.Set("batchNorm", Napi::Function::New(env, BatchNorm));
+  exports.Set("calibrate", Napi::Function::New(env, Calibrate));
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   return exports;

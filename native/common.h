@@ -74,9 +74,11 @@ struct Port {
 int threads_for(double work);
 void set_default_threads(int n);
 int default_threads();
+// Scopes nest: each restores the count that was in force before it.
 struct ThreadScope {
   explicit ThreadScope(int n);
   ~ThreadScope();
+  int saved;
 };
 
 // Denormal floats (which gradients of saturated units produce) are 10–100×

@@ -2,6 +2,7 @@
 // Activations are NHWC; filters are TF's HWIO (plain) or HWCM (depthwise).
 // The primitives pick their own blocked layouts; reorders sit at the edges.
 #include "conv.h"
+#include <omp.h>
 #include <cstdlib>
 
 namespace ck {
@@ -142,15 +143,25 @@ bool conv(ConvKind kind, const int32_t* p, size_t np, float alpha, void* a, void
     e = it->second.get();
   }
   if (!e) return false;
+  // Filters are small: their reorders run on one thread, since waking a second one (on a busy machine, waiting
+  // for it to be scheduled) takes longer than the copy; the filter gradient is the output of kBackwardWeights.
+  const bool weights_out = kind == ConvKind::kBackwardWeights;
   memory am = e->a.in(a, kSrc);
-  memory bm = e->b.in(b, kWei);
+  memory bm;
+  {
+    ThreadScope one(weights_out ? omp_get_max_threads() : 1);
+    bm = e->b.in(b, kWei);
+  }
   memory om = e->out.out(out, kDst);
   std::unordered_map<int, memory> args{{e->a_arg, am}, {e->b_arg, bm}, {e->out_arg, om},
                                        {DNNL_ARG_SCRATCHPAD, scratchpad(e->pad)}};
   if (has_bias) args.emplace(DNNL_ARG_BIAS, memory(e->bias, eng(), bias));
   e->prim.execute(strm(), args);
-  e->out.out_done(om, out);
-  strm().wait();
+  {
+    ThreadScope one(weights_out ? 1 : omp_get_max_threads());
+    e->out.out_done(om, out);
+    strm().wait();
+  }
   return true;
 }
 

@@ -17,6 +17,8 @@ export { smallCnn, summary, loadBase, BASE_NAMES } from './models/index.js';
 export { Learner, type LearnerData, type LearnerFitOptions } from './learner/index.js';
 // Training, evaluation and saved model folders.
 export { fit, evaluate, predict, saveModel, loadModel, type FitOptions, type FitResult, type EvaluationResult } from './train/index.js';
+// Training tools: the learning-rate range test and the class-weight decision.
+export { lrFind, chooseClassWeights, type LrFindOptions, type LrFindResult } from './train/index.js';
 // Recipes: named set-ups (book and best profiles) run end to end by trainRecipe.
 export {
   trainRecipe,
@@ -30,11 +32,13 @@ export {
 } from './recipes/index.js';
 // Transfer learning.
 export { freeze, unfreeze, fineTune } from './transfer/index.js';
+// Export: a trained model as one ONNX or TFLite file (same input, same probabilities).
+export { exportModel, exportFormatNames, type ExportOptions, type ExportResult } from './export/index.js';
 // Data audit: broken, duplicated, leaked, mislabeled and outlying images; plans applied and undone.
 export { runAudit, auditFolder, applyPlan, undoPlan } from './audit/index.js';
 // Reports and the end-to-end studies.
 export { learningCurves, writeReport, writeTryPage } from './report/index.js';
-export { runStudy } from './studies/index.js';
+export { runStudy, runAutoStudy } from './studies/index.js';
 
 export * as backend from './backend/index.js';
 export * as data from './data/index.js';
@@ -46,3 +50,4 @@ export * as recipes from './recipes/index.js';
 export * as report from './report/index.js';
 export * as studies from './studies/index.js';
 export * as audit from './audit/index.js';
+export * as exporting from './export/index.js';

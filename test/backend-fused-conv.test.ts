@@ -104,3 +104,71 @@ test('training the first relu Conv2D layer skips the gradient of the images it r
   tf.dispose(x);
   model.dispose();
 });
+
+for (const [kind, activation, useBias, strides, pad] of [
+  ['conv', 'relu6', true, 1, 'same'],
+  ['conv', 'linear', false, 2, 'same'],
+  ['conv', 'linear', true, 1, 'valid'],
+  ['depthwise', 'relu6', true, 2, 'same'],
+  ['depthwise', 'relu', true, 1, 'valid'],
+  ['depthwise', 'linear', false, 1, 'same'],
+] as const) {
+  test(`a ${activation} ${kind} layer${useBias ? '' : ' without bias'} (strides ${strides}, ${pad}) trains through one fused kernel with tfjs's values and gradients`, async () => {
+    const args = { kernelSize: 3, strides, padding: pad, activation, useBias, inputShape: [7, 9, 4] };
+    const layer = kind === 'conv' ? tf.layers.conv2d({ ...args, filters: 5 }) : tf.layers.depthwiseConv2d({ ...args, depthMultiplier: 2 });
+    const model = tf.sequential({ layers: [layer] });
+    const x = random([2, 7, 9, 4], 7);
+    const [kernel, bias] = model.getWeights() as [tf.Tensor4D, tf.Tensor1D | undefined];
+    // The reference: tfjs's separate ops (convolution, bias add, activation) on the layer's own weights.
+    const reference = (xs: tf.Tensor, k: tf.Tensor, b?: tf.Tensor) => {
+      let z: tf.Tensor =
+        kind === 'conv' ? tf.conv2d(xs as tf.Tensor4D, k as tf.Tensor4D, strides, pad) : tf.depthwiseConv2d(xs as tf.Tensor4D, k as tf.Tensor4D, strides, pad);
+      if (b) z = tf.add(z, b);
+      return activation === 'relu6' ? tf.relu6(z) : activation === 'relu' ? tf.relu(z) : z;
+    };
+    const yRef = reference(x, kernel, bias);
+    const w = random(yRef.shape, 8);
+    const weights = model.trainableWeights.map((v) => v.read() as tf.Variable);
+    let kernels: string[] = [];
+    const profile = await tf.profile(() => {
+      const y = model.apply(x) as tf.Tensor;
+      assert.ok(maxRelError(y, yRef) < 1e-6, `forward ${maxRelError(y, yRef)}`);
+      const g = tf.grads((xs: tf.Tensor) => tf.sum(tf.mul(model.apply(xs) as tf.Tensor, w)) as tf.Scalar)([x])[0]!;
+      const { grads } = tf.variableGrads(() => tf.sum(tf.mul(model.apply(x) as tf.Tensor, w)) as tf.Scalar, weights);
+      const refGrads = tf.grads((xs: tf.Tensor, k: tf.Tensor, b?: tf.Tensor) => tf.sum(tf.mul(reference(xs, k, b), w)) as tf.Scalar)(
+        bias ? [x, kernel, bias] : [x, kernel],
+      );
+      [g, ...weights.map((v) => grads[v.name]!)].forEach((got, i) => {
+        assert.ok(maxRelError(got, refGrads[i]!) < 1e-5, `gradient ${i}: ${maxRelError(got, refGrads[i]!)}`);
+      });
+      tf.dispose([y, g, ...Object.values(grads), ...refGrads]);
+    });
+    kernels = profile.kernels.map((k) => k.name);
+    assert.ok(kernels.includes(kind === 'conv' ? 'FusedConv2D' : 'FusedDepthwiseConv2D'), kernels.join(', '));
+    tf.dispose([x, yRef, w]);
+    model.dispose();
+  });
+}
+
+test('training a linear Conv2D layer on the images skips their gradient (no customGrad)', async () => {
+  const model = tf.sequential({
+    layers: [
+      tf.layers.conv2d({ inputShape: [8, 8, 3], filters: 4, kernelSize: 5, useBias: false }),
+      tf.layers.depthwiseConv2d({ kernelSize: 3, activation: 'relu6' }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 1 }),
+    ],
+  });
+  const x = random([2, 8, 8, 3], 9);
+  const weights = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const profile = await tf.profile(() => {
+    const { grads } = tf.variableGrads(() => tf.sum(model.apply(x) as tf.Tensor) as tf.Scalar, weights);
+    tf.dispose(Object.values(grads));
+  });
+  const names = profile.kernels.map((k) => k.name);
+  assert.ok(!names.includes('Conv2DBackpropInput'), names.join(', '));
+  assert.equal(names.filter((n) => n === 'DepthwiseConv2dNativeBackpropInput').length, 1, names.join(', '));
+  assert.equal(names.filter((n) => n === 'Conv2DBackpropFilter').length, 1, names.join(', '));
+  tf.dispose(x);
+  model.dispose();
+});

@@ -67,3 +67,46 @@ test('training steps on wasm match cpu (losses and weights)', async () => {
     assert.ok(diff <= 1e-4 * scale, `weight ${i}: max diff ${diff} (scale ${scale})`);
   });
 });
+
+test("depthwise and separable layers train on wasm with the cpu backend's gradients", async () => {
+  const build = () =>
+    tf.sequential({
+      layers: [
+        tf.layers.depthwiseConv2d({
+          inputShape: [9, 8, 4],
+          kernelSize: 3,
+          strides: 2,
+          padding: 'same',
+          activation: 'relu6',
+          depthwiseInitializer: tf.initializers.glorotUniform({ seed: 5 }),
+        }),
+        tf.layers.separableConv2d({
+          filters: 5,
+          kernelSize: 3,
+          depthMultiplier: 2,
+          depthwiseInitializer: tf.initializers.glorotUniform({ seed: 6 }),
+          pointwiseInitializer: tf.initializers.glorotUniform({ seed: 7 }),
+        }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 1, kernelInitializer: tf.initializers.glorotUniform({ seed: 8 }) }),
+      ],
+    });
+  const x = Float32Array.from({ length: 3 * 9 * 8 * 4 }, (_, i) => Math.sin(i * 0.37));
+  const gradients = async (backend: string) => {
+    await tf.setBackend(backend);
+    const m = build();
+    const xs = tf.tensor4d(x, [3, 9, 8, 4]);
+    const { grads } = tf.variableGrads(() => tf.sum(m.apply(xs) as tf.Tensor) as tf.Scalar);
+    const out = m.trainableWeights.map((w) => grads[w.originalName ?? w.name]!.dataSync() as Float32Array);
+    tf.dispose([xs, ...Object.values(grads)]);
+    m.dispose();
+    return out;
+  };
+  const got = await gradients('wasm');
+  const want = await gradients('cpu');
+  assert.equal(got.length, want.length);
+  got.forEach((g, i) => {
+    const scale = Math.max(...want[i]!.map(Math.abs));
+    g.forEach((v, j) => assert.ok(Math.abs(v - want[i]![j]!) <= 1e-5 * scale, `weight ${i} element ${j}: wasm ${v}, cpu ${want[i]![j]}`));
+  });
+});

@@ -43,3 +43,21 @@ test('study names the bad study, base, profile or missing flag', async () => {
     assert.match(r.err, message);
   }
 });
+
+test('study auto: --help describes it; a bad --budget, --validation-split or a lecture-only flag is named', async () => {
+  const help = await run(['study', '--help']);
+  for (const word of ['convkit study auto', '--budget MINUTES', '--validation-split']) assert.ok(help.out.includes(word), word);
+  const cases: [string[], RegExp][] = [
+    [['study', 'auto', '--data', 'd', '--out', 'o', '--budget', '0'], /invalid --budget: "0"/],
+    [['study', 'auto', '--data', 'd', '--out', 'o', '--budget', 'soon'], /--budget/],
+    [['study', 'auto', '--data', 'd', '--out', 'o', '--validation-split', '1.5'], /invalid --validation-split: "1.5"/],
+    [['study', 'auto', '--data', 'd', '--out', 'o', '--base', 'vgg16'], /--base is not an option of "convkit study auto"/],
+    [['study', 'auto', '--data', 'd', '--out', 'o', '--profile', 'book'], /--profile is not an option of "convkit study auto"/],
+    [['study', 'cats-vs-dogs', '--data', 'd', '--out', 'o', '--budget', '10'], /--budget is for "convkit study auto" only/],
+  ];
+  for (const [argv, message] of cases) {
+    const r = await run(argv);
+    assert.equal(r.code, 2, argv.join(' '));
+    assert.match(r.err, message);
+  }
+});

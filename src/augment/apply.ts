@@ -1,7 +1,9 @@
 /**
  * Applying per-image transformations to a batch, deterministically, as
  * Keras's `apply_transform` does image by image: the affine step (with the
- * flips folded into its matrix), then the channel shift, then brightness.
+ * flips folded into its matrix), then the channel shift, then brightness;
+ * then the per-image ops (RandAugment / TrivialAugment) and random erasing,
+ * which work on the 0..255 pixel values the affine step leaves.
  */
 import * as tf from '@tensorflow/tfjs';
 import { activeNativeAddon } from '../backend/native.js';
@@ -10,6 +12,7 @@ import { ConvkitError, check } from '../util/errors.js';
 import { resolveFillOptions, type FillOptions } from './options.js';
 import { isIdentityMatrix, transformMatrix } from './matrix.js';
 import { resampleAffine } from './resample.js';
+import { applyImageOps, hasImageOps } from './apply-ops.js';
 import type { TransformParams } from './sample.js';
 
 /**
@@ -88,7 +91,7 @@ export function resampleBatch(batch: tf.Tensor4D, matrices: readonly number[][],
 
 /**
  * Applies `transforms[i]` to image i of `batch` ([b, h, w, c], pixel values
- * 0..255 for brightness to mean what Keras means). Returns a new float32
+ * 0..255 for brightness and the per-image ops to mean what they mean). Returns a new float32
  * tensor; `batch` is not disposed.
  */
 export function applyTransform(batch: tf.Tensor4D, transforms: readonly TransformParams[], options: ApplyOptions = {}): tf.Tensor4D {
@@ -135,6 +138,7 @@ export function applyTransform(batch: tf.Tensor4D, transforms: readonly Transfor
       const span = hi.sub(lo);
       x = x.sub(lo).mul(f).maximum(0).minimum(span).add(lo);
     }
+    if (transforms.some(hasImageOps)) x = applyImageOps(x, transforms);
     return x;
   });
 }

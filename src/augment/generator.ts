@@ -13,6 +13,11 @@ import { applyTransform, type ResampleEngine } from './apply.js';
 import { StatsAccumulator, needsFit, notFittedError, standardizeBatch, type FeatureStats } from './standardize.js';
 import { ArrayIterator, type BatchTransform, type FlowOptions } from './flow.js';
 
+/** Whether the options draw RandAugment / TrivialAugment ops or erasing boxes. */
+function hasPerImageOps(o: ResolvedOptions): boolean {
+  return o.randAugment !== null || o.trivialAugment || o.randomErasing > 0;
+}
+
 export interface StatisticsFitOptions {
   /** Compute the statistics on randomly augmented copies (default false). */
   augment?: boolean;
@@ -67,14 +72,17 @@ export class ImageDataGenerator {
       for (let i = 0; i < n; i += FIT_CHUNK) {
         const size = Math.min(FIT_CHUNK, n - i);
         const chunk = tf.tidy(() => {
-          // As Keras: rescale first, then augment.
+          // As Keras: rescale first, then augment; but the per-image ops need 0..255 pixel values, so with them the order turns.
+          const rescale = this.options.rescale;
+          const opsFirst = augment && rescale !== null && hasPerImageOps(this.options);
           let c = x.slice([i, 0, 0, 0], [size, -1, -1, -1]).toFloat();
-          if (this.options.rescale !== null) c = c.mul(this.options.rescale);
+          if (rescale !== null && !opsFirst) c = c.mul(rescale);
           if (augment)
             c = this.applyTransform(
               c,
               Array.from({ length: size }, () => this.randomTransform([h, w], rng)),
             );
+          if (rescale !== null && opsFirst) c = c.mul(rescale);
           return c;
         });
         acc.add(chunk);

@@ -1,4 +1,7 @@
-/** Data augmentation: Keras's ImageDataGenerator, random transform sampling and batched, deterministic application. */
+/**
+ * Data augmentation: Keras's ImageDataGenerator, random transform sampling and batched, deterministic application;
+ * RandAugment, TrivialAugment, random erasing, MixUp and CutMix.
+ */
 export {
   resolveOptions,
   resolveAugmentOptions,
@@ -10,6 +13,8 @@ export {
   type ImageDataGeneratorOptions,
   type ResolvedOptions,
   type ShiftRange,
+  MAX_MAGNITUDE,
+  type RandAugmentOptions,
 } from './options.js';
 export { sampleTransform, identityTransform, type TransformParams } from './sample.js';
 export { transformMatrix, isIdentityMatrix } from './matrix.js';
@@ -28,3 +33,11 @@ export {
   type BatchPreviewOptions,
 } from './preview.js';
 export { BOOK_AUGMENTATION, LIGHT_AUGMENTATION, type AugmentationSettings } from './presets.js';
+// Strong augmentation: RandAugment / TrivialAugment ops and random erasing per image, MixUp / CutMix per batch.
+export { applyImageOp, IMAGE_OPS, OP_FILL, type ImageOp, type ImageOpName, type ImageShape } from './image-ops.js';
+export { sampleRandAugment, sampleTrivialAugment, opMagnitude } from './rand-augment.js';
+export { sampleErasing, eraseImage, ERASING_AREA, ERASING_ASPECT, type ErasingParams } from './random-erasing.js';
+export { applyImageOps, type ImageOpsPlan } from './apply-ops.js';
+export { sampleBeta } from './beta.js';
+export { sampleMix, applyMix, batchMixer, cutMixBox, type MixOptions, type MixParams, type MixBox, type BatchMix } from './mix.js';
+export { trainingAugmentation, describeStrongAugmentation, type StrongAugmentSettings, type TrainingAugmentation } from './training-augmentation.js';

@@ -18,6 +18,17 @@ export const FILL_MODES: readonly FillMode[] = ['constant', 'nearest', 'reflect'
  */
 export type ShiftRange = number | readonly number[];
 
+/** RandAugment's N and M. */
+export interface RandAugmentOptions {
+  /** Operations per image (N). */
+  numOps: number;
+  /** Magnitude bin M of every operation, 0..MAX_MAGNITUDE. */
+  magnitude: number;
+}
+
+/** The highest magnitude bin of RandAugment and TrivialAugment (31 bins, as torchvision). */
+export const MAX_MAGNITUDE = 30;
+
 /** The random transformations (what `sampleTransform` draws from). */
 export interface AugmentOptions {
   /** Degrees; rotations are drawn from (-rotationRange, rotationRange). */
@@ -36,6 +47,23 @@ export interface AugmentOptions {
   brightnessRange?: readonly [number, number] | null;
   horizontalFlip?: boolean;
   verticalFlip?: boolean;
+  /**
+   * Random-resized crop: the fraction [lo, hi] of the image's area a random
+   * crop covers, stretched back to full size (KerasCV's crop_area_factor,
+   * torchvision's scale; e.g. [0.35, 1]). Sets the zoom and shift itself.
+   */
+  cropAreaFactor?: readonly [number, number] | null;
+  /** The crop's width/height ratio range (KerasCV's aspect_ratio_factor); default [3/4, 4/3] with cropAreaFactor. */
+  aspectRatioFactor?: readonly [number, number] | null;
+  /**
+   * RandAugment: numOps operations drawn from the standard list, each at
+   * magnitude bin 0..30 (torchvision's scale), applied after the affine step.
+   */
+  randAugment?: RandAugmentOptions | null;
+  /** TrivialAugment wide: one operation at a uniformly drawn magnitude, after the affine step (instead of randAugment). */
+  trivialAugment?: boolean;
+  /** Random erasing: probability that one random box of each image is filled with random values, last of all. */
+  randomErasing?: number;
 }
 
 /** How transformed images are resampled. */
@@ -78,6 +106,12 @@ export interface ResolvedOptions {
   brightnessRange: [number, number] | null;
   horizontalFlip: boolean;
   verticalFlip: boolean;
+  cropAreaFactor: [number, number] | null;
+  /** null without cropAreaFactor. */
+  aspectRatioFactor: [number, number] | null;
+  randAugment: RandAugmentOptions | null;
+  trivialAugment: boolean;
+  randomErasing: number;
   fillMode: FillMode;
   cval: number;
   interpolationOrder: 0 | 1;
@@ -100,6 +134,11 @@ const KNOWN: readonly string[] = [
   'brightnessRange',
   'horizontalFlip',
   'verticalFlip',
+  'cropAreaFactor',
+  'aspectRatioFactor',
+  'randAugment',
+  'trivialAugment',
+  'randomErasing',
   'fillMode',
   'cval',
   'interpolationOrder',
@@ -146,6 +185,56 @@ function pair(v: unknown): v is readonly [number, number] {
   return Array.isArray(v) && v.length === 2 && v.every(finite);
 }
 
+/** Most RandAugment operations per image: more only repeats ops of the 14. */
+const MAX_OPS = 14;
+
+function randAugment(v: unknown): RandAugmentOptions | null {
+  if (v === undefined || v === null) return null;
+  const r = v as Partial<RandAugmentOptions>;
+  const ok =
+    typeof v === 'object' &&
+    Number.isInteger(r.numOps) &&
+    r.numOps! >= 1 &&
+    r.numOps! <= MAX_OPS &&
+    Number.isInteger(r.magnitude) &&
+    r.magnitude! >= 0 &&
+    r.magnitude! <= MAX_MAGNITUDE;
+  check(ok, 'randAugment', v, `{ numOps: 1..${MAX_OPS}, magnitude: 0..${MAX_MAGNITUDE} } (integers; e.g. { numOps: 2, magnitude: 9 }) or null`);
+  return { numOps: r.numOps!, magnitude: r.magnitude! };
+}
+
+/** The random-resized crop's ranges; it sets the zoom and shift, so it refuses zoomRange and the shift ranges. */
+function resizedCrop(o: Record<string, unknown>, zoomRange: [number, number]): Pick<ResolvedOptions, 'cropAreaFactor' | 'aspectRatioFactor'> {
+  const area = o.cropAreaFactor ?? null;
+  const ratio = o.aspectRatioFactor ?? null;
+  check(
+    area === null || (pair(area) && area[0] > 0 && area[0] <= area[1] && area[1] <= 1),
+    'cropAreaFactor',
+    area,
+    'a pair [lo, hi] with 0 < lo ≤ hi ≤ 1 (fractions of the image area, e.g. [0.35, 1]), or null',
+  );
+  check(
+    ratio === null || (pair(ratio) && ratio[0] > 0 && ratio[0] <= ratio[1]),
+    'aspectRatioFactor',
+    ratio,
+    'a pair [lo, hi] of width/height ratios with 0 < lo ≤ hi (e.g. [0.75, 1.333])',
+  );
+  if (area === null) {
+    if (ratio !== null)
+      throw new ConvkitError('aspectRatioFactor is set without cropAreaFactor', 'add cropAreaFactor (e.g. [0.35, 1]) or leave aspectRatioFactor out');
+    return { cropAreaFactor: null, aspectRatioFactor: null };
+  }
+  const shifts = (['widthShiftRange', 'heightShiftRange'] as const).filter((k) => o[k] !== undefined && o[k] !== 0);
+  const clash = [...(zoomRange[0] !== 1 || zoomRange[1] !== 1 ? ['zoomRange'] : []), ...shifts];
+  if (clash.length)
+    throw new ConvkitError(
+      `cropAreaFactor and ${clash.join(', ')} are both set`,
+      `leave ${clash.join(', ')} out: the random-resized crop draws its own zoom and shift`,
+    );
+  const [lo, hi] = ratio ?? [3 / 4, 4 / 3];
+  return { cropAreaFactor: [area[0], area[1]], aspectRatioFactor: [lo, hi] };
+}
+
 /** The augmentation part of the options, validated, with Keras's defaults filled in. */
 export function resolveAugmentOptions(options: AugmentOptions): Pick<ResolvedOptions, keyof AugmentOptions> {
   const o = options as Record<string, unknown>;
@@ -160,6 +249,13 @@ export function resolveAugmentOptions(options: AugmentOptions): Pick<ResolvedOpt
   }
   const b = o.brightnessRange ?? null;
   check(b === null || (pair(b) && b[0] >= 0 && b[0] <= b[1]), 'brightnessRange', b, 'a pair [lo, hi] of factors with 0 ≤ lo ≤ hi (1 = unchanged), or null');
+  const crop = resizedCrop(o, zoomRange);
+  const rand = randAugment(o.randAugment);
+  const trivialAugment = bool(o, 'trivialAugment');
+  if (rand && trivialAugment)
+    throw new ConvkitError('randAugment and trivialAugment are both set', 'use one of them: TrivialAugment draws one op per image in place of RandAugment’s N');
+  const erasing = o.randomErasing ?? 0;
+  check(finite(erasing) && erasing >= 0 && erasing <= 1, 'randomErasing', erasing, 'a probability in [0, 1] (0 = off)');
   return {
     rotationRange: range(o, 'rotationRange', 'degrees'),
     widthShiftRange: shiftRange(o, 'widthShiftRange'),
@@ -170,6 +266,10 @@ export function resolveAugmentOptions(options: AugmentOptions): Pick<ResolvedOpt
     brightnessRange: b === null ? null : [b[0], b[1]],
     horizontalFlip: bool(o, 'horizontalFlip'),
     verticalFlip: bool(o, 'verticalFlip'),
+    ...crop,
+    randAugment: rand,
+    trivialAugment,
+    randomErasing: erasing,
   };
 }
 

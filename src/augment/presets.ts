@@ -28,3 +28,10 @@ export const LIGHT_AUGMENTATION: AugmentationSettings = {
   horizontalFlip: true,
   fillMode: 'reflect',
 };
+
+/** fastai's Imagenette augmentation (RandomResizedCrop(min_scale=0.35) and flips): crops of 35–100 % of the image, mirrored borders. */
+export const RESIZED_CROP_AUGMENTATION: AugmentationSettings = {
+  cropAreaFactor: [0.35, 1],
+  horizontalFlip: true,
+  fillMode: 'reflect',
+};

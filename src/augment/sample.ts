@@ -6,6 +6,10 @@
 import type { Rng } from '../util/rng.js';
 import { check } from '../util/errors.js';
 import { resolveAugmentOptions, type AugmentOptions, type ShiftRange } from './options.js';
+import { sampleResizedCrop } from './resized-crop.js';
+import type { ImageOp } from './image-ops.js';
+import { sampleRandAugment, sampleTrivialAugment } from './rand-augment.js';
+import { sampleErasing, type ErasingParams } from './random-erasing.js';
 
 /**
  * One image's transformation. Geometry follows Keras's matrices, which map
@@ -30,6 +34,10 @@ export interface TransformParams {
   channelShiftIntensity: number | null;
   /** Brightness factor (pixel values × factor, clipped to 0..255); null: none. */
   brightness: number | null;
+  /** RandAugment / TrivialAugment operations, applied in order after the affine step and brightness; absent: none. */
+  ops?: ImageOp[];
+  /** Random-erasing box, filled last; absent or null: none. */
+  erasing?: ErasingParams | null;
 }
 
 /** The transformation that changes nothing. */
@@ -77,9 +85,15 @@ export function sampleTransform(options: AugmentOptions, shape: readonly [number
     t.zx = rng.uniform(zlo, zhi);
     t.zy = rng.uniform(zlo, zhi);
   }
+  // In place of the zoom and shifts (the options refuse both together).
+  if (p.cropAreaFactor) Object.assign(t, sampleResizedCrop(p.cropAreaFactor, p.aspectRatioFactor!, [h, w], rng));
   if (p.horizontalFlip) t.flipHorizontal = rng.next() < 0.5;
   if (p.verticalFlip) t.flipVertical = rng.next() < 0.5;
   if (p.channelShiftRange) t.channelShiftIntensity = rng.uniform(-p.channelShiftRange, p.channelShiftRange);
   if (p.brightnessRange) t.brightness = rng.uniform(p.brightnessRange[0], p.brightnessRange[1]);
+  // The per-image ops draw after Keras's transformations, so enabling them leaves those draws as they were.
+  if (p.randAugment) t.ops = sampleRandAugment(p.randAugment, [h, w], rng);
+  else if (p.trivialAugment) t.ops = sampleTrivialAugment([h, w], rng);
+  if (p.randomErasing > 0) t.erasing = sampleErasing(p.randomErasing, [h, w], rng);
   return t;
 }

@@ -55,8 +55,8 @@ export function reluGrad(dy: tf.Tensor, x: tf.Tensor): tf.Tensor {
   return tf.mul(dy, tf.cast(tf.step(x), 'float32'));
 }
 
-/** relu6's gradient, dy · (0 < x < 6), TensorFlow's. */
-function relu6Grad(dy: tf.Tensor, x: tf.Tensor): tf.Tensor {
+/** relu6's gradient, dy · (0 < x < 6), TensorFlow's: one pass of the native kernel where the backend has it. */
+export function relu6Grad(dy: tf.Tensor, x: tf.Tensor): tf.Tensor {
   if (tf.getKernel(RELU6_GRAD, tf.getBackend())) return tf.engine().runKernel(RELU6_GRAD, { dy, x }) as tf.Tensor;
   return tf.mul(dy, tf.mul(tf.step(x), tf.step(tf.sub(6, x))));
 }

@@ -1,19 +1,28 @@
 /**
- * Conv2D layers with a relu activation train through one fused kernel.
+ * Conv2D and DepthwiseConv2D layers train through one fused kernel.
  *
  * tfjs-core fuses conv + bias + relu only outside gradient recording
  * (`shouldFuse`), so under `fit` every such layer runs Conv2D, a broadcast
  * Add and a Relu: two extra passes over its output, which for the small
  * CNN's first block (20×148×148×32 floats) cost as much as a convolution.
- * This runs FusedConv2D in training too, with the gradient tfjs-core gives
- * its fused op (dy · step(y), then the two convolution gradients and the
- * bias sum) registered for the kernel, so only the gradients in use run.
- * The layer keeps its class, config and weights, so models save and load
- * exactly as before. CONVKIT_FUSED_CONV=0 keeps tfjs's unfused path.
+ * DepthwiseConv2D layers always run depthwise conv, bias add and activation
+ * apart, and relu6 (every MobileNet convolution) is never fused. This runs
+ * FusedConv2D / FusedDepthwiseConv2D in training too, for relu, relu6 and
+ * linear layers, with their gradient (dy times the activation's derivative
+ * at the output, then the two convolution gradients and the bias sum)
+ * registered for the kernel, so only the gradients in use run: a linear
+ * convolution no longer goes through tfjs's customGrad, which computes the
+ * gradient of its input even when that is the images (mini-Xception's 5×5
+ * stem). The layer keeps its class, config and weights, so models save and
+ * load exactly as before. CONVKIT_FUSED_CONV=0 keeps tfjs's unfused path.
  */
 import * as tf from '@tensorflow/tfjs';
-import { reluGrad } from './activations.js';
+import { relu6Grad, reluGrad } from './activations.js';
 import { MAX_POOL_RELU_GRAD } from './native-kernels.js';
+
+/** Activations fused into the convolution, by the class name of the layer's activation. */
+type FusedActivation = 'relu' | 'relu6' | 'linear';
+const FUSED_ACTIVATIONS: readonly string[] = ['relu', 'relu6', 'linear'] satisfies FusedActivation[];
 
 interface ConvLayerLike {
   rank: number;
@@ -27,47 +36,86 @@ interface ConvLayerLike {
   call(inputs: tf.Tensor | tf.Tensor[], kwargs: tf.serialization.ConfigDict): tf.Tensor | tf.Tensor[];
 }
 
+interface DepthwiseLayerLike extends Omit<ConvLayerLike, 'kernel'> {
+  depthwiseKernel: { read(): tf.Tensor } | null;
+  useBias: boolean;
+}
+
 let installed = false;
 
 export function installFusedConv(): void {
   if (installed || process.env.CONVKIT_FUSED_CONV === '0') return;
-  const entry = tf.serialization.SerializationMap.getMap().classNameMap.Conv2D as unknown as [{ prototype: ConvLayerLike }, unknown] | undefined;
-  if (!entry) return; // another tfjs-layers: keep its own
-  const proto = entry[0].prototype;
-  const shippedCall = proto.call;
-  proto.call = function (this: ConvLayerLike, inputs, kwargs) {
-    const x = Array.isArray(inputs) ? (inputs.length === 1 ? inputs[0] : null) : inputs;
+  const classes = tf.serialization.SerializationMap.getMap().classNameMap;
+  const conv = classes.Conv2D as unknown as [{ prototype: ConvLayerLike }, unknown] | undefined;
+  const depthwise = classes.DepthwiseConv2D as unknown as [{ prototype: DepthwiseLayerLike }, unknown] | undefined;
+  if (!conv || !depthwise) return; // another tfjs-layers: keep its own
+  const convCall = conv[0].prototype.call;
+  conv[0].prototype.call = function (this: ConvLayerLike, inputs, kwargs) {
+    const x = fusableInput(this, inputs);
     const dilations = typeof this.dilationRate === 'number' ? [this.dilationRate, this.dilationRate] : this.dilationRate;
-    const fusable =
-      x != null &&
-      x.rank === 4 &&
-      x.dtype === 'float32' &&
-      this.rank === 2 &&
-      this.dataFormat === 'channelsLast' &&
-      this.activation?.getClassName() === 'relu' &&
-      this.bias != null &&
-      this.kernel != null &&
-      dilations.every((d) => d === 1);
-    if (!fusable) return shippedCall.call(this, inputs, kwargs);
+    if (!x || this.rank !== 2 || this.kernel == null || dilations.some((d) => d !== 1)) return convCall.call(this, inputs, kwargs);
+    const act = this.activation!.getClassName() as FusedActivation;
     return tf.tidy(() =>
-      convBiasRelu(x as tf.Tensor4D, this.kernel!.read() as tf.Tensor4D, this.bias!.read() as tf.Tensor1D, this.strides as [number, number], this.padding),
+      fusedConv(
+        x,
+        this.kernel!.read() as tf.Tensor4D,
+        this.bias?.read() as tf.Tensor1D | undefined,
+        this.strides as [number, number],
+        this.padding,
+        act,
+        false,
+      ),
     );
+  };
+  const depthwiseCall = depthwise[0].prototype.call;
+  depthwise[0].prototype.call = function (this: DepthwiseLayerLike, inputs, kwargs) {
+    const x = fusableInput(this, inputs);
+    if (!x || this.depthwiseKernel == null) return depthwiseCall.call(this, inputs, kwargs);
+    const act = this.activation!.getClassName() as FusedActivation;
+    const bias = this.useBias ? (this.bias?.read() as tf.Tensor1D | undefined) : undefined;
+    // tfjs-layers runs depthwise layers without dilation whatever their config says; so does this.
+    return tf.tidy(() => fusedConv(x, this.depthwiseKernel!.read() as tf.Tensor4D, bias, this.strides as [number, number], this.padding, act, true));
   };
   installed = true;
 }
 
+/** The layer's one 4-D float32 NHWC input when its activation can be fused, else null. */
+function fusableInput(layer: Pick<ConvLayerLike, 'dataFormat' | 'activation'>, inputs: tf.Tensor | tf.Tensor[]): tf.Tensor4D | null {
+  const x = Array.isArray(inputs) ? (inputs.length === 1 ? inputs[0]! : null) : inputs;
+  const act = layer.activation?.getClassName();
+  const ok = x != null && x.rank === 4 && x.dtype === 'float32' && layer.dataFormat === 'channelsLast' && act !== undefined && FUSED_ACTIVATIONS.includes(act);
+  return ok ? (x as tf.Tensor4D) : null;
+}
+
 /** relu(conv2d(x, filter) + bias) in one kernel, differentiable in x, filter and bias. */
 export function convBiasRelu(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D, strides: [number, number], pad: 'valid' | 'same'): tf.Tensor4D {
+  return fusedConv(x, filter, bias, strides, pad, 'relu', false);
+}
+
+/**
+ * activation(conv(x, filter) + bias) in one kernel, plain or depthwise,
+ * bias optional, differentiable in each input.
+ */
+function fusedConv(
+  x: tf.Tensor4D,
+  filter: tf.Tensor4D,
+  bias: tf.Tensor1D | undefined,
+  strides: [number, number],
+  pad: 'valid' | 'same',
+  activation: FusedActivation,
+  depthwise: boolean,
+): tf.Tensor4D {
   registerGradients();
-  const y = tf.engine().runKernel('FusedConv2D', { x, filter, bias }, {
+  const inputs: tf.NamedTensorMap = bias ? { x, filter, bias } : { x, filter };
+  const y = tf.engine().runKernel(depthwise ? 'FusedDepthwiseConv2D' : 'FusedConv2D', inputs, {
     strides,
     pad,
     dataFormat: 'NHWC',
     dilations: [1, 1],
     dimRoundingMode: undefined,
-    activation: 'relu',
+    activation,
   } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
-  reluOutputs.add(y.dataId);
+  if (activation === 'relu') reluOutputs.add(y.dataId);
   return y;
 }
 
@@ -91,7 +139,8 @@ let gradientsRegistered = false;
 
 function registerGradients(): void {
   if (gradientsRegistered) return;
-  registerFusedConvGradient();
+  registerFusedConvGradient('FusedConv2D', false);
+  registerFusedConvGradient('FusedDepthwiseConv2D', true);
   registerMaxPoolGradient();
   const proto = tf.Optimizer.prototype as unknown as { computeGradients: (...args: unknown[]) => unknown };
   const shipped = proto.computeGradients;
@@ -131,37 +180,43 @@ function registerMaxPoolGradient(): void {
 }
 
 /**
- * FusedConv2D's gradient as a registered kernel gradient rather than a
- * customGrad: the engine then asks only for the gradients it needs, so the
- * first layer skips its input gradient (on the small CNN, the costliest
- * single kernel of a step: a 3-channel Conv2DBackpropInput over
- * 20×150×150). tfjs-core registers none for this kernel; its own fused ops
- * wrap it in customGrad, which never consults this one.
+ * The fused convolutions' gradient as a registered kernel gradient rather
+ * than a customGrad: the engine then asks only for the gradients it needs,
+ * so the first layer skips its input gradient (on the small CNN, the
+ * costliest single kernel of a step: a 3-channel Conv2DBackpropInput over
+ * 20×150×150). tfjs-core registers none for these kernels; its own fused
+ * ops wrap them in customGrad, which never consults this one.
  */
-function registerFusedConvGradient(): void {
+function registerFusedConvGradient(kernelName: 'FusedConv2D' | 'FusedDepthwiseConv2D', depthwise: boolean): void {
   tf.registerGradient({
-    kernelName: 'FusedConv2D',
+    kernelName,
     inputsToSave: ['x', 'filter'],
     outputsToSave: [true],
     gradFunc: (dy, saved, attrs) => {
       const [x, filter, y] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
       const a = attrs as unknown as { strides: [number, number]; pad: 'valid' | 'same'; activation: string; dilations: number[] | number };
       const dilations = typeof a.dilations === 'number' ? [a.dilations, a.dilations] : a.dilations;
-      // Only convBiasRelu records this kernel on a tape (tfjs's fused ops use customGrad).
-      if (a.activation !== 'relu' || dilations.some((d) => d !== 1)) {
-        throw new Error(`FusedConv2D gradient: activation ${a.activation} with dilations ${dilations} is not supported; use tf.fused.conv2d`);
+      // Only fusedConv records these kernels on a tape (tfjs's fused ops use customGrad).
+      if (!FUSED_ACTIVATIONS.includes(a.activation) || dilations.some((d) => d !== 1)) {
+        throw new Error(
+          `${kernelName} gradient: activation ${a.activation} with dilations ${dilations} is not supported; use tf.fused.${depthwise ? 'depthwiseConv2d' : 'conv2d'}`,
+        );
       }
-      // step(y) equals step(x·w + b) since y = relu(x·w + b). dz serves all three gradients, so it is made
-      // here, outside the per-input scopes the engine disposes after each one.
-      const dz = (stepApplied.has((dy as tf.Tensor).dataId) ? dy : reluGrad(dy as tf.Tensor, y)) as tf.Tensor4D;
-      const convAttrs = { strides: a.strides, pad: a.pad, dataFormat: 'NHWC', dimRoundingMode: undefined };
+      // The activation's derivative at the output equals its derivative at the input: y > 0 ⇔ z > 0, and
+      // 0 < y < 6 ⇔ 0 < z < 6 for y = relu6(z). dz serves all three gradients, so it is made here, outside the
+      // per-input scopes the engine disposes after each one.
+      const g = dy as tf.Tensor4D;
+      let dz = g;
+      if (a.activation === 'relu' && !stepApplied.has(g.dataId)) dz = reluGrad(g, y) as tf.Tensor4D;
+      else if (a.activation === 'relu6') dz = relu6Grad(g, y) as tf.Tensor4D;
+      const convAttrs = { strides: a.strides, pad: a.pad, dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: undefined };
+      const [inputKernel, filterKernel] = depthwise
+        ? ['DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter']
+        : ['Conv2DBackpropInput', 'Conv2DBackpropFilter'];
       return {
-        x: () =>
-          tf.engine().runKernel('Conv2DBackpropInput', { dy: dz, filter }, { ...convAttrs, inputShape: x.shape } as unknown as tf.NamedAttrMap) as tf.Tensor4D,
+        x: () => tf.engine().runKernel(inputKernel, { dy: dz, filter }, { ...convAttrs, inputShape: x.shape } as unknown as tf.NamedAttrMap) as tf.Tensor4D,
         filter: () =>
-          tf
-            .engine()
-            .runKernel('Conv2DBackpropFilter', { x, dy: dz }, { ...convAttrs, filterShape: filter.shape } as unknown as tf.NamedAttrMap) as tf.Tensor4D,
+          tf.engine().runKernel(filterKernel, { x, dy: dz }, { ...convAttrs, filterShape: filter.shape } as unknown as tf.NamedAttrMap) as tf.Tensor4D,
         bias: () => tf.sum(dz, [0, 1, 2]),
       };
     },

@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConvkitError } from '../util/errors.js';
 import { installActivations } from './activations.js';
+import { installBatchNormTraining } from './batch-norm-training.js';
 import { installFusedConv } from './fused-conv.js';
 
 export type { BackendName, BackendInfo } from './types.js';
@@ -41,6 +42,7 @@ export function initBackend(preferred?: BackendName, log: (line: string) => void
 async function selectBackend(preferred: BackendName | undefined, log: (line: string) => void): Promise<BackendInfo> {
   installActivations();
   installFusedConv();
+  installBatchNormTraining();
   const fromEnv = process.env.CONVKIT_BACKEND;
   if (!preferred && fromEnv) {
     if (!BACKENDS.includes(fromEnv as BackendName)) {

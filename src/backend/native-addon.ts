@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { ConvkitError } from '../util/errors.js';
 import { packageRoot } from '../util/paths.js';
 import { elfShortfall } from './elf-check.js';
-import type { BinaryOp, ConvKind, OptimizerKind, PoolKind, UnaryOp } from './opcodes.js';
+import type { BatchNormKind, BinaryOp, ConvKind, OptimizerKind, PoolKind, UnaryOp } from './opcodes.js';
 
 /** The addon's entry points; the op codes and kinds are in ./opcodes.ts. */
 export interface NativeAddon {
@@ -29,6 +29,13 @@ export interface NativeAddon {
   resample(params: Int32Array, matrices: Float64Array, cval: number, src: Float32Array, out: Float32Array): void;
   /** One fused optimizer step over [value, slot a, slot b, gradient] into 3 new arrays; see native/optimizer.h. */
   optimizerStep(kind: OptimizerKind, inputs: Float32Array[], outputs: Float32Array[], scalars: Float32Array): void;
+  /**
+   * Batch normalization of x viewed as [rows, channels] (see native/bnorm.h for each kind's inputs and
+   * outputs; null: an absent offset or scale of the inference kind).
+   */
+  batchNorm(kind: BatchNormKind, rows: number, channels: number, epsilon: number, inputs: (Float32Array | null)[], outputs: Float32Array[]): void;
+  /** The measured FMA peak (GFLOPS) and core clock (GHz) on `threads` threads, best of `trials` runs of `seconds`; see native/peak.h. */
+  calibrate(threads: number, seconds: number, trials: number): { gflops: number; isa: string; flopsPerInstruction: number; ghz: number };
   info(): { onednn: string; isa: string; threads: number; cached: number; convImpl: string };
   setThreads(n: number): number;
 }

@@ -8,7 +8,7 @@ import { backend_util, getKernel, util } from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { NativeAddon } from './native-addon.js';
-import { Activation, BinaryOp, ConvKind, OptimizerKind, PoolKind, UnaryOp } from './opcodes.js';
+import { Activation, BatchNormKind, BinaryOp, ConvKind, OptimizerKind, PoolKind, UnaryOp } from './opcodes.js';
 
 type Inputs = Record<string, TensorInfo | undefined>;
 interface Args {
@@ -393,6 +393,33 @@ function reductionKernels() {
   return { Sum: reduce(false), Mean: reduce(true), GatherV2: gatherRows };
 }
 
+// Normalization.
+
+/**
+ * FusedBatchNorm (tf.batchNorm, BatchNormalization layers in inference
+ * mode) over the last axis: x as [rows, C] with each parameter of C values
+ * or 1. TF.js's kernel cycles each parameter over the flat x, which for
+ * those sizes is the same thing; other sizes run in JS.
+ */
+function batchNormInference({ inputs, backend, attrs = {} }: Args, addon: NativeAddon): TensorInfo | undefined {
+  const { x, mean, variance, offset, scale } = inputs;
+  if (!x || !mean || !variance || typeof addon.batchNorm !== 'function' || x.shape.length < 1 || !allFloat(backend, x, mean, variance, offset, scale))
+    return undefined;
+  const n = util.sizeFromShape(x.shape);
+  const channels = x.shape[x.shape.length - 1]!;
+  const fits = (t: TensorInfo | undefined) => t === undefined || [channels, 1].includes(util.sizeFromShape(t.shape));
+  if (n < MIN_ELEMENTWISE || ![mean, variance, offset, scale].every(fits)) return undefined;
+  const out = alloc(n);
+  const epsilon = (attrs.varianceEpsilon as number | null | undefined) ?? 0.001;
+  const params = [x, mean, variance, offset, scale].map((t) => (t ? values(backend, t) : null));
+  addon.batchNorm(BatchNormKind.Inference, n / channels, channels, epsilon, params, [out]);
+  return output(backend, x.shape, out);
+}
+
+function normalizationKernels() {
+  return { FusedBatchNorm: batchNormInference };
+}
+
 /** The kernels of TF.js's cpu set that the native backend runs in the addon, by family. */
 const NATIVE_KERNELS = {
   ...convolutionKernels(),
@@ -400,6 +427,7 @@ const NATIVE_KERNELS = {
   ...matMulKernels(),
   ...elementwiseKernels(),
   ...reductionKernels(),
+  ...normalizationKernels(),
 } satisfies Record<string, NativeKernel>;
 
 /** Names of the kernels the addon runs (for reports and tests). */
@@ -429,6 +457,64 @@ export const MAX_POOL_RELU_GRAD = 'ConvkitMaxPoolReluGrad';
  */
 export const RMSPROP_STEP = 'ConvkitRMSPropStep';
 export const ADAM_STEP = 'ConvkitAdamStep';
+
+/**
+ * Batch normalization in training mode over every axis but the last (see
+ * ./batch-norm-native.ts): inputs {x, gamma, beta}, attrs {epsilon};
+ * outputs y, the batch's mean and its biased variance. Its gradient kernel
+ * takes {dy, x, mean, variance, gamma} and gives dx, dγ and dβ.
+ */
+export const BATCH_NORM_TRAIN = 'ConvkitBatchNormTrain';
+export const BATCH_NORM_TRAIN_GRAD = 'ConvkitBatchNormTrainGrad';
+
+/** x's [rows, channels], after checking that each per-channel input has C values. */
+function channelRows(name: string, backend: MathBackendCPU, full: (TensorInfo | undefined)[], perChannel: (TensorInfo | undefined)[]): [number, number] {
+  const x = full[0];
+  const channels = x?.shape[x.shape.length - 1];
+  const ok =
+    x !== undefined &&
+    channels !== undefined &&
+    x.shape.length >= 2 &&
+    allFloat(backend, ...full, ...perChannel) &&
+    full.every((t) => t !== undefined && util.arraysEqual(t.shape, x.shape)) &&
+    perChannel.every((t) => t !== undefined && util.sizeFromShape(t.shape) === channels);
+  if (!ok) throw new Error(`${name} needs float32 inputs of rank ≥ 2 with C-sized per-channel parameters`);
+  return [util.sizeFromShape(x.shape) / channels, channels];
+}
+
+function batchNormTrain({ inputs, backend, attrs = {} }: Args, addon: NativeAddon): TensorInfo[] {
+  const { x, gamma, beta } = inputs;
+  const [rows, channels] = channelRows(BATCH_NORM_TRAIN, backend, [x], [gamma, beta]);
+  const y = alloc(rows * channels),
+    mean = alloc(channels),
+    variance = alloc(channels);
+  addon.batchNorm(
+    BatchNormKind.TrainForward,
+    rows,
+    channels,
+    attrs.epsilon as number,
+    [x!, gamma!, beta!].map((t) => values(backend, t)),
+    [y, mean, variance],
+  );
+  return [output(backend, x!.shape, y), output(backend, [channels], mean), output(backend, [channels], variance)];
+}
+
+function batchNormTrainGrad({ inputs, backend, attrs = {} }: Args, addon: NativeAddon): TensorInfo[] {
+  const { dy, x, mean, variance, gamma } = inputs;
+  const [rows, channels] = channelRows(BATCH_NORM_TRAIN_GRAD, backend, [x, dy], [mean, variance, gamma]);
+  const dx = alloc(rows * channels),
+    dGamma = alloc(channels),
+    dBeta = alloc(channels);
+  const ins = [dy!, x!, mean!, variance!, gamma!].map((t) => values(backend, t));
+  addon.batchNorm(BatchNormKind.TrainBackward, rows, channels, attrs.epsilon as number, ins, [dx, dGamma, dBeta]);
+  return [output(backend, x!.shape, dx), output(backend, [channels], dGamma), output(backend, [channels], dBeta)];
+}
+
+function batchNormKernels(addon: NativeAddon): Record<string, OwnKernel> {
+  // An addon built before these kernels: the layers keep their composed path.
+  if (typeof addon.batchNorm !== 'function') return {};
+  return { [BATCH_NORM_TRAIN]: batchNormTrain, [BATCH_NORM_TRAIN_GRAD]: batchNormTrainGrad };
+}
 
 function activationGrad(name: string, op: typeof BinaryOp.ReluGrad | typeof BinaryOp.Relu6Grad): OwnKernel {
   return ({ inputs, backend }, addon) => {
@@ -493,7 +579,7 @@ function optimizerKernels(): Record<string, OwnKernel> {
 
 /** Kernels the native backend has beyond TF.js's cpu set. */
 export function extraNativeKernelConfigs(addon: NativeAddon, backendName: string): KernelConfig[] {
-  const own = { ...fusedGradientKernels(), ...optimizerKernels() };
+  const own = { ...fusedGradientKernels(), ...optimizerKernels(), ...batchNormKernels(addon) };
   return Object.entries(own).map(([kernelName, kernel]) => ({
     kernelName,
     backendName,

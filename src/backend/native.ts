@@ -8,6 +8,7 @@ import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { BackendInfo } from './types.js';
 import { loadAddon, type NativeAddon } from './native-addon.js';
 import { installActivations } from './activations.js';
+import { installBatchNormTraining } from './batch-norm-training.js';
 import { installFusedConv } from './fused-conv.js';
 import { extraNativeKernelConfigs, nativeKernelConfigs, NATIVE_KERNEL_NAMES } from './native-kernels.js';
 
@@ -32,6 +33,7 @@ export function registerNative(): NativeAddon {
   const addon = loadAddon();
   installActivations();
   installFusedConv();
+  installBatchNormTraining();
   if (tf.getKernelsForBackend('cpu').length === 0) throw new Error('TF.js cpu kernels are not registered');
   if (!tf.findBackendFactory(NATIVE_BACKEND)) tf.registerBackend(NATIVE_BACKEND, () => new NativeBackend(), 0);
   const have = new Set(tf.getKernelsForBackend(NATIVE_BACKEND).map((k) => k.kernelName));

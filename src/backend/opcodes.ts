@@ -42,6 +42,10 @@ export type BinaryOp = CodeOf<typeof BinaryOp>;
 export const OptimizerKind = { RMSProp: 0, Adam: 1 } as const;
 export type OptimizerKind = CodeOf<typeof OptimizerKind>;
 
+/** batchNorm(kind, ...): see native/bnorm.h. */
+export const BatchNormKind = { Inference: 0, TrainForward: 1, TrainBackward: 2 } as const;
+export type BatchNormKind = CodeOf<typeof BatchNormKind>;
+
 /** resample(params, ...): the fill mode and the interpolation order in params; see native/resample.h. */
 export const ResampleFill = { Constant: 0, Nearest: 1, Reflect: 2, Wrap: 3 } as const;
 export type ResampleFill = CodeOf<typeof ResampleFill>;

@@ -20,11 +20,17 @@
  *   rule), and puts dy back at the matching positions. (The shipped
  *   MaxPoolWithArgmax picks the same wrong elements, so it cannot serve.)
  *
+ * - DepthwiseConv2dNativeBackpropInput and ...Filter are missing, so no
+ *   depthwise or separable layer (MobileNet, Xception) can train. They run
+ *   TF.js's JS cpu kernels on copies of the data: slow, but the training
+ *   works where the native backend is not built.
+ *
  * Kernels call other kernels directly on TensorInfos (no tf ops, so no tape
  * or engine bookkeeping) and free every intermediate.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
+import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 
 type Backend = tf.KernelBackend;
 type Pair = [number, number];
@@ -346,10 +352,40 @@ function maxPoolGrad(args: {
   return s.finish(cropToInput(s, full, info));
 }
 
+/**
+ * The JS cpu kernel `name` on copies of the wasm tensors: a private cpu
+ * backend holds the inputs, runs the kernel, and its float32 output is
+ * copied back into a wasm tensor.
+ */
+function jsKernel(name: string): KernelFunc {
+  let cpu: MathBackendCPU | undefined;
+  return (({ inputs, backend, attrs }: { inputs: Record<string, TensorInfo | undefined>; backend: Backend; attrs: NamedAttrMap }) => {
+    const kernel = tf.getKernel(name, 'cpu');
+    if (!kernel) throw new Error(`the JS cpu kernel ${name} is not registered`);
+    cpu ??= tf.findBackendFactory('cpu')!() as MathBackendCPU;
+    const copies: Record<string, TensorInfo> = {};
+    for (const [key, t] of Object.entries(inputs)) {
+      if (t) copies[key] = cpu.makeTensorInfo(t.shape, t.dtype, backend.readSync(t.dataId) as Float32Array);
+    }
+    const out = kernel.kernelFunc({ inputs: copies, backend: cpu, attrs }) as TensorInfo;
+    const values = cpu.readSync(out.dataId) as Float32Array;
+    for (const t of [...Object.values(copies), out]) cpu.disposeData(t.dataId);
+    // The wasm backend's own way to make an output tensor from values.
+    return (backend as unknown as { makeOutput(shape: number[], dtype: string, offset?: number, values?: Float32Array): TensorInfo }).makeOutput(
+      out.shape,
+      out.dtype,
+      undefined,
+      values,
+    );
+  }) as unknown as KernelFunc;
+}
+
 const wasmTrainingKernels: KernelConfig[] = [
   { kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: conv2DBackpropFilter as unknown as KernelFunc },
   { kernelName: 'Conv2DBackpropInput', backendName: 'wasm', kernelFunc: conv2DBackpropInput as unknown as KernelFunc },
   { kernelName: 'MaxPoolGrad', backendName: 'wasm', kernelFunc: maxPoolGrad as unknown as KernelFunc },
+  { kernelName: 'DepthwiseConv2dNativeBackpropInput', backendName: 'wasm', kernelFunc: jsKernel('DepthwiseConv2dNativeBackpropInput') },
+  { kernelName: 'DepthwiseConv2dNativeBackpropFilter', backendName: 'wasm', kernelFunc: jsKernel('DepthwiseConv2dNativeBackpropFilter') },
 ];
 
 /** Registers (or replaces) the composed training kernels for backend 'wasm'. */

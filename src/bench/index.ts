@@ -5,12 +5,25 @@
  * shapes, see ./workloads.js) and native's speed-up over PyTorch.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packageRoot } from '../util/paths.js';
-import type { ChildReply, ChildRequest, RunOptions, WorkloadResult } from './run.js';
+import {
+  INFERENCE_RUNTIMES,
+  INFERENCE_WORKLOAD_NAMES,
+  LARGE_BATCH,
+  inferenceReps,
+  inferenceTitle,
+  ONNXRUNTIME_THREADS,
+  prepareInferenceWorkloads,
+  type InferenceResult,
+  type InferenceRuntime,
+  type InferenceWorkloadName,
+} from './inference.js';
+import { GRAPH_WORKLOAD_NAMES, graphWorkloadTitle, prepareGraphWorkloads, type GraphWorkloadName } from './graph-workloads.js';
+import type { Calibration, ChildReply, ChildRequest, RunOptions, WorkloadResult } from './run.js';
 import { type Workload, type WorkloadName, WORKLOAD_NAMES, workloadFlops, workloads as allWorkloads } from './workloads.js';
 
 export type BenchBackend = 'native' | 'wasm' | 'pytorch';
@@ -19,8 +32,11 @@ export const BENCH_BACKENDS: readonly BenchBackend[] = ['native', 'wasm', 'pytor
 export interface BenchOptions {
   /** Fewer repetitions (1 warm-up + 2 timed instead of 1 + 5). */
   quick?: boolean;
-  backends?: readonly BenchBackend[];
-  workloads?: readonly WorkloadName[];
+  /** Backends of the layer workloads; "native" and "onnxruntime" time the inference workloads. */
+  backends?: readonly (BenchBackend | 'onnxruntime')[];
+  workloads?: readonly (WorkloadName | GraphWorkloadName | InferenceWorkloadName)[];
+  /** Threads of the native, wasm and PyTorch backends; default all cores. */
+  threads?: number;
   /** Python with torch; default /usr/bin/python3 (Debian's python3-torch). */
   python?: string;
   /** Silence the children's progress lines. */
@@ -40,15 +56,44 @@ interface WorkloadRow {
   speedup_vs_pytorch: number | null;
 }
 
+interface InferenceRate {
+  batch1_ms: number;
+  batch32_images_per_s: number;
+}
+
+interface InferenceRow {
+  native: InferenceRate | null;
+  onnxruntime: InferenceRate | null;
+  /** native ÷ onnxruntime images/s at batch 32 (above 1: native is faster). */
+  throughput_ratio: number | null;
+  /** native ÷ onnxruntime batch-1 latency (below 1: native is faster). */
+  latency_ratio: number | null;
+}
+
 export interface BenchReport {
+  /** The nominal peak: cores × FLOP/cycle × the nominal clock (see peakFlops). */
   peak_gflops: number;
-  workloads: Record<WorkloadName, WorkloadRow>;
+  /** The peak measured by the native child's FMA loop on the bench's threads (null without the native backend). */
+  calibrated_peak_gflops: number | null;
+  workloads: Partial<Record<WorkloadName | GraphWorkloadName, WorkloadRow>>;
+  /** The inference workloads: convkit-native against onnxruntime on the same model exported to ONNX. */
+  inference: Partial<Record<InferenceWorkloadName, InferenceRow>>;
   /** Everything else: CPU, per-backend threads and notices, timing details. */
   details: {
     cpu: { model: string; cores: number; ghz: number; flopsPerCycle: number; isa: string };
+    /** What the cores deliver, measured (native/peak.h): FMA GFLOPS and clock on 1 thread and on the bench's threads. */
+    calibration: Calibration | null;
+    /** Whole-model workloads that could not be built (e.g. a missing pretrained file), with why. */
+    failed: Record<string, string>;
     flops: Record<string, number>;
     backends: Record<BenchBackend, { status: string; threads?: number; info?: Record<string, string> }>;
     timings: Record<string, Partial<Record<BenchBackend, WorkloadResult | { error: string }>>>;
+    inference: {
+      runtimes: Partial<Record<InferenceRuntime, { status: string; threads?: number; info?: Record<string, string> }>>;
+      timings: Record<string, Partial<Record<InferenceRuntime, InferenceResult | { error: string }>>>;
+      /** Workloads that could not be prepared (missing pretrained files), with why. */
+      failed: Record<string, string>;
+    };
     notes: string[];
   };
 }
@@ -120,16 +165,25 @@ function runJsonChild(cmd: string, args: string[], env: NodeJS.ProcessEnv, quiet
   });
 }
 
-async function runBackend(backend: BenchBackend, request: ChildRequest, opts: BenchOptions): Promise<ChildReply> {
+async function runBackend(backend: BenchBackend | 'onnxruntime', request: ChildRequest, opts: BenchOptions): Promise<ChildReply> {
   const quiet = Boolean(opts.quiet);
+  if (backend === 'onnxruntime') {
+    const env = { ...process.env, CONVKIT_BENCH_RUNTIME: 'onnxruntime' };
+    return runJsonChild(process.execPath, [...process.execArgv, childScript(), JSON.stringify(request)], env, quiet);
+  }
   if (backend === 'pytorch') {
     const python = opts.python ?? '/usr/bin/python3';
     const script = join(packageRoot(), 'bench', 'pytorch_workloads.py');
     if (!existsSync(python)) return { backend, unavailable: `${python} not found`, results: {} };
     if (!existsSync(script)) return { backend, unavailable: `${script} missing`, results: {} };
-    return runJsonChild(python, [script, JSON.stringify(request)], process.env, quiet);
+    // Idle OpenMP threads sleep, as the native backend's do (src/backend/native-addon.ts): spinning ones cost
+    // PyTorch up to half its speed whenever anything else runs on the machine.
+    const own = process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined;
+    return runJsonChild(python, [script, JSON.stringify(request)], own ? { ...process.env, OMP_WAIT_POLICY: 'passive' } : process.env, quiet);
   }
   const env = { ...process.env, CONVKIT_BACKEND: backend };
+  if (request.threads)
+    Object.assign(env, backend === 'native' ? { OMP_NUM_THREADS: String(request.threads) } : { CONVKIT_WASM_THREADS: String(request.threads) });
   return runJsonChild(process.execPath, [...process.execArgv, childScript(), JSON.stringify(request)], env, quiet);
 }
 
@@ -139,46 +193,76 @@ function rate(r: WorkloadResult | { error: string } | undefined): Rate | null {
 }
 
 export async function runBench(opts: BenchOptions = {}): Promise<BenchReport> {
-  const names = opts.workloads ?? WORKLOAD_NAMES;
+  const names: readonly string[] = opts.workloads ?? [...WORKLOAD_NAMES, ...GRAPH_WORKLOAD_NAMES, ...INFERENCE_WORKLOAD_NAMES];
   const chosen: (Workload & { flops: number })[] = allWorkloads()
     .filter((w) => names.includes(w.name))
     .map((w) => ({ ...w, flops: workloadFlops(w) }));
-  const request: ChildRequest = { workloads: chosen, ...repOptions(Boolean(opts.quick)), quiet: opts.quiet };
+  const graphNames = GRAPH_WORKLOAD_NAMES.filter((n) => names.includes(n));
+  const backends: readonly string[] = opts.backends ?? [...BENCH_BACKENDS, 'onnxruntime'];
+  const request: ChildRequest = {
+    workloads: chosen,
+    ...repOptions(Boolean(opts.quick)),
+    quiet: opts.quiet,
+    threads: opts.threads,
+    calibrate: backends.includes('native') && chosen.length + graphNames.length > 0,
+  };
   const cpu = peakFlops();
-  const backends = opts.backends ?? BENCH_BACKENDS;
-  const replies: Partial<Record<BenchBackend, ChildReply>> = {};
+  const runtimes = INFERENCE_RUNTIMES.filter((r) => backends.includes(r));
+  const inferenceNames = runtimes.length ? INFERENCE_WORKLOAD_NAMES.filter((n) => names.includes(n)) : [];
+  const replies: Partial<Record<BenchBackend | 'onnxruntime', ChildReply>> = {};
   const report: BenchReport = {
     peak_gflops: cpu.gflops,
-    workloads: {} as Record<WorkloadName, WorkloadRow>,
+    calibrated_peak_gflops: null,
+    workloads: {},
+    inference: {},
     details: {
       cpu: { model: cpu.model, cores: cpu.cores, ghz: cpu.ghz, flopsPerCycle: cpu.flopsPerCycle, isa: cpu.isa },
+      calibration: null,
+      failed: {},
       flops: Object.fromEntries(chosen.map((w) => [w.name, w.flops])),
       backends: {} as BenchReport['details']['backends'],
       timings: {},
-      notes: [
-        `median of ${request.forward.reps} timed runs after ${request.forward.warmup} warm-up (forward) / ${request.train.reps} after ${request.train.warmup} (training)`,
-        'small_cnn_epoch: images/s from the median training step; the epoch time is extrapolated to 100 steps of 20 images',
-        'GFLOPS count Conv2D/Dense multiply-adds × 2; training adds the weight gradient of trainable layers and the input gradient of layers after the first trainable one',
-      ],
+      notes:
+        chosen.length + graphNames.length
+          ? [
+              `median of ${request.forward.reps} timed runs after ${request.forward.warmup} warm-up (forward) / ${request.train.reps} after ${request.train.warmup} (training)`,
+              'epoch workloads: images/s from the median training step; the epoch time is extrapolated from it',
+              'GFLOPS count Conv2D/DepthwiseConv2D/SeparableConv2D/Dense multiply-adds × 2; training adds the weight gradient of trainable layers and the input gradient of layers after the first trainable one',
+              'PyTorch builds the whole-model workloads from the same Keras topology (bench/pytorch_workloads.py), channels-last, with symmetric padding where TF pads one more pixel bottom/right (same output sizes)',
+            ]
+          : [],
+      inference: { runtimes: {}, timings: {}, failed: {} },
     },
   };
-  // One backend at a time: they would otherwise compete for the same cores.
-  for (const b of BENCH_BACKENDS) {
-    if (!backends.includes(b)) {
-      report.details.backends[b] = { status: 'skipped' };
-      continue;
+  // The inference models are built once here, as a model folder and an ONNX file, for both runtimes' children.
+  const inferenceDir = inferenceNames.length ? mkdtempSync(join(os.tmpdir(), 'convkit-bench-inference-')) : undefined;
+  // The whole-model workloads likewise: each model's topology, written once for every backend's child.
+  const graphDir = graphNames.length ? mkdtempSync(join(os.tmpdir(), 'convkit-bench-graphs-')) : undefined;
+  try {
+    if (graphDir) {
+      const { ready, failed } = await prepareGraphWorkloads(graphNames, graphDir);
+      request.graphs = ready;
+      report.details.failed = failed;
+      for (const g of ready) report.details.flops[g.name] = g.flops;
     }
-    try {
-      const reply = await runBackend(b, request, opts);
-      replies[b] = reply;
-      report.details.backends[b] = reply.unavailable
-        ? { status: `unavailable: ${reply.unavailable}` }
-        : { status: 'ok', threads: reply.threads, info: reply.details };
-    } catch (err) {
-      report.details.backends[b] = { status: `failed: ${(err as Error).message}` };
+    if (inferenceDir) {
+      const { ready, failed } = await prepareInferenceWorkloads(inferenceNames, inferenceDir);
+      request.inference = ready;
+      request.inferenceReps = inferenceReps(Boolean(opts.quick));
+      report.details.inference.failed = failed;
+      const r = request.inferenceReps;
+      report.details.notes.push(
+        `inference: batch 1 latency is the median of ${r.latency.reps} runs after ${r.latency.warmup} warm-up, batch ${LARGE_BATCH} images/s from the median of ${r.throughput.reps} after ${r.throughput.warmup}; onnxruntime on ${ONNXRUNTIME_THREADS.intraOpNumThreads} intra-op + ${ONNXRUNTIME_THREADS.interOpNumThreads} inter-op thread`,
+      );
     }
+    await runChildren(report, request, backends, runtimes, replies, opts);
+  } finally {
+    if (inferenceDir) rmSync(inferenceDir, { recursive: true, force: true });
+    if (graphDir) rmSync(graphDir, { recursive: true, force: true });
   }
-  for (const w of chosen) {
+  report.details.calibration = replies.native?.calibration ?? null;
+  report.calibrated_peak_gflops = report.details.calibration?.fmaGflops ?? null;
+  for (const w of [...chosen, ...graphNames.map((name) => ({ name }))]) {
     const timings: Partial<Record<BenchBackend, WorkloadResult | { error: string }>> = {};
     for (const b of BENCH_BACKENDS) {
       const r = replies[b]?.results[w.name];
@@ -189,7 +273,114 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchReport> {
     if (row.native && row.pytorch) row.speedup_vs_pytorch = row.native.images_per_s / row.pytorch.images_per_s;
     report.workloads[w.name] = row;
   }
+  for (const name of inferenceNames) {
+    const timings: Partial<Record<InferenceRuntime, InferenceResult | { error: string }>> = {};
+    for (const r of runtimes) {
+      const t = replies[r]?.inference?.[name];
+      if (t) timings[r] = t;
+      else if (report.details.inference.failed[name]) timings[r] = { error: report.details.inference.failed[name]! };
+    }
+    report.details.inference.timings[name] = timings;
+    const native = inferenceRate(timings.native),
+      onnx = inferenceRate(timings.onnxruntime);
+    report.inference[name] = {
+      native,
+      onnxruntime: onnx,
+      throughput_ratio: native && onnx ? native.batch32_images_per_s / onnx.batch32_images_per_s : null,
+      latency_ratio: native && onnx ? native.batch1_ms / onnx.batch1_ms : null,
+    };
+  }
   return report;
+}
+
+function inferenceRate(r: InferenceResult | { error: string } | undefined): InferenceRate | null {
+  return r && !('error' in r) ? { batch1_ms: r.batch1_ms, batch32_images_per_s: r.batch32_images_per_s } : null;
+}
+
+/** One child per backend, one at a time (they would otherwise compete for the same cores); only those with work to do. */
+async function runChildren(
+  report: BenchReport,
+  request: ChildRequest,
+  backends: readonly string[],
+  runtimes: readonly InferenceRuntime[],
+  replies: Partial<Record<BenchBackend | 'onnxruntime', ChildReply>>,
+  opts: BenchOptions,
+): Promise<void> {
+  const inference = request.inference ?? [];
+  for (const b of [...BENCH_BACKENDS, 'onnxruntime'] as const) {
+    const layerWork = b !== 'onnxruntime' && backends.includes(b) && request.workloads.length + (request.graphs?.length ?? 0) > 0;
+    const inferenceWork = (runtimes as readonly string[]).includes(b) && inference.length > 0;
+    const status = (s: { status: string; threads?: number; info?: Record<string, string> }) => {
+      if (b !== 'onnxruntime') report.details.backends[b] = s;
+      if (inferenceWork) report.details.inference.runtimes[b as InferenceRuntime] = s;
+    };
+    if (!layerWork && !inferenceWork) {
+      if (b !== 'onnxruntime') report.details.backends[b] = { status: 'skipped' };
+      continue;
+    }
+    // Only native and onnxruntime time the inference workloads.
+    const childRequest: ChildRequest = {
+      ...request,
+      workloads: layerWork ? request.workloads : [],
+      // wasm trains depthwise layers through JS kernels (minutes a step): only when asked for by name.
+      graphs: layerWork && (b !== 'wasm' || opts.backends?.includes('wasm')) ? request.graphs : [],
+      inference: inferenceWork ? inference : [],
+    };
+    try {
+      const reply = await runBackend(b, childRequest, opts);
+      replies[b] = reply;
+      status(reply.unavailable ? { status: `unavailable: ${reply.unavailable}` } : { status: 'ok', threads: reply.threads, info: reply.details });
+    } catch (err) {
+      status({ status: `failed: ${(err as Error).message}` });
+    }
+  }
+}
+
+/** Rows of cells as aligned text lines. */
+function table(rows: string[][]): string[] {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd(),
+  );
+}
+
+function inferenceCell(r: InferenceRate | null, status: string | undefined, t?: InferenceResult | { error: string }): string {
+  if (r) return `${r.batch1_ms.toFixed(1)} ms batch 1, ${r.batch32_images_per_s.toFixed(1)} img/s batch ${LARGE_BATCH}`;
+  if (t && 'error' in t) return `failed: ${t.error}`;
+  return status?.startsWith('unavailable') ? 'unavailable' : status === undefined ? '-' : 'failed';
+}
+
+/** The inference table: convkit-native and onnxruntime side by side, with native's ratios. */
+function formatInference(report: BenchReport): string[] {
+  const { runtimes, timings, failed } = report.details.inference;
+  const names = Object.keys(report.inference) as InferenceWorkloadName[];
+  if (!names.length) return [];
+  const ort = runtimes.onnxruntime;
+  const lines = [
+    '',
+    `inference: convkit-native (TF.js predict, native backend) and onnxruntime-node${ort?.info?.onnxruntime ? ` ${ort.info.onnxruntime}` : ''} (${ONNXRUNTIME_THREADS.intraOpNumThreads} intra-op + ${ONNXRUNTIME_THREADS.interOpNumThreads} inter-op threads) on the same classifier exported to ONNX`,
+  ];
+  for (const r of INFERENCE_RUNTIMES) if (runtimes[r] && runtimes[r].status !== 'ok') lines.push(`  ${r}: ${runtimes[r].status}`);
+  const rows = [['workload', 'convkit-native', 'onnxruntime', 'native/onnxruntime']];
+  for (const name of names) {
+    const row = report.inference[name]!;
+    const t = timings[name] ?? {};
+    const ratio =
+      row.throughput_ratio === null || row.latency_ratio === null ? '-' : `img/s ${row.throughput_ratio.toFixed(2)}×, latency ${row.latency_ratio.toFixed(2)}×`;
+    rows.push([
+      name,
+      inferenceCell(row.native, runtimes.native?.status, t.native),
+      inferenceCell(row.onnxruntime, runtimes.onnxruntime?.status, t.onnxruntime),
+      ratio,
+    ]);
+  }
+  lines.push(...table(rows));
+  for (const name of names) lines.push(`${name}: ${inferenceTitle(name)}${failed[name] ? ` — not run: ${failed[name]}` : ''}`);
+  lines.push('native/onnxruntime: images/s above 1× and latency below 1× mean convkit-native is faster');
+  return lines;
 }
 
 function cell(r: Rate | null, status: string, peak: number, t?: WorkloadResult | { error: string }): string {
@@ -199,12 +390,27 @@ function cell(r: Rate | null, status: string, peak: number, t?: WorkloadResult |
   return status === 'skipped' ? '-' : 'failed';
 }
 
+/** The measured peak and clock against the nominal ones, when the native child measured them. */
+function calibrationLines(report: BenchReport): string[] {
+  const c = report.details.calibration;
+  if (!c) return ['measured peak: not measured (needs the native backend); percentages are of the nominal peak'];
+  const perCycle = (gflops: number, ghz: number, threads: number) => (gflops / ghz / threads).toFixed(1);
+  return [
+    `measured peak ${c.fmaGflops.toFixed(1)} GFLOPS on ${c.threads} thread(s) (${c.fmaGflops1.toFixed(1)} on 1), from a loop of independent ${c.isa} FMAs; clock ${c.ghz.toFixed(2)} GHz (${c.ghz1.toFixed(2)} on 1 thread) from a chain of dependent adds, so ${perCycle(c.fmaGflops, c.ghz, c.threads)} FLOP/cycle per core`,
+    `  percentages below are of the measured peak, which is ${((100 * c.fmaGflops) / report.peak_gflops).toFixed(0)} % of the nominal one`,
+  ];
+}
+
 /** The human-readable table printed by `convkit bench`. */
 export function formatBenchReport(report: BenchReport): string {
   const { cpu, backends, timings, notes } = report.details;
-  const titles = Object.fromEntries(allWorkloads().map((w) => [w.name, w.title]));
+  const titles: Record<string, string> = Object.fromEntries(allWorkloads().map((w) => [w.name, w.title]));
+  for (const name of GRAPH_WORKLOAD_NAMES) titles[name] = graphWorkloadTitle(name);
+  // Percentages are of the measured peak when the native child measured one, else of the nominal one.
+  const peak = report.calibrated_peak_gflops ?? report.peak_gflops;
   const lines = [
-    `peak ${report.peak_gflops.toFixed(1)} GFLOPS = ${cpu.cores} cores × ${cpu.flopsPerCycle} FLOP/cycle (${cpu.isa}) × ${cpu.ghz.toFixed(3)} GHz nominal (${cpu.model})`,
+    `nominal peak ${report.peak_gflops.toFixed(1)} GFLOPS = ${cpu.cores} cores × ${cpu.flopsPerCycle} FLOP/cycle (${cpu.isa}) × ${cpu.ghz.toFixed(3)} GHz nominal (${cpu.model})`,
+    ...calibrationLines(report),
   ];
   for (const b of BENCH_BACKENDS) {
     const s = backends[b];
@@ -218,35 +424,26 @@ export function formatBenchReport(report: BenchReport): string {
     const t = timings[name] ?? {};
     rows.push([
       name,
-      cell(row.native, backends.native.status, report.peak_gflops, t.native),
-      cell(row.wasm, backends.wasm.status, report.peak_gflops, t.wasm),
-      cell(row.pytorch, backends.pytorch.status, report.peak_gflops, t.pytorch),
+      cell(row.native, backends.native.status, peak, t.native),
+      cell(row.wasm, backends.wasm.status, peak, t.wasm),
+      cell(row.pytorch, backends.pytorch.status, peak, t.pytorch),
       row.speedup_vs_pytorch === null ? '-' : `${row.speedup_vs_pytorch.toFixed(2)}×`,
     ]);
   }
-  const widths = header.map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  lines.push(
-    '',
-    ...rows.map((r) =>
-      r
-        .map((c, i) => c.padEnd(widths[i]))
-        .join('  ')
-        .trimEnd(),
-    ),
-  );
+  if (rows.length > 1) lines.push('', ...table(rows));
+  lines.push(...formatInference(report));
   lines.push('');
   for (const name of Object.keys(report.workloads)) {
     lines.push(
-      `${name}: ${titles[name]}; ${(report.details.flops[name] / 1e9).toFixed(2)} GFLOP per ${name === 'conv3x3' || name === 'vgg16_forward' ? 'batch' : 'step'}`,
+      `${name}: ${titles[name]}; ${report.details.failed[name] ? `not run: ${report.details.failed[name]}` : `${((report.details.flops[name] ?? 0) / 1e9).toFixed(2)} GFLOP per ${name === 'conv3x3' || name === 'vgg16_forward' ? 'batch' : 'step'}`}`,
     );
   }
-  const epoch = timings.small_cnn_epoch;
-  if (epoch) {
+  for (const [name, epoch] of Object.entries(timings)) {
     const parts = BENCH_BACKENDS.flatMap((b) => {
       const r = epoch[b];
       return r && !('error' in r) && r.epoch_seconds ? [`${b} ${r.epoch_seconds.toFixed(0)} s`] : [];
     });
-    if (parts.length) lines.push(`small_cnn_epoch, whole epoch (extrapolated): ${parts.join(', ')}`);
+    if (parts.length) lines.push(`${name}, whole epoch (extrapolated): ${parts.join(', ')}`);
   }
   for (const [b, s] of Object.entries(backends)) {
     if (s.info?.wasmNotice) lines.push(`${b}: ${s.info.wasmNotice}`);

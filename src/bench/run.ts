@@ -3,8 +3,11 @@
  * network from its spec with random weights (tf.layers), warms up, then
  * reports the median of the timed repetitions.
  */
+import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { makeOptimizer } from '../train/optimizers.js';
+import type { GraphWorkload } from './graph-workloads.js';
+import type { InferenceReps, InferenceResult, InferenceWorkload } from './inference.js';
 import { type LayerSpec, type Workload, workloadFlops } from './workloads.js';
 import { median } from '../util/stats.js';
 
@@ -30,7 +33,30 @@ export interface ChildRequest {
   workloads: Workload[];
   forward: RunOptions;
   train: RunOptions;
+  /** Inference workloads (./inference.ts), prepared by the parent; timed by the native and onnxruntime children. */
+  inference?: InferenceWorkload[];
+  inferenceReps?: InferenceReps;
+  /** Whole-model training workloads (./graph-workloads.ts), prepared by the parent; timed like the training workloads. */
+  graphs?: GraphWorkload[];
+  /** Threads of every backend (the native backend's OpenMP threads, PyTorch's intra-op threads); default all cores. */
+  threads?: number;
+  /** Measure the FMA peak and the clock in the native child (see Calibration). */
+  calibrate?: boolean;
   quiet?: boolean;
+}
+
+/** The native child's measurement of what the cores deliver (native/peak.h), on 1 thread and on the bench's threads. */
+export interface Calibration {
+  threads: number;
+  /** Independent vector FMAs: GFLOPS on 1 thread and on `threads`. */
+  fmaGflops1: number;
+  fmaGflops: number;
+  /** Core clock from a dependent add chain, GHz, on 1 thread and on `threads` at once. */
+  ghz1: number;
+  ghz: number;
+  /** The vector ISA of the FMA loop and FLOPs per FMA instruction (2 × lanes). */
+  isa: string;
+  flopsPerInstruction: number;
 }
 
 /** A child's answer, its last line on stdout; the PyTorch script answers in the same shape. */
@@ -40,6 +66,8 @@ export interface ChildReply {
   details?: Record<string, string>;
   unavailable?: string;
   results: Record<string, WorkloadResult | { error: string }>;
+  inference?: Record<string, InferenceResult | { error: string }>;
+  calibration?: Calibration;
 }
 
 function buildLayer(l: LayerSpec, inputShape?: number[]): tf.layers.Layer {
@@ -75,7 +103,24 @@ function buildModel(w: Pick<Workload, 'input' | 'layers' | 'mode'>): tf.Sequenti
 
 /** Runs one workload: `warmup` + `reps` batches or steps; returns the median-based rates. */
 export async function runWorkload(w: Workload, opts: RunOptions, onRep?: (done: number, total: number) => void): Promise<WorkloadResult> {
-  const model = buildModel(w);
+  return timeModel(buildModel(w), w, workloadFlops(w), opts, onRep);
+}
+
+/** Runs one graph workload's training steps on the model rebuilt from its topology file (random weights). */
+export async function runGraphWorkload(w: GraphWorkload, opts: RunOptions, onRep?: (done: number, total: number) => void): Promise<WorkloadResult> {
+  const model = await tf.models.modelFromJSON({ modelTopology: JSON.parse(readFileSync(w.topology, 'utf8')) as tf.io.ModelJSON['modelTopology'] });
+  model.compile({ optimizer: makeOptimizer(w.optimizer.name, { learningRate: w.optimizer.learningRate }), loss: 'binaryCrossentropy' });
+  return timeModel(model, { ...w, mode: 'train' }, w.flops, opts, onRep);
+}
+
+/** Times `warmup` + `reps` forward batches or training steps of `model` on seeded random data, then disposes it. */
+async function timeModel(
+  model: tf.LayersModel,
+  w: Pick<Workload, 'input' | 'batch' | 'mode' | 'epochImages'>,
+  flops: number,
+  opts: RunOptions,
+  onRep?: (done: number, total: number) => void,
+): Promise<WorkloadResult> {
   const x = tf.randomUniform([w.batch, ...w.input], 0, 255, 'float32', 1);
   const y = tf.tidy(() => tf.randomUniform([w.batch, 1], 0, 1, 'float32', 2).round());
   const times: number[] = [];
@@ -101,7 +146,7 @@ export async function runWorkload(w: Workload, opts: RunOptions, onRep?: (done: 
   const seconds = median(times);
   const result: WorkloadResult = {
     images_per_s: w.batch / seconds,
-    gflops: workloadFlops(w) / seconds / 1e9,
+    gflops: flops / seconds / 1e9,
     seconds,
     reps: times.length,
   };

@@ -29,9 +29,21 @@ const COMMANDS: Record<string, Entry> = {
     load: async () => (await import('./commands/bench.js')).default,
   },
   doctor: { summary: 'show the TensorFlow.js backend, threads and native library in use', load: async () => (await import('./commands/doctor.js')).default },
+  export: {
+    summary: 'write a trained model as an ONNX or TFLite file (same input and probabilities) for other runtimes',
+    load: async () => (await import('./commands/export.js')).default,
+  },
   train: {
     summary: 'train a classifier on class folders with a recipe (scratch, augment, ...); keeps the best epoch',
     load: async () => (await import('./commands/train.js')).default,
+  },
+  'lr-find': {
+    summary: "learning-rate range test of a recipe on a folder (fastai's lr_find): the suggested rate and a loss-against-rate plot",
+    load: async () => (await import('./commands/lr-find.js')).default,
+  },
+  features: {
+    summary: "a frozen base's features of a data folder, in shards for separate processes or machines (features merge: join them)",
+    load: async () => (await import('./commands/features.js')).default,
   },
   evaluate: {
     summary: 'accuracy, loss, confusion matrix, precision/recall/F1 and ROC AUC of a trained model on class folders',
@@ -50,7 +62,8 @@ const COMMANDS: Record<string, Entry> = {
     load: async () => (await import('./commands/preview.js')).default,
   },
   study: {
-    summary: 'the lecture end to end: scratch → augment → features → features-augment → finetune, resumable, with an HTML report',
+    summary:
+      'the lecture end to end (scratch → … → finetune), or `study auto`: the best classifier for your folder within a time budget; resumable, with an HTML report',
     load: async () => (await import('./commands/study.js')).default,
   },
 };

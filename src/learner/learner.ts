@@ -9,6 +9,8 @@ import type { DirectoryIterator } from '../data/iterator.js';
 import { smallCnn, type SmallCnnOptions } from '../models/small-cnn.js';
 import { evaluate, type EvaluateOptions, type EvaluationResult } from '../train/evaluate.js';
 import { fit, type FitOptions, type FitResult } from '../train/fit.js';
+import { lrFind, type LrFindOptions, type LrFindResult } from '../train/lr-find.js';
+import { discriminativeMultipliers } from '../transfer/discriminative.js';
 import { inputMetaOf, type ConvkitModelMeta, type ModelMetaInput } from '../train/model-meta.js';
 import { saveModel } from '../train/saved-model.js';
 import { getBase, type PretrainedBase } from '../transfer/bases.js';
@@ -89,15 +91,37 @@ export class Learner {
     return result;
   }
 
-  /** fastai's fine_tune: `freezeEpochs` with the base frozen, then `epochs` unfrozen at a lower rate. */
+  /**
+   * fastai's fine_tune: `freezeEpochs` with the base frozen, then `epochs`
+   * unfrozen at a lower rate (discriminative over the base's blocks with `lrMult` > 1).
+   */
   async fineTune(epochs: number, options: Omit<FineTuneOptions, 'epochs' | 'validationData' | 'fitFn' | 'initialEpoch'> = {}): Promise<FineTuneResult> {
     const freezeUpTo = options.freezeUpTo ?? this.baseTop;
     return fineTune(this.model, this.train, {
+      blockOf: this.baseBlockOf,
       ...options,
       epochs,
       freezeUpTo,
       fitFn: (_model, _data, o) => this.fit(o.epochs, o),
     });
+  }
+
+  /**
+   * fastai's lr_find: the learning-rate range test on the training data
+   * (see src/train/lr-find.ts); the model's weights are put back afterwards.
+   * It draws its batches from the training iterator, which then continues.
+   */
+  lrFind(options: LrFindOptions = {}): Promise<LrFindResult> {
+    return lrFind(this.model, this.train, options);
+  }
+
+  /**
+   * Discriminative rates for `fit({ learningRate: highest, lrMultipliers })`:
+   * the earliest trainable block of the base at `lowest`, the head at
+   * `highest`, the blocks between spread geometrically (fastai's slice).
+   */
+  discriminativeRates(lowest: number, highest: number): { learningRate: number; lrMultipliers: Map<string, number> } {
+    return { learningRate: highest, lrMultipliers: discriminativeMultipliers(this.model, { lowest, highest }, this.baseBlockOf) };
   }
 
   /** Freezes the pretrained base (default), or the layers `options` names. */

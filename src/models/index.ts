@@ -1,5 +1,7 @@
 /** Model builders and importers. */
 export { smallCnn, minSmallCnnSide, type SmallCnnOptions } from './small-cnn.js';
+export { miniXception, type MiniXceptionOptions } from './xception.js';
+export { xresnet, type XResNetOptions } from './xresnet.js';
 export { summary, paramCounts, type ParamCounts } from './summary.js';
 // Pretrained bases and importers.
 export { readModelArtifacts, writeModelArtifacts, loadLayersModelFromFile, loadLayers, modelJsonPath, type ReadOptions } from './fs-io.js';

@@ -6,7 +6,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { check } from '../util/errors.js';
-import { createRng, type Rng } from '../util/rng.js';
+import { createRng } from '../util/rng.js';
+import { layerSeed } from './layer-seed.js';
 
 export interface SmallCnnOptions {
   /** [height, width, channels]; default [150, 150, 3]. */
@@ -24,11 +25,6 @@ export interface SmallCnnOptions {
   /** Seeds every kernel initializer (and the Dropout layer's default seed); default 1. */
   seed?: number;
   name?: string;
-}
-
-/** A nonzero 31-bit seed: TF.js treats a seed of 0 as "unseeded". */
-function layerSeed(rng: Rng): number {
-  return 1 + rng.int(0x7ffffffe);
 }
 
 export function smallCnn(options: SmallCnnOptions = {}): tf.Sequential {

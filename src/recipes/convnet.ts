@@ -46,6 +46,7 @@ export const scratch: Recipe = {
     },
   },
   options: SMALL_CNN_OPTIONS,
+  unsupported: ['lowestLearningRate'],
   buildModel: buildSmallCnn,
 };
 
@@ -84,5 +85,7 @@ export const augment: Recipe = {
     },
   },
   options: SMALL_CNN_OPTIONS,
+  // A range of rates spreads over a pretrained base's blocks, which the small convnet has not.
+  unsupported: ['lowestLearningRate'],
   buildModel: buildSmallCnn,
 };

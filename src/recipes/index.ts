@@ -13,3 +13,4 @@ export {
 export { BUILTIN_RECIPES, allRecipes, getProfile, getRecipe, recipeNames, registerRecipe } from './registry.js';
 export { resolveSettings } from './settings.js';
 export { trainRecipe, type TrainRecipeOptions, type TrainRecipeResult } from './train-recipe.js';
+export { lrFindRecipe, type LrFindRecipeOptions, type LrFindRecipeResult } from './lr-find-recipe.js';

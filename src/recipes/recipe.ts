@@ -9,6 +9,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { Callback } from '../train/callbacks.js';
 import type { FitResult } from '../train/fit.js';
+import type { LrFindOptions, LrFindResult } from '../train/lr-find.js';
 import type { ConvkitModelMeta } from '../train/model-meta.js';
 import type { TrainSettings } from '../train/settings.js';
 import type { PretrainedBase } from '../transfer/bases.js';
@@ -17,12 +18,16 @@ import type { Pooling } from '../transfer/head.js';
 export type Profile = 'book' | 'best';
 export const PROFILES: readonly Profile[] = ['book', 'best'];
 
-/** The small convnet's knobs. */
+/** The knobs of the convnets trained from scratch. */
 export interface ConvnetSettings {
-  /** Filters of the conv blocks (book: 32, 64, 128, 128). */
+  /** Filters of the conv blocks (small convnet: 32, 64, 128, 128; mini-Xception: 32 … 512) or the stage widths (xresnet: 64 … 512). */
   filters?: number[];
   /** Units of the hidden Dense layer (book: 512). */
   denseUnits?: number;
+  /** xresnet: multiplier of the stage widths (fastai's `widen`). */
+  widen?: number;
+  /** xception, xresnet: BatchNormalization's momentum, Keras's (0.99; PyTorch's momentum 0.1 is 0.9). */
+  batchNormMomentum?: number;
 }
 
 /** The pretrained-base recipes' knobs. */
@@ -39,6 +44,8 @@ export interface TransferSettings {
   prefixCache?: boolean;
   /** finetune: blocks of the base to unfreeze, or 'all'. */
   unfreezeBlocks?: number | 'all';
+  /** features: a merged feature folder (`convkit features merge`) read instead of running the base. */
+  features?: string;
 }
 
 /** A recipe's whole setting: the run's, and the sections of the model kinds it builds. */
@@ -76,6 +83,12 @@ export interface Recipe {
    * It must write a convkit model folder to `options.out`.
    */
   run?(options: RecipeRunOptions): Promise<RecipeRunResult>;
+  /**
+   * The learning-rate range test on what the recipe trains, for a recipe with
+   * its own pipeline (a model-building recipe is tested on its model); it
+   * trains and saves nothing (`options.out` is unused).
+   */
+  findLearningRate?(options: RecipeRunOptions, finder: LrFindOptions): Promise<LrFindResult>;
 }
 
 export interface RecipeRunOptions {

@@ -7,8 +7,11 @@ import { ConvkitError } from '../util/errors.js';
 import { augment, scratch } from './convnet.js';
 import { PROFILES, type Profile, type Recipe } from './recipe.js';
 import { TRANSFER_REGISTRY_RECIPES } from './transfer.js';
+import { xception } from './xception.js';
+import { xresnet } from './xresnet.js';
 
-export const BUILTIN_RECIPES: readonly Recipe[] = [scratch, augment, ...TRANSFER_REGISTRY_RECIPES];
+// The lecture's five first, in its order; then the from-scratch architectures.
+export const BUILTIN_RECIPES: readonly Recipe[] = [scratch, augment, ...TRANSFER_REGISTRY_RECIPES, xception, xresnet];
 
 const registry = new Map<string, Recipe>(BUILTIN_RECIPES.map((r) => [r.name, r]));
 

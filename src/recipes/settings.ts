@@ -13,7 +13,12 @@ const defined = <T extends object>(o: T): Partial<T> => Object.fromEntries(Objec
 
 /** How an option is spelled on the command line (`denseUnits` → `--dense-units`), for messages. */
 function flagOf(option: string): string {
-  return option === 'prefixCache' ? '--no-prefix-cache' : `--${option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  const special: Record<string, string> = {
+    prefixCache: '--no-prefix-cache',
+    autoLearningRate: '--learning-rate auto',
+    lowestLearningRate: '--learning-rate LO:HI',
+  };
+  return special[option] ?? `--${option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }
 
 /** An option `recipe` cannot honour (a knob it does not read, a setting it cannot apply), or undefined. */

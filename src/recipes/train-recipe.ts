@@ -5,6 +5,7 @@
  * score DIR/test (when present) the same way for both.
  */
 import { join, resolve } from 'node:path';
+import { trainingAugmentation } from '../augment/training-augmentation.js';
 import { checkData, type DataCheckResult } from '../data/check.js';
 import type { SkippedFile } from '../data/scan.js';
 import { MODEL_FOLDER } from '../models/fs-io.js';
@@ -64,6 +65,8 @@ export async function trainRecipe(options: TrainRecipeOptions): Promise<TrainRec
   const { profile = 'book', seed = 1, verbose = true, log = (l: string) => console.error(l) } = options;
   const recipe = typeof options.recipe === 'string' ? getRecipe(options.recipe) : options.recipe;
   const settings = resolveSettings(recipe, profile, options.overrides);
+  // A bad augmentation value fails here, before any image is read.
+  trainingAugmentation(settings);
   const data = resolve(options.data),
     out = resolve(options.out);
   const cacheDir = options.cacheDir === undefined ? undefined : resolve(options.cacheDir);

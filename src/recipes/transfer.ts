@@ -5,8 +5,9 @@
  * a knob a recipe does not read is refused rather than dropped.
  */
 import { join } from 'node:path';
-import { LIGHT_AUGMENTATION } from '../augment/presets.js';
-import { TRANSFER_RECIPES, type TransferOptions, type TransferRecipe } from '../transfer/recipes.js';
+import { BOOK_AUGMENTATION, LIGHT_AUGMENTATION, type AugmentationSettings } from '../augment/presets.js';
+import { trainingAugmentation } from '../augment/training-augmentation.js';
+import { TRANSFER_RECIPES, findTransferLr, type TransferOptions, type TransferRecipe } from '../transfer/recipes.js';
 import type { KnobName, Recipe, RecipeRunOptions, RecipeSettings } from './recipe.js';
 
 /** The book's and convkit's settings of a transfer recipe (studies use them too). */
@@ -44,10 +45,28 @@ function transferProfiles(r: TransferRecipe): Recipe['profiles'] {
 
 /** The `transfer` knobs each transfer recipe reads (anything else is refused by resolveSettings). */
 const OPTIONS: Record<TransferRecipe['name'], readonly KnobName[]> = {
-  features: ['base', 'pooling'],
+  features: ['base', 'pooling', 'features'],
   'features-augment': ['base', 'pooling', 'from', 'variants', 'prefixCache'],
   finetune: ['base', 'pooling', 'from', 'variants', 'prefixCache', 'unfreezeBlocks'],
 };
+
+/** Per-image augmentation: the features recipe trains on features cached once per image. */
+const PER_IMAGE_AUGMENTATION = ['augmentation', 'randAugment', 'trivialAugment', 'randomErasing'] as const;
+/** MixUp and CutMix mix batches of images; these recipes train on cached features or activations. */
+const BATCH_MIXING = ['mixup', 'cutmix'] as const;
+
+/** The settings each transfer recipe cannot apply (resolveSettings refuses an override of one). */
+const UNSUPPORTED: Record<TransferRecipe['name'], NonNullable<Recipe['unsupported']>> = {
+  features: ['dropout', ...PER_IMAGE_AUGMENTATION, ...BATCH_MIXING, 'lowestLearningRate', 'weightDecay'],
+  'features-augment': ['dropout', ...BATCH_MIXING, 'lowestLearningRate', 'sampling', 'weightDecay'],
+  finetune: ['dropout', ...BATCH_MIXING, 'autoLearningRate', 'sampling', 'weightDecay'],
+};
+
+/** features-augment, finetune: RandAugment, TrivialAugment and random erasing laid over the recipe's augmentation (the book's when it has none). */
+function transferAugmentation(s: RecipeSettings): AugmentationSettings | undefined {
+  const strong = Boolean(s.randAugment || s.trivialAugment || s.randomErasing);
+  return strong ? trainingAugmentation({ ...s, augmentation: s.augmentation ?? BOOK_AUGMENTATION }).augmentation : s.augmentation;
+}
 
 /** The recipe's settings as TransferOptions: every one a transfer recipe honours, none dropped. */
 function transferOptions(o: RecipeRunOptions): TransferOptions {
@@ -70,8 +89,13 @@ function transferOptions(o: RecipeRunOptions): TransferOptions {
     monitor: s.monitor,
     earlyStoppingPatience: s.earlyStoppingPatience,
     reduceLrPatience: s.reduceLrPatience,
-    augmentation: s.augmentation,
+    augmentation: transferAugmentation(s),
     interpolation: s.interpolation,
+    autoLearningRate: s.autoLearningRate,
+    lowestLearningRate: s.lowestLearningRate,
+    ema: s.ema,
+    classWeight: s.classWeight,
+    sampling: s.sampling,
     inputSize: [s.imageSize, s.imageSize],
     cacheDir: o.cacheDir ? join(o.cacheDir, 'features') : undefined,
     pooling: t.pooling,
@@ -79,6 +103,7 @@ function transferOptions(o: RecipeRunOptions): TransferOptions {
     prefixCache: t.prefixCache,
     from: t.from,
     unfreezeBlocks: t.unfreezeBlocks,
+    features: t.features,
     callbacks: o.callbacks,
     signal: o.signal,
     silent: !o.verbose,
@@ -92,13 +117,16 @@ function asRegistryRecipe(r: TransferRecipe): Recipe {
     summary: r.summary,
     profiles: transferProfiles(r),
     options: OPTIONS[r.name],
-    // The head's Dropout is the book's 0.5; the features recipe trains on plain (cached) features.
-    unsupported: r.name === 'features' ? ['dropout', 'augmentation'] : ['dropout'],
+    // The head's Dropout is the book's 0.5; the features recipe trains on plain (cached) features. A range of
+    // rates spreads over unfrozen blocks (finetune only); balanced sampling needs the examples in memory (features);
+    // the range test needs a cheap trainable part (not finetune's unfrozen base).
+    unsupported: UNSUPPORTED[r.name],
     async run(o) {
       const result = await r.run(transferOptions(o));
       result.model.dispose();
       return { meta: result.meta, history: result.history, timings: result.timings };
     },
+    findLearningRate: (o, finder) => findTransferLr(r.name, transferOptions(o), finder),
   };
 }
 

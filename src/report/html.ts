@@ -14,6 +14,7 @@ import { historyRecord, normalizeHistory, type HistoryInput, type HistoryLike } 
 import { sharpFromSource, type ImageSource } from './grid.js';
 import type { MachineInfo } from './machine.js';
 import { accuracySummaryChart, confusionMatrixChart, learningCurves, validateConfusion, writeFigure } from './plots.js';
+import { confusionTablesHtml, MAX_CONFUSION_CHART_CLASSES } from './confusions.js';
 import { uniquifySvgIds, type Figure } from './render.js';
 import { REPORT_CSS } from './style.js';
 import { escapeHtml } from '../util/html.js';
@@ -62,10 +63,21 @@ export interface StudyReport {
   steps: StepReport[];
   /** Paragraphs of plain text. */
   notes?: string | string[];
+  /** Tables shown after the steps, before the notes (plain text cells, escaped here). */
+  tables?: ReportTable[];
   /** ISO time of the run (default: now). */
   createdAt?: string;
   /** Extra links in the header, relative to the report folder (a try.html beside index.html is linked automatically). */
   links?: { href: string; label: string }[];
+}
+
+export interface ReportTable {
+  heading: string;
+  /** A line under the heading. */
+  caption?: string;
+  columns: string[];
+  /** Cells in column order; numbers are right-aligned. */
+  rows: (string | number)[][];
 }
 
 export interface WriteReportOptions {
@@ -167,6 +179,12 @@ function chart(fig: Figure, id: string, label: string): string {
   return `<div class="chart" role="img" aria-label="${esc(label)}" data-chart="${esc(id)}">${uniquifySvgIds(fig.svg, id)}</div>`;
 }
 
+function tableHtml(t: ReportTable): string {
+  const cell = (v: string | number) => (typeof v === 'number' ? `<td class="num">${esc(v.toLocaleString('en-US'))}</td>` : `<td>${esc(v)}</td>`);
+  const numeric = t.columns.map((_, i) => t.rows.some((r) => typeof r[i] === 'number') && t.rows.every((r) => typeof r[i] === 'number' || r[i] === ''));
+  return `<section class="table"><h2>${esc(t.heading)}</h2>${t.caption ? `<p class="desc">${esc(t.caption)}</p>` : ''}<div class="table-scroll"><table><thead><tr>${t.columns.map((c, i) => `<th${numeric[i] ? ' class="num"' : ''}>${esc(c)}</th>`).join('')}</tr></thead><tbody>${t.rows.map((r) => `<tr>${r.map(cell).join('')}</tr>`).join('')}</tbody></table></div></section>`;
+}
+
 function validateStudy(study: StudyReport): void {
   if (!study || typeof study !== 'object') throw new ConvkitError('report: study is not an object', 'pass {title, dataset, steps: [...]}');
   if (!study.title) throw new ConvkitError('report: study has no title', 'set study.title');
@@ -238,6 +256,7 @@ export function reportResults(study: StudyReport): Record<string, unknown> {
       };
     }),
     notes: study.notes === undefined ? undefined : Array.isArray(study.notes) ? study.notes : [study.notes],
+    tables: study.tables,
   };
 }
 
@@ -260,13 +279,14 @@ export async function writeReport(dir: string, study: StudyReport, options: Writ
     figurePaths.push(svgPath, pngPath);
   };
 
-  // Summary chart of every step with an accuracy.
+  // Summary chart of every step with an accuracy; the book's columns only when some step has the book's number.
+  const hasBook = study.steps.some((s) => s.bookAccuracy);
   let summaryHtml = '';
   const measured = study.steps.filter((s) => isNum(s.testAccuracy) || isNum(s.valAccuracy));
   if (measured.length) {
-    const fig = await accuracySummaryChart(measured);
+    const fig = await accuracySummaryChart(measured, hasBook ? {} : { title: 'Validation and test accuracy' });
     await saveFigure(fig, 'accuracy-summary');
-    summaryHtml = chart(fig, 'summary', 'accuracy of every step beside the book');
+    summaryHtml = chart(fig, 'summary', hasBook ? 'accuracy of every step beside the book' : 'accuracy of every step');
   }
 
   const stepSections: string[] = [];
@@ -291,7 +311,9 @@ export async function writeReport(dir: string, study: StudyReport, options: Writ
       await saveFigure(fig, `${name}-learning-curves`);
       figs.push(`<section class="panel wide"><h3>Learning curves</h3>${chart(fig, `${id}-curves`, `learning curves of ${s.name}`)}</section>`);
     }
-    if (s.confusion && s.classNames) {
+    if (s.confusion && s.classNames && s.classNames.length > MAX_CONFUSION_CHART_CLASSES) {
+      figs.push(`<section class="panel"><h3>Most confused (test set)</h3>${confusionTablesHtml(s.confusion, s.classNames)}</section>`);
+    } else if (s.confusion && s.classNames) {
       const total = s.confusion.flat().reduce((a, b) => a + b, 0);
       const fig = await confusionMatrixChart(s.confusion, s.classNames, { title: `${s.name}: test set, ${total} images` });
       await saveFigure(fig, `${name}-confusion`);
@@ -318,9 +340,7 @@ ${parts.join('\n')}
 <td class="name"><a href="#step-${i + 1}">${esc(s.name)}</a>${s.description ? `<div class="sub">${esc(s.description)}</div>` : ''}</td>
 <td class="num">${pct(s.valAccuracy)}</td>
 <td class="num strong">${pct(s.testAccuracy)}</td>
-<td class="num">${bookText(s.bookAccuracy)}</td>
-${verdictCell(s)}
-<td class="num">${isNum(s.epochs) ? s.epochs : '—'}</td>
+${hasBook ? `<td class="num">${bookText(s.bookAccuracy)}</td>\n${verdictCell(s)}\n` : ''}<td class="num">${isNum(s.epochs) ? s.epochs : '—'}</td>
 <td class="num">${isNum(s.wallSeconds) ? formatDuration(s.wallSeconds) : '—'}</td>
 <td class="num">${isNum(s.imagesPerSecond) ? s.imagesPerSecond.toFixed(1) : '—'}</td>
 <td class="num">${s.params ? `${int(s.params.trainable)}<div class="sub">of ${int(s.params.total)}</div>` : '—'}</td>
@@ -385,7 +405,7 @@ ${verdictCell(s)}
 <h2>Results</h2>
 <div class="table-scroll">
 <table id="results">
-<thead><tr><th>step</th><th class="num">validation</th><th class="num">test</th><th class="num">book</th><th>vs book</th><th class="num">epochs</th><th class="num">time</th><th class="num">images/s</th><th class="num">trainable params</th></tr></thead>
+<thead><tr><th>step</th><th class="num">validation</th><th class="num">test</th>${hasBook ? '<th class="num">book</th><th>vs book</th>' : ''}<th class="num">epochs</th><th class="num">time</th><th class="num">images/s</th><th class="num">trainable params</th></tr></thead>
 <tbody>
 ${rows}
 </tbody>
@@ -394,6 +414,7 @@ ${rows}
 ${summaryHtml}
 </section>
 ${stepSections.join('\n')}
+${(study.tables ?? []).map(tableHtml).join('\n')}
 ${notes.length ? `<section class="notes"><h2>Notes</h2>${notes.map((n) => `<p>${esc(n)}</p>`).join('')}</section>` : ''}
 ${machineRows.length ? `<section class="machine"><h2>Machine</h2><dl class="facts">${machineRows.map(([k, v]) => `<div><dt>${esc(k)}</dt><dd>${esc(v)}</dd></div>`).join('')}</dl></section>` : ''}
 </main>

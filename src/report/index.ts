@@ -18,11 +18,13 @@ export {
   writeFigure,
   SERIES_COLORS,
 } from './plots.js';
+export { lrFinderChart, lrFinderSpec, type LrCurve } from './lr-finder-plot.js';
 export type { GridTile, ImageGridOptions, ImageSource } from './grid.js';
 export { imageGrid, sharpFromSource } from './grid.js';
+export { confusionTablesHtml, worstRecalls, MAX_CONFUSION_CHART_CLASSES } from './confusions.js';
 export type { MachineInfo } from './machine.js';
 export { machineInfo } from './machine.js';
-export type { StudyReport, StepReport, DatasetInfo, ReportImage, WriteReportOptions, WrittenReport } from './html.js';
+export type { StudyReport, StepReport, DatasetInfo, ReportImage, ReportTable, WriteReportOptions, WrittenReport } from './html.js';
 export { writeReport, reportResults, versusBook } from './html.js';
 export type { TryPageOptions, WrittenTryPage } from './try.js';
 export { writeTryPage, readSavedModel, topologyInputSize, topologyOutputUnits, tfjsBundlePath } from './try.js';

@@ -169,12 +169,16 @@ export function confusionMatrixSpec(matrix: number[][], classNames: string[], op
     },
   ];
   if (cell >= 24) {
+    // Up to 10 classes each cell shows its count; beyond, the row share in per cent (counts are in the tooltip),
+    // and empty cells stay blank so the few confusions stand out.
+    const asShare = n > 10;
     layers.push({
-      mark: { type: 'text', fontSize: cell >= 60 ? 15 : 11, fontWeight: 'bold' },
+      ...(asShare && { transform: [{ filter: 'datum.count > 0' }] }),
+      mark: { type: 'text', fontSize: cell >= 60 ? 15 : asShare ? 9 : 11, fontWeight: 'bold' },
       encoding: {
         x,
         y,
-        text: { field: 'count', type: 'quantitative' },
+        text: asShare ? { field: 'share', type: 'quantitative', format: '.0%' } : { field: 'count', type: 'quantitative' },
         color: { condition: { test: 'datum.share > 0.5', value: 'white' }, value: '#222' },
       },
     });
@@ -191,7 +195,12 @@ export function confusionMatrixSpec(matrix: number[][], classNames: string[], op
   return spec as unknown as TopLevelSpec;
 }
 
-/** Heat map of matrix[true][predicted] with the count in every cell. */
+/**
+ * Heat map of matrix[true][predicted], coloured by the share of the true
+ * class (row-normalized), with the count in every cell up to 10 classes and
+ * the share beyond. Legible up to about 20 classes; a report shows the most
+ * confused pairs instead beyond that (see confusions.ts).
+ */
 export async function confusionMatrixChart(matrix: number[][], classNames: string[], options: ConfusionMatrixOptions = {}): Promise<Figure> {
   return renderFigure(confusionMatrixSpec(matrix, classNames, options), options.scale);
 }

@@ -53,6 +53,10 @@ export interface StepRecord {
   recipe: string;
   settings: Record<string, unknown>;
   testAccuracy?: number;
+  /** More than two classes: the test set's mean per-class recall. */
+  testBalancedAccuracy?: number;
+  /** More than five classes: the test set's top-k accuracy. */
+  testTopK?: { k: number; accuracy: number };
   /** The kept epoch's validation accuracy and loss: what picks the study's best model. */
   valAccuracy?: number;
   valLoss?: number;
@@ -108,18 +112,37 @@ function recordedSettings(r: TrainRecipeResult, step: StepInput): Record<string,
   return { base, ...(r.meta.recipe?.settings ?? {}), inputSize: r.meta.inputSize };
 }
 
-/** Trains a step through trainRecipe, as `convkit train` would, and keeps what the report shows of it. */
-export async function runStep(ctx: StepRunContext): Promise<StepRecord> {
+/** One recipe run into its own folder: what trainRecorded needs. */
+export interface RecipeRunContext {
+  recipe: string;
+  profile: Profile;
+  overrides: SettingsOverrides;
+  /** The user's data folder (train/validation/test). */
+  data: string;
+  checked: DataCheckResult;
+  /** The model folder to write. */
+  dir: string;
+  seed: number;
+  cacheDir: string;
+  signal?: AbortSignal;
+  verbose: boolean;
+  log: (line: string) => void;
+}
+
+/** What trainRecorded keeps of a run: the record without its name and settings, which the caller words. */
+export type RecordedRun = Omit<StepRecord, 'name' | 'settings'>;
+
+/** Trains a recipe through trainRecipe, as `convkit train` would, and keeps what a report shows of it. */
+export async function trainRecorded(ctx: RecipeRunContext): Promise<{ result: TrainRecipeResult; record: RecordedRun }> {
   const t0 = performance.now();
-  const { name, dir, seed, log } = ctx;
-  const profile = ctx.settings.recipeProfile ?? ctx.recipeProfile;
+  const { dir, seed, log } = ctx;
   const r = await trainRecipe({
-    recipe: name,
-    profile,
+    recipe: ctx.recipe,
+    profile: ctx.profile,
     data: ctx.data,
     checked: ctx.checked,
     out: dir,
-    overrides: stepOverrides(ctx),
+    overrides: ctx.overrides,
     seed,
     verbose: ctx.verbose,
     cacheDir: ctx.cacheDir,
@@ -137,11 +160,11 @@ export async function runStep(ctx: StepRunContext): Promise<StepRecord> {
   const classNames = r.meta.classNames;
   const saved = await loadModel(dir);
   try {
-    return {
-      name,
-      recipe: name,
-      settings: recordedSettings(r, ctx),
+    const record: RecordedRun = {
+      recipe: ctx.recipe,
       testAccuracy: r.test?.accuracy,
+      ...(r.test && r.test.classNames.length > 2 && { testBalancedAccuracy: r.test.balancedAccuracy }),
+      ...(r.test?.topK && { testTopK: r.test.topK }),
       valAccuracy: typeof metrics.val_acc === 'number' ? metrics.val_acc : undefined,
       valLoss: typeof metrics.val_loss === 'number' ? metrics.val_loss : undefined,
       trainAccuracy: lastValue(history.history.acc),
@@ -157,9 +180,29 @@ export async function runStep(ctx: StepRunContext): Promise<StepRecord> {
       wrong: mostConfidentlyWrong(r.test, classNames),
       finishedAt: new Date().toISOString(),
     };
+    return { result: r, record };
   } finally {
     saved.model.dispose();
   }
+}
+
+/** Trains a step through trainRecipe, as `convkit train` would, and keeps what the report shows of it. */
+export async function runStep(ctx: StepRunContext): Promise<StepRecord> {
+  const { name } = ctx;
+  const { result, record } = await trainRecorded({
+    recipe: name,
+    profile: ctx.settings.recipeProfile ?? ctx.recipeProfile,
+    overrides: stepOverrides(ctx),
+    data: ctx.data,
+    checked: ctx.checked,
+    dir: ctx.dir,
+    seed: ctx.seed,
+    cacheDir: ctx.cacheDir,
+    signal: ctx.signal,
+    verbose: ctx.verbose,
+    log: ctx.log,
+  });
+  return { name, ...record, settings: recordedSettings(result, ctx) };
 }
 /** A step of one study run: trained now, or reused from an earlier run. */
 export interface StudyStepOutcome {

@@ -319,7 +319,7 @@ async function trainStep(run: StudyRun, name: StepName, checked: DataCheckResult
 }
 
 /** Copies a step's model files (not its markers) into the report's model/ folder. */
-async function copyModel(from: string, to: string): Promise<void> {
+export async function copyModel(from: string, to: string): Promise<void> {
   await writeDirAtomic(
     to,
     async (tmp) => {
@@ -339,11 +339,11 @@ async function copyModel(from: string, to: string): Promise<void> {
  * The test set only scores the steps: choosing by it would make its score
  * an optimistic one.
  */
-export function bestStep(outcomes: readonly StudyStepOutcome[]): StudyStepOutcome | undefined {
-  const acc = (o: StudyStepOutcome) => o.record.valAccuracy ?? -Infinity;
-  const loss = (o: StudyStepOutcome) => o.record.valLoss ?? Infinity;
-  const worse = (a: StudyStepOutcome, b: StudyStepOutcome) => acc(a) < acc(b) || (acc(a) === acc(b) && loss(a) > loss(b));
-  return outcomes.reduce<StudyStepOutcome | undefined>((b, o) => (b && worse(o, b) ? b : o), undefined);
+export function bestStep<T extends { record: { valAccuracy?: number; valLoss?: number } }>(outcomes: readonly T[]): T | undefined {
+  const acc = (o: T) => o.record.valAccuracy ?? -Infinity;
+  const loss = (o: T) => o.record.valLoss ?? Infinity;
+  const worse = (a: T, b: T) => acc(a) < acc(b) || (acc(a) === acc(b) && loss(a) > loss(b));
+  return outcomes.reduce<T | undefined>((b, o) => (b && worse(o, b) ? b : o), undefined);
 }
 
 function fmtAcc(v: number | undefined): string {

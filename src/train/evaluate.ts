@@ -1,7 +1,7 @@
 /**
- * evaluate(): loss, accuracy, confusion matrix, per-class precision/recall/F1
- * and (binary) ROC AUC of a model on a labeled set: a batch iterator, tensors,
- * or a folder with one sub-folder per class.
+ * evaluate(): loss, accuracy, balanced and top-k accuracy, confusion matrix,
+ * per-class precision/recall/F1 and (binary) ROC AUC of a model on a labeled
+ * set: a batch iterator, tensors, or a folder with one sub-folder per class.
  */
 import * as tf from '@tensorflow/tfjs';
 import { flowFromDirectory } from '../data/iterator.js';
@@ -13,7 +13,7 @@ import { createRng } from '../util/rng.js';
 import { Progress } from '../util/progress.js';
 import { batchStream, filePath, isTensorData, stepsPerPass, type BatchData } from './batches.js';
 import { inferClassMode, outputUnits, trueClasses, type LabelMode } from './losses.js';
-import { accuracyOf, confusionMatrix, crossEntropy, perClassMetrics, rocAuc, type ClassMetrics } from './metrics.js';
+import { accuracyOf, balancedAccuracy, confusionMatrix, crossEntropy, perClassMetrics, rocAuc, topKAccuracy, type ClassMetrics } from './metrics.js';
 import { checkFiniteProbabilities, predictProbabilities, ttaTransform, type TtaOptions } from './tta.js';
 
 export interface EvaluateOptions {
@@ -34,6 +34,8 @@ export interface EvaluateOptions {
   seed?: number;
   /** Keep per-image results (file, true and predicted class, probabilities). */
   keepPredictions?: boolean;
+  /** k of the top-k accuracy, below the number of classes (default 5 with more than 5 classes, none otherwise). */
+  topK?: number;
   /** Show a progress bar on stderr. */
   progress?: boolean;
 }
@@ -54,6 +56,10 @@ export interface EvaluationResult {
   confusion: number[][];
   perClass: ClassMetrics[];
   macroF1: number;
+  /** Mean per-class recall (classes with images only). */
+  balancedAccuracy: number;
+  /** Share of images whose true class is among the k most probable (with more than 5 classes, or when asked). */
+  topK?: { k: number; accuracy: number };
   /** Binary only: AUC of the positive class (classNames[1]). */
   rocAuc?: number;
   ttaViews: number;
@@ -163,8 +169,19 @@ function addScore(scores: Scores, trueIndex: number, row: number[], file: string
   scores.files.push(file);
 }
 
+/** The top-k accuracy's k: the one asked for (checked against the classes), else 5 with more than 5 classes. */
+function topKOf(asked: number | undefined, numClasses: number): number | undefined {
+  if (asked === undefined) return numClasses > 5 ? 5 : undefined;
+  if (!(Number.isInteger(asked) && asked >= 1 && asked < numClasses))
+    throw new ConvkitError(
+      `top-k accuracy's k (topK, --top-k) is ${asked} but the model has ${numClasses} classes`,
+      `pass a whole number from 1 to ${numClasses - 1} (with k = ${numClasses} every image would count as right)`,
+    );
+  return asked;
+}
+
 /** Loss, accuracy, confusion matrix, per-class metrics and (two classes) ROC AUC of the scores. */
-function summarizeScores(s: Scores, classNames: string[], numClasses: number, views: number): EvaluationResult {
+function summarizeScores(s: Scores, classNames: string[], numClasses: number, views: number, topK: number | undefined): EvaluationResult {
   const confusion = confusionMatrix(s.trueIdx, s.predIdx, numClasses);
   const perClass = perClassMetrics(confusion, classNames);
   const result: EvaluationResult = {
@@ -175,8 +192,10 @@ function summarizeScores(s: Scores, classNames: string[], numClasses: number, vi
     confusion,
     perClass,
     macroF1: perClass.reduce((sum, c) => sum + c.f1, 0) / perClass.length,
+    balancedAccuracy: balancedAccuracy(confusion),
     ttaViews: views,
   };
+  if (topK !== undefined) result.topK = { k: topK, accuracy: topKAccuracy(s.trueIdx, s.probs, topK) };
   const auc =
     numClasses === 2
       ? rocAuc(
@@ -193,10 +212,11 @@ export async function evaluate(model: tf.LayersModel, data: BatchData | string, 
   let scores: Scores;
   try {
     const { numClasses, classNames } = classesOf(model, known);
+    const topK = topKOf(options.topK, numClasses);
     scores = await scoreBatches(model, source, options);
     if (scores.trueIdx.length === 0)
       throw new ConvkitError(`no images to evaluate${typeof data === 'string' ? ` in ${data}` : ''}`, 'put images in one sub-folder per class');
-    const result = summarizeScores(scores, classNames, numClasses, options.tta?.views ?? 1);
+    const result = summarizeScores(scores, classNames, numClasses, options.tta?.views ?? 1, topK);
     if (owned?.skipped.length) result.skipped = [...owned.skipped];
     if (options.keepPredictions)
       result.predictions = scores.trueIdx.map((t, i) => ({

@@ -14,6 +14,10 @@ import { batchStream, isTensorData, stepsPerPass, type BatchData, type LabeledBa
 import { ProgressLogger, type Callback, type History, type Logs, type TrainingState } from './callbacks.js';
 import { computeLoss, countCorrect, inferClassMode, outputUnits, prepareLabels, type LabelMode } from './losses.js';
 import { getLearningRate, makeOptimizer, makeSchedule, setLearningRate, type OptimizerName, type Schedule, type ScheduleName } from './optimizers.js';
+import { WeightEma, chooseEmaLogs, type EmaOptions } from './ema.js';
+import { groupedOptimizer } from './lr-groups.js';
+import { mixLabeledBatch, type BatchMix } from '../augment/mix.js';
+import { decoupleWeightDecay } from './weight-decay.js';
 
 export interface FitOptions {
   epochs: number;
@@ -35,6 +39,8 @@ export interface FitOptions {
   classMode?: LabelMode;
   /** Label smoothing ε (default 0). */
   labelSmoothing?: number;
+  /** Decoupled weight decay (AdamW's, fastai's `wd`): kernels shrink by lr·wd each step; biases and BatchNormalization's γ, β do not (default 0). */
+  weightDecay?: number;
   callbacks?: Callback[];
   /** Seeds dropout masks and the shuffling of in-memory tensors (default 1). */
   seed?: number;
@@ -48,7 +54,31 @@ export interface FitOptions {
   signal?: AbortSignal;
   /** First epoch index (to continue a run); default 0. */
   initialEpoch?: number;
+  /** Keras's class_weight: one weight per class index multiplying each sample's training loss (validation loss stays unweighted). */
+  classWeights?: readonly number[];
+  /**
+   * An exponential moving average of the weights (ema.ts), updated after
+   * every step; with validation data each epoch offers the averaged weights
+   * when they validate better on `monitor`, and without it the model ends
+   * with the averaged weights (as Keras's use_ema).
+   */
+  ema?: EmaOptions;
+  /**
+   * Learning-rate multipliers by layer name (discriminative rates): each
+   * group of layers trains with its own optimizer at learningRate × its
+   * multiplier (lr-groups.ts); other layers at learningRate.
+   */
+  lrMultipliers?: ReadonlyMap<string, number>;
+  /**
+   * MixUp / CutMix (augment's batchMixer): each training batch is mixed
+   * with its labels as soft targets (sparse labels one-hot first);
+   * validation batches never are. Training accuracy counts the larger share.
+   */
+  mix?: BatchMix;
 }
+
+/** The training loss became NaN or infinite (the learning-rate finder's stop signal, and an error elsewhere). */
+export class NonFiniteLossError extends ConvkitError {}
 
 export type StopReason = 'completed' | 'stopped' | 'interrupted';
 
@@ -176,9 +206,13 @@ interface FitLoop {
   vars: tf.Variable[];
   shuffleRng: Rng;
   dropoutRng: Rng;
+  mixRng: Rng;
   totalSteps?: number;
   globalStep: number;
   interruption: Interruption;
+  ema?: WeightEma;
+  /** Takes weight decay off an optimizer the caller passed in. */
+  undoWeightDecay?: () => void;
 }
 
 async function callAll(loop: FitLoop, fn: (cb: Callback) => void | Promise<void> | undefined): Promise<void> {
@@ -200,26 +234,31 @@ async function trainStep(loop: FitLoop, batch: LabeledBatch, epoch: number, batc
   const lr = loop.state.learningRate * loop.schedule(Math.min(1, progress));
   if (lr !== getLearningRate(optimizer)) setLearningRate(optimizer, lr);
   for (const l of loop.dropouts) l.seed = nextSeed(loop.dropoutRng);
-  const y = prepareLabels(batch.y, m, loop.units);
+  const labels = prepareLabels(batch.y, m, loop.units);
+  const mixed = options.mix ? mixLabeledBatch(options.mix, batch.x, labels, m, loop.units, loop.mixRng) : undefined;
+  const x = mixed?.x ?? batch.x,
+    y = mixed?.y ?? labels,
+    lossMode = mixed?.mode ?? m;
   let correct: tf.Scalar | undefined;
   const loss = optimizer.minimize(
     () => {
-      const pred = model.apply(batch.x, { training: true }) as tf.Tensor;
+      const pred = model.apply(x, { training: true }) as tf.Tensor;
       const reg = model.calculateLosses();
-      const base = computeLoss(y, pred, m, options.labelSmoothing ?? 0);
-      correct = tf.keep(countCorrect(y, pred, m));
+      const base = computeLoss(y, pred, lossMode, options.labelSmoothing ?? 0, options.classWeights);
+      correct = tf.keep(countCorrect(y, pred, lossMode));
       return reg.length ? (tf.addN([base, ...reg]) as tf.Scalar) : base;
     },
     true,
     loop.vars,
   )!;
+  loop.ema?.update();
   restoreSeeds(loop);
-  y.dispose();
+  tf.dispose(mixed ? [labels, mixed.x, mixed.y] : labels);
   const [lv, cv] = await Promise.all([loss.data(), correct!.data()]);
   loss.dispose();
   correct!.dispose();
   if (!Number.isFinite(lv[0]!)) {
-    throw new ConvkitError(
+    throw new NonFiniteLossError(
       `the training loss became ${lv[0]} at epoch ${epoch + 1}, batch ${batchIndex + 1} (learning rate ${lr.toExponential(2)})`,
       `lower the learning rate (e.g. --learning-rate ${(lr / 10).toExponential(0)}) and check that the input pixels are finite`,
     );
@@ -244,7 +283,9 @@ async function runEpoch(loop: FitLoop, epoch: number): Promise<Logs | undefined>
       correctSum += step.correct;
       seen += size;
       lr = step.lr;
-      await callAll(loop, (cb) => cb.onBatchEnd?.(batchIndex, { batch: batchIndex, size, loss: lossSum / seen, acc: correctSum / seen }, loop.state));
+      await callAll(loop, (cb) =>
+        cb.onBatchEnd?.(batchIndex, { batch: batchIndex, size, loss: lossSum / seen, acc: correctSum / seen, batch_loss: step.loss }, loop.state),
+      );
       batchIndex++;
     } finally {
       disposeBatch(batch);
@@ -263,15 +304,39 @@ async function runEpoch(loop: FitLoop, epoch: number): Promise<Logs | undefined>
     if (interruption.interrupted) return undefined;
     logs.val_loss = v.loss;
     logs.val_acc = v.acc;
+    if (loop.ema) {
+      const averaged = await evaluateWithAverage(loop, options.validationData);
+      if (!averaged) return undefined;
+      Object.assign(logs, chooseEmaLogs(v, averaged, loop.options.ema!).logs);
+    }
   }
   logs.lr = lr;
   return logs;
+}
+
+/** Validation loss and accuracy with the averaged weights in the model (undefined when interrupted). */
+async function evaluateWithAverage(loop: FitLoop, data: BatchData): Promise<{ loss: number; acc: number } | undefined> {
+  const { options, interruption } = loop;
+  loop.ema!.swapIn();
+  try {
+    const v = await evaluateLossAcc(loop.model, data, {
+      steps: options.validationSteps,
+      classMode: loop.mode,
+      batchSize: loop.batchSize,
+      signal: interruption.signal,
+    });
+    return interruption.interrupted ? undefined : v;
+  } finally {
+    loop.ema!.swapOut();
+  }
 }
 
 function checkFitOptions(options: FitOptions): void {
   const { epochs, labelSmoothing = 0 } = options;
   check(Number.isInteger(epochs) && epochs >= 1, 'epochs', epochs, 'an integer ≥ 1');
   check(labelSmoothing >= 0 && labelSmoothing < 1, 'labelSmoothing', labelSmoothing, 'a number in [0, 1)');
+  const { weightDecay = 0 } = options;
+  check(Number.isFinite(weightDecay) && weightDecay >= 0, 'weightDecay', weightDecay, 'a number ≥ 0 (e.g. 0.01; 0 = none)');
   if (options.stepsPerEpoch !== undefined)
     check(Number.isInteger(options.stepsPerEpoch) && options.stepsPerEpoch >= 1, 'stepsPerEpoch', options.stepsPerEpoch, 'an integer ≥ 1');
 }
@@ -280,15 +345,30 @@ function checkFitOptions(options: FitOptions): void {
 function startLoop(model: tf.LayersModel, data: BatchData, options: FitOptions): FitLoop {
   const { epochs, seed = 1, verbose = true, handleSigint = true, initialEpoch = 0 } = options;
   const rng = createRng(seed);
+  const given = typeof options.optimizer === 'object' && options.optimizer !== null ? options.optimizer : undefined;
+  // Weight decay rides on the optimizer that updates each weight, at its own rate (a group's, with lrMultipliers).
+  const decayed = (o: tf.Optimizer) => {
+    if (options.weightDecay) decoupleWeightDecay(o, options.weightDecay);
+    return o;
+  };
+  const make = (learningRate: number) =>
+    decayed(makeOptimizer((options.optimizer as OptimizerName | undefined) ?? 'rmsprop', { learningRate, momentum: options.momentum }));
+  if (given && options.lrMultipliers)
+    throw new ConvkitError('fit: lrMultipliers need an optimizer by name', "pass optimizer: 'sgd' | 'adam' | 'rmsprop' (one is made per group of layers)");
   const optimizer =
-    typeof options.optimizer === 'object' && options.optimizer !== null
-      ? options.optimizer
-      : makeOptimizer(options.optimizer ?? 'rmsprop', { learningRate: options.learningRate ?? 1e-3, momentum: options.momentum });
+    given ?? (options.lrMultipliers ? groupedOptimizer(model, options.lrMultipliers, options.learningRate ?? 1e-3, make) : make(options.learningRate ?? 1e-3));
   const batchSize = options.batchSize ?? 32;
-  const stepsPerEpoch = options.stepsPerEpoch ?? stepsPerPass(isTensorData(data) ? { ...data, batchSize } : data, batchSize);
+  // As batchStream: the data's own batch size first, so that schedules see the steps that will run.
+  const stepsPerEpoch = options.stepsPerEpoch ?? stepsPerPass(data, batchSize);
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   if (vars.length === 0) throw new ConvkitError(`model ${model.name} has no trainable weights`, 'unfreeze some layers before training');
   const dropouts = randomLayers(model);
+  const units = outputUnits(model);
+  if (options.classWeights && options.classWeights.length !== Math.max(2, units))
+    throw new ConvkitError(
+      `fit: ${options.classWeights.length} class weights for a model with ${Math.max(2, units)} classes`,
+      'give one class weight per class, in class-index order',
+    );
   return {
     model,
     data,
@@ -299,16 +379,19 @@ function startLoop(model: tf.LayersModel, data: BatchData, options: FitOptions):
     dropouts,
     savedSeeds: dropouts.map((l) => l.seed),
     schedule: typeof options.schedule === 'function' ? options.schedule : makeSchedule(options.schedule),
-    units: outputUnits(model),
+    units,
     declaredMode: options.classMode ?? (isTensorData(data) ? undefined : (data.classMode ?? undefined)),
     mode: options.classMode,
     state: { model, epochs, stepsPerEpoch, history: { epoch: [], history: {} }, stopTraining: false, learningRate: getLearningRate(optimizer) },
     callbacks: [...(verbose ? [new ProgressLogger()] : []), ...(options.callbacks ?? [])],
     shuffleRng: rng.fork(),
     dropoutRng: rng.fork(),
+    mixRng: rng.fork(),
     totalSteps: stepsPerEpoch ? epochs * stepsPerEpoch : undefined,
     globalStep: initialEpoch * (stepsPerEpoch ?? 0),
     interruption: new Interruption(options.signal, handleSigint),
+    ema: options.ema ? new WeightEma(vars, options.ema.decay) : undefined,
+    undoWeightDecay: given && options.weightDecay ? decoupleWeightDecay(given, options.weightDecay) : undefined,
   };
 }
 
@@ -325,6 +408,8 @@ export async function fit(model: tf.LayersModel, data: BatchData, options: FitOp
   try {
     await callAll(loop, (cb) => cb.onTrainBegin?.(state));
     for (let epoch = options.initialEpoch ?? 0; epoch < options.epochs; epoch++) {
+      // Training goes on from the trained weights, whichever the last epoch offered.
+      loop.ema?.swapOut();
       await callAll(loop, (cb) => cb.onEpochBegin?.(epoch, state));
       const logs = await runEpoch(loop, epoch);
       if (!logs) {
@@ -334,16 +419,22 @@ export async function fit(model: tf.LayersModel, data: BatchData, options: FitOp
       history.epoch.push(epoch);
       for (const [k, v] of Object.entries(logs)) (history.history[k] ??= []).push(v);
       lastLogs = logs;
+      // The epoch's callbacks (checkpoints, early stopping) see the weights it offers: the average when it validated better.
+      if (logs.ema === 1) loop.ema!.swapIn();
       await callAll(loop, (cb) => cb.onEpochEnd?.(epoch, logs, state));
       if (loop.interruption.interrupted || state.stopTraining) {
         stopReason = loop.interruption.interrupted ? 'interrupted' : 'stopped';
         break;
       }
     }
+    // The model ends with the last epoch's choice; without validation to choose, with the average (Keras's use_ema).
+    if (loop.ema && (loop.ema.swappedIn || !options.validationData)) loop.ema.commit();
     await callAll(loop, (cb) => cb.onTrainEnd?.(lastLogs, state));
   } finally {
+    loop.ema?.dispose();
     restoreSeeds(loop);
     loop.interruption.dispose();
+    loop.undoWeightDecay?.();
     if (loop.optimizer !== options.optimizer) loop.optimizer.dispose();
   }
   return { ...history, stopReason, classMode: loop.mode ?? inferClassMode(model, undefined, loop.declaredMode), seconds: (performance.now() - t0) / 1000 };

@@ -1,5 +1,28 @@
 /** Training: fit glue over tf.LayersModel, callbacks, metrics, evaluation, prediction, saved-model folders, recipes. */
-export { fit, evaluateLossAcc, type FitOptions, type FitResult, type StopReason } from './fit.js';
+export { fit, evaluateLossAcc, NonFiniteLossError, type FitOptions, type FitResult, type StopReason } from './fit.js';
+export {
+  lrFind,
+  smoothLosses,
+  valleyIndex,
+  steepestIndex,
+  suggestLearningRate,
+  summarizeLrFind,
+  type LrFindOptions,
+  type LrFindResult,
+  type LrSuggestionMethod,
+} from './lr-find.js';
+export { WeightEma, chooseEmaLogs, type EmaOptions } from './ema.js';
+export { GroupedOptimizer, groupedOptimizer } from './lr-groups.js';
+export {
+  chooseClassWeights,
+  balancedWeights,
+  classCounts,
+  parseClassWeight,
+  IMBALANCE_RATIO,
+  type ClassWeightChoice,
+  type ClassWeightSetting,
+} from './class-balance.js';
+export { balancedOrder, BalancedTensorBatches, BalancedFolderBatches, type SamplingMode } from './balanced-sampling.js';
 export {
   batchStream,
   isTensorData,
@@ -44,7 +67,18 @@ export {
   type Schedule,
   type ScheduleName,
 } from './optimizers.js';
-export { confusionMatrix, perClassMetrics, accuracyOf, rocAuc, crossEntropy, type ClassMetrics } from './metrics.js';
+export {
+  confusionMatrix,
+  perClassMetrics,
+  accuracyOf,
+  balancedAccuracy,
+  topKAccuracy,
+  mostConfusedPairs,
+  rocAuc,
+  crossEntropy,
+  type ClassMetrics,
+  type ConfusedPair,
+} from './metrics.js';
 export { evaluate, checkClassNames, type EvaluateOptions, type EvaluationResult, type ImagePrediction } from './evaluate.js';
 export { predict, modelReadOptions, type Prediction, type PredictOptions } from './predict.js';
 export { predictProbabilities, ttaTransform, DEFAULT_TTA_AUGMENTATION, type TtaOptions, type TtaChoice } from './tta.js';

@@ -42,18 +42,28 @@ export function prepareLabels(y: tf.Tensor, mode: LabelMode, units: number): tf.
   });
 }
 
-/** Mean loss over the batch; `labelSmoothing` ε mixes targets with the uniform distribution. */
-export function computeLoss(yTrue: tf.Tensor, yPred: tf.Tensor, mode: LabelMode, labelSmoothing = 0): tf.Scalar {
+/**
+ * Mean loss over the batch; `labelSmoothing` ε mixes targets with the
+ * uniform distribution. With `classWeights` (Keras's class_weight), each
+ * sample's loss is multiplied by its true class's weight and the sum divided
+ * by the batch size (Keras's sum_over_batch_size reduction).
+ */
+export function computeLoss(yTrue: tf.Tensor, yPred: tf.Tensor, mode: LabelMode, labelSmoothing = 0, classWeights?: readonly number[]): tf.Scalar {
   return tf.tidy(() => {
     const units = yPred.shape[yPred.rank - 1] ?? 1;
+    let perSample: tf.Tensor;
     if (mode === 'binary') {
       const t = labelSmoothing > 0 ? yTrue.mul(1 - labelSmoothing).add(labelSmoothing / 2) : yTrue;
-      return tf.mean(tf.metrics.binaryCrossentropy(t, yPred)) as tf.Scalar;
+      perSample = tf.metrics.binaryCrossentropy(t, yPred);
+    } else {
+      // Sparse labels are one-hot encoded here: same value as Keras's sparse loss.
+      let t = mode === 'sparse' ? tf.oneHot(yTrue.reshape([-1]).toInt() as tf.Tensor1D, units).toFloat() : yTrue;
+      if (labelSmoothing > 0) t = t.mul(1 - labelSmoothing).add(labelSmoothing / units);
+      perSample = tf.metrics.categoricalCrossentropy(t, yPred);
     }
-    // Sparse labels are one-hot encoded here: same value as Keras's sparse loss.
-    let t = mode === 'sparse' ? tf.oneHot(yTrue.reshape([-1]).toInt() as tf.Tensor1D, units).toFloat() : yTrue;
-    if (labelSmoothing > 0) t = t.mul(1 - labelSmoothing).add(labelSmoothing / units);
-    return tf.mean(tf.metrics.categoricalCrossentropy(t, yPred)) as tf.Scalar;
+    if (!classWeights) return tf.mean(perSample) as tf.Scalar;
+    const weights = tf.gather(tf.tensor1d([...classWeights], 'float32'), trueClasses(yTrue, mode));
+    return tf.mean(tf.mul(perSample.reshape([-1]), weights)) as tf.Scalar;
   });
 }
 

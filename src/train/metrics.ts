@@ -1,7 +1,8 @@
 /**
  * Classification metrics from true and predicted class indices and scores:
  * confusion matrix ([true][pred], as sklearn), per-class precision, recall
- * and F1, and ROC AUC (binary).
+ * and F1, balanced and top-k accuracy, the most confused pairs, and ROC AUC
+ * (binary).
  */
 import { ConvkitError } from '../util/errors.js';
 
@@ -51,6 +52,66 @@ export function accuracyOf(confusion: readonly (readonly number[])[]): number {
     }),
   );
   return all > 0 ? right / all : 0;
+}
+
+/**
+ * Mean recall over the classes that have images, as sklearn's
+ * balanced_accuracy_score: every class counts the same however many images
+ * it has, so a model that ignores a rare class cannot hide behind accuracy.
+ */
+export function balancedAccuracy(confusion: readonly (readonly number[])[]): number {
+  let sum = 0,
+    classes = 0;
+  confusion.forEach((row, c) => {
+    const support = row.reduce((a, b) => a + b, 0);
+    if (support === 0) return;
+    sum += row[c]! / support;
+    classes++;
+  });
+  return classes > 0 ? sum / classes : 0;
+}
+
+/**
+ * Share of images whose true class is among the `k` most probable. As
+ * tf.math.in_top_k, classes tied with the k-th probability count as in the
+ * top k: an image is a hit when fewer than k classes score strictly higher
+ * than its true class.
+ */
+export function topKAccuracy(trueIdx: readonly number[], probabilities: readonly (readonly number[])[], k: number): number {
+  if (trueIdx.length !== probabilities.length)
+    throw new ConvkitError(`${trueIdx.length} labels but ${probabilities.length} rows of probabilities`, 'pass one row of probabilities per label');
+  if (!(Number.isInteger(k) && k >= 1)) throw new ConvkitError(`top-k accuracy with k = ${k}`, 'k is a whole number ≥ 1');
+  let hits = 0;
+  trueIdx.forEach((t, i) => {
+    const row = probabilities[i]!;
+    const own = row[t]!;
+    let higher = 0;
+    for (const p of row) if (p > own) higher++;
+    if (higher < k) hits++;
+  });
+  return trueIdx.length ? hits / trueIdx.length : 0;
+}
+
+/** Images of one true class predicted as another. */
+export interface ConfusedPair {
+  trueIndex: number;
+  predIndex: number;
+  count: number;
+  /** count / images of the true class. */
+  share: number;
+}
+
+/** The `k` largest off-diagonal cells of a confusion matrix, largest first (ties: lower true, then predicted index). */
+export function mostConfusedPairs(confusion: readonly (readonly number[])[], k: number): ConfusedPair[] {
+  const pairs: ConfusedPair[] = [];
+  confusion.forEach((row, t) => {
+    const support = row.reduce((a, b) => a + b, 0);
+    row.forEach((count, p) => {
+      if (t !== p && count > 0) pairs.push({ trueIndex: t, predIndex: p, count, share: count / support });
+    });
+  });
+  pairs.sort((a, b) => b.count - a.count || a.trueIndex - b.trueIndex || a.predIndex - b.predIndex);
+  return pairs.slice(0, k);
 }
 
 /**

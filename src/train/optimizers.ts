@@ -46,13 +46,13 @@ export function setLearningRate(opt: tf.Optimizer, lr: number): void {
   else o.learningRate = lr;
 }
 
-export type ScheduleName = 'constant' | 'cosine' | 'one-cycle';
-export const SCHEDULES: readonly ScheduleName[] = ['constant', 'cosine', 'one-cycle'];
+export type ScheduleName = 'constant' | 'cosine' | 'one-cycle' | 'flat-cosine';
+export const SCHEDULES: readonly ScheduleName[] = ['constant', 'cosine', 'one-cycle', 'flat-cosine'];
 
 export interface ScheduleOptions {
-  /** Fraction of training spent warming up linearly (cosine) or rising (one-cycle); default 0.05 / 0.3. */
+  /** Fraction of training spent warming up linearly (cosine), rising (one-cycle) or flat (flat-cosine); default 0.05 / 0.3 / 0.75. */
   warmup?: number;
-  /** Final multiplier; default 0.01 for cosine and 1e-4 for one-cycle. */
+  /** Final multiplier; default 0.01 for cosine, 1e-4 for one-cycle and 1e-5 for flat-cosine. */
   floor?: number;
 }
 
@@ -79,6 +79,12 @@ export function makeSchedule(name: ScheduleName | undefined, options: ScheduleOp
         start = 1 / 25;
       const cos = (a: number, b: number, u: number) => b + (a - b) * 0.5 * (1 + Math.cos(Math.PI * Math.min(1, Math.max(0, u))));
       return (t) => (t < warm ? cos(start, 1, t / warm) : cos(1, floor, (t - warm) / Math.max(1e-9, 1 - warm)));
+    }
+    case 'flat-cosine': {
+      // fastai's fit_flat_cos (the Imagenette leaderboard's): the base rate for the first 75 %, then cosine down to lr/1e5.
+      const flat = options.warmup ?? 0.75,
+        floor = options.floor ?? 1e-5;
+      return (t) => (t < flat ? 1 : floor + (1 - floor) * 0.5 * (1 + Math.cos(Math.PI * Math.min(1, (t - flat) / Math.max(1e-9, 1 - flat)))));
     }
     default:
       throw new ConvkitError(`unknown learning-rate schedule ${JSON.stringify(name)}`, `use one of ${SCHEDULES.join(', ')}`);

@@ -86,9 +86,17 @@ export function weightsDigest(model: tf.LayersModel): string {
   return d;
 }
 
+/** What identifies one data file in a cache key: its path as read, size, modification time and label ('' for none). */
+export interface FileStamp {
+  path: string;
+  size: number;
+  mtimeMs: number;
+  label: string;
+}
+
 /** SHA-256 of a file list: paths, sizes, modification times and labels (content edits change mtime). */
 export async function dataDigest(files: FeatureSource['files']): Promise<string> {
-  const h = createHash('sha256');
+  const stamps: FileStamp[] = [];
   for (const f of files) {
     const path = resolve(filePath(f));
     let st;
@@ -97,9 +105,15 @@ export async function dataDigest(files: FeatureSource['files']): Promise<string>
     } catch {
       throw new ConvkitError(`data file ${path} is missing`, 'the folder changed while reading it; run again');
     }
-    const label = typeof f === 'string' ? '' : String(f.label ?? '');
-    h.update(`${path}\0${st.size}\0${st.mtimeMs}\0${label}\n`);
+    stamps.push({ path, size: st.size, mtimeMs: st.mtimeMs, label: typeof f === 'string' ? '' : String(f.label ?? '') });
   }
+  return stampsDigest(stamps);
+}
+
+/** dataDigest of files stamped elsewhere (e.g. by the processes that extracted feature shards). */
+export function stampsDigest(stamps: readonly FileStamp[]): string {
+  const h = createHash('sha256');
+  for (const s of stamps) h.update(`${s.path}\0${s.size}\0${s.mtimeMs}\0${s.label}\n`);
   return h.digest('hex');
 }
 
@@ -290,15 +304,43 @@ export interface FeatureCacheOptions extends ComputeOptions {
 
 /** The identity a set is keyed by. */
 export async function featureIdentity(base: tf.LayersModel, data: FeatureSource, options: FeatureCacheOptions): Promise<Record<string, unknown>> {
-  return {
-    base: options.baseName,
+  return identityOf({
+    baseName: options.baseName,
     weights: weightsDigest(base),
     input: base.inputs[0]!.shape.slice(1),
     output: base.outputs[0]!.shape.slice(1),
     data: await dataDigest(data.files),
     classNames: data.classNames ?? [],
     classMode: data.classMode ?? null,
-    ...(options.extra ?? {}),
+    extra: options.extra,
+  });
+}
+
+/** The parts of a set's identity, known without the base or the data at hand (merged feature shards record them). */
+interface IdentityParts {
+  baseName: string;
+  /** weightsDigest of the base. */
+  weights: string;
+  input: readonly (number | null)[];
+  output: readonly (number | null)[];
+  /** dataDigest (or stampsDigest) of the files. */
+  data: string;
+  classNames: readonly string[];
+  classMode: string | null;
+  extra?: Record<string, unknown>;
+}
+
+/** The identity featureIdentity gives (field order included: the key hashes its JSON). */
+export function identityOf(p: IdentityParts): Record<string, unknown> {
+  return {
+    base: p.baseName,
+    weights: p.weights,
+    input: p.input,
+    output: p.output,
+    data: p.data,
+    classNames: p.classNames,
+    classMode: p.classMode,
+    ...(p.extra ?? {}),
   };
 }
 

@@ -1,13 +1,17 @@
 /**
  * fastai's `fine_tune` over freeze/fit/unfreeze: train the head with the base
  * frozen for `freezeEpochs`, then unfreeze (all, or the top blocks) and
- * train `epochs` more at half the learning rate, both with a one-cycle schedule.
+ * train `epochs` more at half the learning rate, both with a one-cycle
+ * schedule. With `lrMult` > 1 the unfrozen phase uses discriminative rates
+ * as fastai does: the head at half the rate, the earliest unfrozen block
+ * `lrMult` times lower, the blocks between spread geometrically.
  */
 import * as tf from '@tensorflow/tfjs';
 import { fit, type FitOptions, type FitResult } from '../train/fit.js';
 import type { BatchData } from '../train/batches.js';
 import { freeze, unfreeze, type UnfreezeOptions } from './freeze.js';
 import { leafLayers } from './graph.js';
+import { discriminativeMultipliers, trainableGroups } from './discriminative.js';
 
 export interface FineTuneOptions extends Omit<FitOptions, 'epochs' | 'learningRate' | 'initialEpoch'> {
   /** Epochs with the base frozen (default 1). */
@@ -16,8 +20,14 @@ export interface FineTuneOptions extends Omit<FitOptions, 'epochs' | 'learningRa
   epochs: number;
   /** Learning rate of the frozen phase; the unfrozen phase uses half (fastai default 2e-3). */
   baseLr?: number;
-  /** Divides the unfrozen phase's rate further (default 1; fastai spreads lr_mult=100 over layer groups). */
+  /**
+   * Ratio of the head's rate to the earliest unfrozen block's in the
+   * unfrozen phase (default 1: one rate; fastai uses 100). A model without
+   * blocks has one rate, divided by lrMult.
+   */
   lrMult?: number;
+  /** The block of a layer, for the discriminative rates (default: the shipped bases' block names). */
+  blockOf?: (layerName: string) => string | undefined;
   /** Last layer of the frozen part, or how many leading layers (default: every layer before the head). */
   freezeUpTo?: string | number;
   /** What to unfreeze for the second phase (default: the whole model). */
@@ -42,11 +52,16 @@ export interface FineTuneResult {
 }
 
 export async function fineTune(model: tf.LayersModel, data: BatchData, options: FineTuneOptions): Promise<FineTuneResult> {
-  const { freezeEpochs = 1, epochs, baseLr = 2e-3, lrMult = 1, freezeUpTo, fitFn = fit, ...rest } = options;
+  const { freezeEpochs = 1, epochs, baseLr = 2e-3, lrMult = 1, freezeUpTo, fitFn = fit, blockOf, ...rest } = options;
   const common = { schedule: 'one-cycle' as const, ...rest };
   freeze(model, { upTo: freezeUpTo ?? defaultFreezeUpTo(model) });
   const frozen = await fitFn(model, data, { ...common, epochs: freezeEpochs, learningRate: baseLr });
-  unfreeze(model, options.unfreeze ?? {});
-  const unfrozen = await fitFn(model, data, { ...common, epochs, learningRate: baseLr / 2 / lrMult });
+  unfreeze(model, { blockOf, ...options.unfreeze });
+  const top = baseLr / 2;
+  const spread = lrMult > 1 && trainableGroups(model, blockOf).length >= 2;
+  const rates = spread
+    ? { learningRate: top, lrMultipliers: discriminativeMultipliers(model, { lowest: top / lrMult, highest: top }, blockOf) }
+    : { learningRate: top / lrMult };
+  const unfrozen = await fitFn(model, data, { ...common, epochs, ...rates });
   return { frozen, unfrozen };
 }

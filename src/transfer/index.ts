@@ -27,7 +27,13 @@ export {
   type FeatureCacheOptions,
 } from './feature-cache.js';
 export { cachePrefix, frozenPrefixEnd, CachedActivations, type PrefixCache, type PrefixCacheOptions } from './prefix-cache.js';
+export { extractFeatureShard, type FeatureShardOptions, type FeatureShardResult } from './shard-extract.js';
+export { mergeFeatureShards, type MergeShardsOptions, type MergeShardsResult } from './shard-merge.js';
+export { readMergedFeatures, type MergedFeaturesContext, type RunSplit } from './merged-features.js';
+export { parseShard, shardFromJobIndex, type ShardSpec } from './shard-spec.js';
+export { planData, shardFiles, type DataPlan, type PlannedFile } from './shard-plan.js';
 export { fineTune, defaultFreezeUpTo, type FineTuneOptions, type FineTuneResult } from './fine-tune.js';
+export { discriminativeMultipliers, trainableGroups, type LayerGroup } from './discriminative.js';
 export { getBase, type PretrainedBase, type LoadedPretrainedBase } from './bases.js';
 export {
   TRANSFER_RECIPES,
@@ -35,6 +41,7 @@ export {
   FEATURES_AUGMENT,
   FINETUNE,
   runTransferRecipe,
+  findTransferLr,
   type TransferOptions,
   type TransferResult,
   type TransferRecipe,

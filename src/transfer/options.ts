@@ -9,7 +9,18 @@ import type { Pooling } from './head.js';
 /** Training settings the transfer recipes take as the small-convnet recipes do. */
 type SharedSettings = Pick<
   TrainSettings,
-  'momentum' | 'labelSmoothing' | 'stepsPerEpoch' | 'validationSteps' | 'earlyStoppingPatience' | 'reduceLrPatience' | 'interpolation'
+  | 'momentum'
+  | 'labelSmoothing'
+  | 'stepsPerEpoch'
+  | 'validationSteps'
+  | 'earlyStoppingPatience'
+  | 'reduceLrPatience'
+  | 'interpolation'
+  | 'autoLearningRate'
+  | 'lowestLearningRate'
+  | 'ema'
+  | 'classWeight'
+  | 'sampling'
 >;
 
 export interface TransferOptions extends SharedSettings {
@@ -30,6 +41,8 @@ export interface TransferOptions extends SharedSettings {
   /** Feature cache folder (default ~/.cache/convkit/features). */
   cacheDir?: string;
   noCache?: boolean;
+  /** features: a feature folder merged by `convkit features merge`, read instead of running the base (refused when it does not match the run). */
+  features?: string;
   /** Head pooling (default: Flatten for small feature maps, global average pooling otherwise). */
   pooling?: Pooling;
   /** Train on cached frozen-prefix activations (default true). */

@@ -28,12 +28,17 @@ import { loadModel, readModelMeta, saveModel, type ConvkitModelMeta } from '../t
 import { ImageDataGenerator } from '../augment/generator.js';
 import { getBase, type PretrainedBase } from './bases.js';
 import { guardBatchNorm } from './batch-norm.js';
-import { extractFeatures, featureTensors, type FeatureSet } from './feature-cache.js';
+import { extractFeatures, featureTensors } from './feature-cache.js';
+import { readMergedFeatures } from './merged-features.js';
 import { freeze, unfreeze, firstLayerOfLastBlocks } from './freeze.js';
 import { buildHead, stitch, truncate } from './head.js';
 import { cachePrefix, frozenPrefixEnd } from './prefix-cache.js';
-import { batchesOf, say, trainStage, type RunSettings, type Stage } from './train-stage.js';
+import { batchesOf, classWeightMeta, classWeightsFor, findStageLr, say, trainStage, type RunSettings, type Stage } from './train-stage.js';
 import type { TransferOptions } from './options.js';
+import { BalancedTensorBatches } from '../train/balanced-sampling.js';
+import type { ClassWeightChoice } from '../train/class-balance.js';
+import type { LrFindOptions, LrFindResult } from '../train/lr-find.js';
+import { discriminativeMultipliers } from './discriminative.js';
 
 export type { TransferOptions } from './options.js';
 
@@ -160,66 +165,121 @@ function metaFor(
   };
 }
 
-/** features: cached base features → dense head → stitched classifier. */
-async function runFeatures(o: TransferOptions): Promise<TransferResult> {
-  const r = FEATURES.defaults;
-  const { epochs = r.epochs, batchSize = r.batchSize, learningRate = r.learningRate, seed = 1 } = o;
-  const log = say(o);
+/** The features recipe up to training: the base's features (cached), a new head, and the stage it trains in. */
+interface FeaturesSetup {
+  p: Prepared;
+  head: tf.LayersModel;
+  stage: Stage;
+  balance: ClassWeightChoice;
+  seconds: number;
+  dispose(): void;
+}
+
+async function featuresSetup(o: TransferOptions, batchSize: number, seed: number): Promise<FeaturesSetup> {
   const t0 = performance.now();
   const p = await prepare(o, batchSize, seed);
   const baseName = p.base.name;
   const cache = { baseName, cacheDir: o.cacheDir, noCache: o.noCache, silent: o.silent, signal: o.signal, log: o.log };
-  const train = await extractFeatures(p.features, p.splits.train, { ...cache, label: 'features train' });
-  const val = await extractFeatures(p.features, p.splits.validation, { ...cache, label: 'features validation' });
-  const test = p.splits.test ? await extractFeatures(p.features, p.splits.test, { ...cache, label: 'features test' }) : undefined;
-  const tFeatures = (performance.now() - t0) / 1000;
-  log(
-    `features ${train.shape.join('×')} per image (${[train, val, test].filter((s) => s?.hit).length} of ${test ? 3 : 2} sets from the cache, ${tFeatures.toFixed(1)} s)`,
-  );
-
+  const { train: tr, validation: va, test: te } = p.splits;
+  // Merged feature shards (`convkit features merge`) stand in for the extraction only when they match this run exactly.
+  const splits = { train: tr, validation: va, test: te };
+  const merged = o.features
+    ? await readMergedFeatures(o.features, {
+        data: o.data,
+        baseName,
+        features: p.features,
+        interpolation: p.interpolation,
+        splits,
+        silent: o.silent,
+        signal: o.signal,
+      })
+    : undefined;
+  const train = merged?.train ?? (await extractFeatures(p.features, tr, { ...cache, label: 'features train' }));
+  const val = merged?.validation ?? (await extractFeatures(p.features, va, { ...cache, label: 'features validation' }));
+  const test = te ? (merged?.test ?? (await extractFeatures(p.features, te, { ...cache, label: 'features test' }))) : undefined;
+  const seconds = (performance.now() - t0) / 1000;
+  const source = merged
+    ? `from the merged features in ${o.features}`
+    : `${[train, val, test].filter((s) => s?.hit).length} of ${test ? 3 : 2} sets from the cache`;
+  say(o)(`features ${train.shape.join('×')} per image (${source}, ${seconds.toFixed(1)} s)`);
   const head = buildHead(train.shape, { numClasses: p.splits.classNames.length, pooling: o.pooling, rng: createRng(seed) });
   const classMode = p.splits.classMode;
+  const balance = classWeightsFor(o, p.splits.train);
+  const tensors = featureTensors(train);
+  // In-memory tensors are stateless (fit shuffles them); balanced sampling draws its own seeded epochs.
+  const trainData = (): BatchData =>
+    o.sampling === 'balanced'
+      ? new BalancedTensorBatches(tensors, { batchSize, seed, classMode })
+      : { x: tensors.x as tf.Tensor4D, y: tensors.y, batchSize, shuffle: true };
+  const stage: Stage = {
+    net: head,
+    train: trainData(),
+    freshTrain: trainData,
+    validation: batchesOf([val], batchSize, seed, false, classMode),
+    shuffledValidation: () => batchesOf([val], batchSize, seed + 1, true, classMode),
+    test: test && (async () => batchesOf([test], batchSize, seed, false, classMode)),
+  };
+  return { p, head, stage, balance, seconds, dispose: () => tf.dispose([tensors.x, tensors.y]) };
+}
+
+/** features: cached base features → dense head → stitched classifier. */
+async function runFeatures(o: TransferOptions): Promise<TransferResult> {
+  const r = FEATURES.defaults;
+  const { epochs = r.epochs, batchSize = r.batchSize, seed = 1 } = o;
+  refuseDiscriminative(o, 'features');
+  const t0 = performance.now();
+  const setup = await featuresSetup(o, batchSize, seed);
+  const { p, head, balance } = setup;
   const t1 = performance.now();
-  const trainData = asData(train, batchSize, true);
-  let stage: { history: FitResult; metrics: Record<string, number> };
+  let stage: Awaited<ReturnType<typeof trainStage>>;
   try {
-    stage = await trainStage(
-      {
-        net: head,
-        train: trainData.data,
-        validation: batchesOf([val], batchSize, seed, false, classMode),
-        shuffledValidation: () => batchesOf([val], batchSize, seed + 1, true, classMode),
-        test: test && (async () => batchesOf([test], batchSize, seed, false, classMode)),
-      },
-      o,
-      { epochs, batchSize, learningRate, seed },
-      classMode,
-    );
+    const run = { epochs, batchSize, learningRate: o.learningRate ?? r.learningRate, seed, classWeights: balance.weights };
+    stage = await trainStage(setup.stage, o, run, p.splits.classMode);
   } finally {
-    trainData.dispose();
+    setup.dispose();
   }
-  const { history, metrics } = stage;
+  const { history, metrics, learningRate } = stage;
   const tTrain = (performance.now() - t1) / 1000;
-  const model = stitch(p.features, head, `${baseName}_features_classifier`);
-  const meta = await saveModel(
-    model,
-    o.out,
-    metaFor(
-      p,
-      'features',
-      { epochs, batchSize, learningRate, optimizer: o.optimizer ?? 'rmsprop', pooling: head.layers[1]!.name.endsWith('pool') ? 'avg' : 'flatten' },
-      seed,
-      history,
-      metrics,
-    ),
-  );
-  const timings = { features: tFeatures, train: tTrain, total: (performance.now() - t0) / 1000 };
+  const model = stitch(p.features, head, `${p.base.name}_features_classifier`);
+  const settings = {
+    epochs,
+    batchSize,
+    learningRate,
+    optimizer: o.optimizer ?? 'rmsprop',
+    pooling: head.layers[1]!.name.endsWith('pool') ? 'avg' : 'flatten',
+    ...trainingTools(o, balance, stage.lrFinder),
+  };
+  const meta = await saveModel(model, o.out, metaFor(p, 'features', settings, seed, history, metrics));
+  const timings = { features: setup.seconds, train: tTrain, total: (performance.now() - t0) / 1000 };
   return { model, meta, history, metrics, timings };
 }
 
-function asData(set: FeatureSet, batchSize: number, shuffle: boolean): { data: BatchData; dispose: () => void } {
-  const t = featureTensors(set);
-  return { data: { x: t.x as tf.Tensor4D, y: t.y, batchSize, shuffle }, dispose: () => tf.dispose([t.x, t.y]) };
+/** What convkit.json records of the training tools a run used: class weights, sampling, EMA, the range test. */
+function trainingTools(o: TransferOptions, balance: ClassWeightChoice, lrFinder?: Record<string, unknown>): Record<string, unknown> {
+  return {
+    classWeight: classWeightMeta(balance),
+    ...(o.sampling !== undefined && { sampling: o.sampling }),
+    ...(o.ema !== undefined && { ema: o.ema }),
+    ...(lrFinder && { autoLearningRate: true, lrFinder }),
+  };
+}
+
+/** A range of rates is fine-tuning's: the other recipes train one group of layers. */
+/** Merged features are one plain pass per image: the recipes that train on augmented images cannot use them. */
+function refuseMergedFeatures(o: TransferOptions, recipe: TransferRecipeName): void {
+  if (o.features !== undefined)
+    throw new ConvkitError(
+      `recipe ${recipe} cannot use --features (${o.features}): it runs the base on augmented images`,
+      'leave --features out; merged features serve the features recipe',
+    );
+}
+
+function refuseDiscriminative(o: TransferOptions, recipe: TransferRecipeName): void {
+  if (o.lowestLearningRate !== undefined)
+    throw new ConvkitError(
+      `recipe ${recipe} cannot use --learning-rate LO:HI (lowestLearningRate): it trains the head only`,
+      'give one --learning-rate; a range is for the finetune recipe',
+    );
 }
 
 function augmentation(settings: AugmentationSettings = BOOK_AUGMENTATION): { transform: BatchTransform; id: string } {
@@ -267,6 +327,7 @@ async function prefixStage(model: tf.LayersModel, p: Prepared, o: TransferOption
     stage: {
       net: train.split.suffix,
       train: train.data,
+      freshTrain: () => batchesOf(train.data.sets, batchSize, seed + 17, true, classMode),
       validation: val.data,
       shuffledValidation: () => batchesOf(val.data.sets, batchSize, seed + 1, true, classMode),
       test: testSplit && (async () => (await cachePrefix(model, testSplit, { ...common, shuffle: false })).data),
@@ -281,6 +342,7 @@ async function imageStage(model: tf.LayersModel, p: Prepared, o: TransferOptions
   return {
     net: model,
     train: await reopen(p.splits.train, p, { batchSize, seed, transform: augmentation(o.augmentation).transform }),
+    freshTrain: () => reopen(p.splits.train, p, { batchSize, seed, transform: augmentation(o.augmentation).transform }),
     validation: p.splits.validation,
     shuffledValidation: () => reopen(p.splits.validation, p, { batchSize, seed: seed + 1 }),
     test: testSplit && (async () => testSplit),
@@ -296,33 +358,48 @@ async function trainAugmented(
   p: Prepared,
   o: TransferOptions,
   s: RunSettings & { label: string },
-): Promise<{ history: FitResult; metrics: Record<string, number>; timings: Record<string, number> }> {
-  const timings: Record<string, number> = {};
-  let stage: Stage;
-  if (o.prefixCache !== false) {
-    const prefix = await prefixStage(model, p, o, s, s.label);
-    stage = prefix.stage;
-    timings.prefix = prefix.seconds;
-  } else {
-    stage = await imageStage(model, p, o, s);
-  }
+): Promise<Awaited<ReturnType<typeof trainStage>> & { timings: Record<string, number> }> {
+  const { stage, timings } = await augmentedStage(model, p, o, s);
   const t1 = performance.now();
-  const { history, metrics } = await trainStage(stage, o, s, p.splits.classMode);
+  const trained = await trainStage(stage, o, s, p.splits.classMode);
   timings.train = (performance.now() - t1) / 1000;
-  return { history, metrics, timings };
+  return { ...trained, timings };
+}
+
+/** Where an augmented recipe trains: the suffix on cached prefix activations, or the whole model on images. */
+async function augmentedStage(model: tf.LayersModel, p: Prepared, o: TransferOptions, s: RunSettings & { label: string }) {
+  if (o.sampling === 'balanced')
+    throw new ConvkitError(
+      `recipe ${s.label} cannot use --sampling balanced: it trains on augmented images or their cached variants`,
+      'use --class-weight balanced for an imbalanced folder, or the features recipe with --sampling balanced',
+    );
+  const timings: Record<string, number> = {};
+  if (o.prefixCache === false) return { stage: await imageStage(model, p, o, s), timings };
+  const prefix = await prefixStage(model, p, o, s, s.label);
+  timings.prefix = prefix.seconds;
+  return { stage: prefix.stage, timings };
+}
+
+/** The features-augment model before training: the frozen base with a new head (or the --from features model's head). */
+async function augmentedModel(o: TransferOptions, batchSize: number, seed: number): Promise<{ p: Prepared; model: tf.LayersModel }> {
+  refuseMergedFeatures(o, 'features-augment');
+  const p = await prepare(o, batchSize, seed, o.from ? await readModelMeta(o.from) : undefined);
+  const featureShape = p.features.outputs[0]!.shape.slice(1) as number[];
+  const head = buildHead(featureShape, { numClasses: p.splits.classNames.length, pooling: o.pooling, rng: createRng(seed) });
+  if (o.from) await copyHead(o.from, head, p);
+  return { p, model: stitch(p.features, head, `${p.base.name}_augmented_classifier`) };
 }
 
 /** features-augment: frozen base + head, trained on augmented images (only the head changes). */
 async function runFeaturesAugment(o: TransferOptions): Promise<TransferResult> {
   const r = FEATURES_AUGMENT.defaults;
-  const { epochs = r.epochs, batchSize = r.batchSize, learningRate = r.learningRate, seed = 1 } = o;
+  const { epochs = r.epochs, batchSize = r.batchSize, seed = 1 } = o;
+  refuseDiscriminative(o, 'features-augment');
   const t0 = performance.now();
-  const p = await prepare(o, batchSize, seed, o.from ? await readModelMeta(o.from) : undefined);
-  const featureShape = p.features.outputs[0]!.shape.slice(1) as number[];
-  const head = buildHead(featureShape, { numClasses: p.splits.classNames.length, pooling: o.pooling, rng: createRng(seed) });
-  if (o.from) await copyHead(o.from, head, p);
-  const model = stitch(p.features, head, `${p.base.name}_augmented_classifier`);
-  const { history, metrics, timings } = await trainAugmented(model, p, o, { epochs, batchSize, learningRate, seed, label: 'features-augment' });
+  const { p, model } = await augmentedModel(o, batchSize, seed);
+  const balance = classWeightsFor(o, p.splits.train);
+  const run = { epochs, batchSize, learningRate: o.learningRate ?? r.learningRate, seed, classWeights: balance.weights, label: 'features-augment' };
+  const { history, metrics, timings, learningRate, lrFinder } = await trainAugmented(model, p, o, run);
   const settings = {
     epochs,
     batchSize,
@@ -332,6 +409,7 @@ async function runFeaturesAugment(o: TransferOptions): Promise<TransferResult> {
     prefixCache: o.prefixCache !== false,
     variants: o.variants ?? 5,
     ...(o.from ? { headFrom: o.from } : {}),
+    ...trainingTools(o, balance, lrFinder),
   };
   const meta = await saveModel(model, o.out, metaFor(p, 'features-augment', settings, seed, history, metrics));
   return { model, meta, history, metrics, timings: { ...timings, total: (performance.now() - t0) / 1000 } };
@@ -397,6 +475,7 @@ async function startingPoint(o: TransferOptions, batchSize: number, seed: number
       out: `${resolve(o.out)}.features-augment`,
       epochs: o.epochs ?? FEATURES_AUGMENT.defaults.epochs,
       learningRate: undefined,
+      lowestLearningRate: undefined,
     });
     const inputSize = first.meta.inputSize;
     return {
@@ -432,23 +511,39 @@ async function startingPoint(o: TransferOptions, batchSize: number, seed: number
 async function runFinetune(o: TransferOptions): Promise<TransferResult> {
   const r = FINETUNE.defaults;
   const { epochs = r.epochs, batchSize = r.batchSize, learningRate = r.learningRate, seed = 1 } = o;
+  refuseMergedFeatures(o, 'finetune');
+  if (o.autoLearningRate)
+    throw new ConvkitError(
+      'recipe finetune cannot use --learning-rate auto: the range test would train the unfrozen base',
+      'give a rate or a range for the unfrozen blocks and the head, e.g. --learning-rate 1e-5:1e-4',
+    );
   const t0 = performance.now();
   const { model, p } = await startingPoint(o, batchSize, seed);
   const from =
     o.unfreezeBlocks !== undefined || !p.base.fineTuneFrom ? firstLayerOfLastBlocks(model, o.unfreezeBlocks ?? 1, p.base.blockOf) : p.base.fineTuneFrom;
   const opened = unfreeze(model, { from });
   checkTrainingKernels(opened);
-  const { history, metrics, timings } = await trainAugmented(model, p, o, { epochs, batchSize, learningRate, seed, label: 'finetune' });
+  const balance = classWeightsFor(o, p.splits.train);
+  const lrMultipliers =
+    o.lowestLearningRate === undefined ? undefined : discriminativeMultipliers(model, { lowest: o.lowestLearningRate, highest: learningRate }, p.base.blockOf);
+  if (lrMultipliers)
+    say(o)(
+      `finetune: discriminative rates from ${o.lowestLearningRate!.toExponential(1)} (first unfrozen block) to ${learningRate.toExponential(1)} (head) over ${new Set(lrMultipliers.values()).size} groups`,
+    );
+  const run = { epochs, batchSize, learningRate, seed, classWeights: balance.weights, lrMultipliers, label: 'finetune' };
+  const { history, metrics, timings } = await trainAugmented(model, p, o, run);
   const settings = {
     epochs,
     batchSize,
     learningRate,
+    ...(o.lowestLearningRate !== undefined && { lowestLearningRate: o.lowestLearningRate }),
     optimizer: o.optimizer ?? 'rmsprop',
     unfreezeFrom: from,
     augmentation: o.augmentation ?? BOOK_AUGMENTATION,
     prefixCache: o.prefixCache !== false,
     variants: o.variants ?? 5,
     from: o.from,
+    ...trainingTools(o, balance),
   };
   const meta = await saveModel(model, o.out, metaFor(p, 'finetune', settings, seed, history, metrics));
   return { model, meta, history, metrics, timings: { ...timings, total: (performance.now() - t0) / 1000 } };
@@ -480,6 +575,41 @@ export const TRANSFER_RECIPES: Record<TransferRecipeName, TransferRecipe> = {
   'features-augment': FEATURES_AUGMENT,
   finetune: FINETUNE,
 };
+
+/**
+ * The learning-rate range test of a transfer recipe, on what it trains: the
+ * head over cached features (features), or the trainable part over cached
+ * frozen-prefix activations (features-augment). Nothing is trained or saved.
+ */
+export async function findTransferLr(name: TransferRecipeName, o: TransferOptions, finder: LrFindOptions = {}): Promise<LrFindResult> {
+  const defaults = TRANSFER_RECIPES[name]?.defaults;
+  if (name === 'finetune' || !defaults)
+    throw new ConvkitError(
+      `the learning-rate finder does not run for recipe ${name}`,
+      'run it for features or features-augment; finetune takes --learning-rate LO:HI',
+    );
+  const { batchSize = defaults.batchSize, seed = 1 } = o;
+  const run = { epochs: 1, batchSize, learningRate: o.learningRate ?? defaults.learningRate, seed };
+  if (name === 'features') {
+    const setup = await featuresSetup(o, batchSize, seed);
+    try {
+      return await findStageLr(setup.stage, o, { ...run, classWeights: setup.balance.weights }, setup.p.splits.classMode, finder);
+    } finally {
+      setup.dispose();
+      setup.head.dispose();
+      setup.p.features.dispose();
+    }
+  }
+  const { p, model } = await augmentedModel(o, batchSize, seed);
+  try {
+    const balance = classWeightsFor(o, p.splits.train);
+    const s = { ...run, classWeights: balance.weights, label: name };
+    const { stage } = await augmentedStage(model, p, o, s);
+    return await findStageLr(stage, o, s, p.splits.classMode, finder);
+  } finally {
+    model.dispose();
+  }
+}
 
 /** Runs a transfer recipe by name. */
 export function runTransferRecipe(name: string, options: TransferOptions): Promise<TransferResult> {

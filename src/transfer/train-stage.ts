@@ -11,6 +11,10 @@ import { fit, evaluateLossAcc, type FitOptions, type FitResult } from '../train/
 import { KeepBestWeights } from '../train/callbacks.js';
 import type { BatchData } from '../train/batches.js';
 import { plateauCallbacks } from '../train/callbacks.js';
+import { chooseClassWeights, classCounts, type ClassWeightChoice } from '../train/class-balance.js';
+import { describeLrFind, lrFind, summarizeLrFind, type LrFindOptions, type LrFindResult } from '../train/lr-find.js';
+import type { DirectoryIterator } from '../data/iterator.js';
+import { describeEmaChoice } from '../train/ema.js';
 import { CachedActivations } from './prefix-cache.js';
 import type { FeatureSet } from './feature-cache.js';
 import type { TransferOptions } from './options.js';
@@ -26,6 +30,24 @@ export interface RunSettings {
   batchSize: number;
   learningRate: number;
   seed: number;
+  /** One loss weight per class (classWeightsFor). */
+  classWeights?: number[];
+  /** Discriminative rates: multipliers of learningRate by layer name. */
+  lrMultipliers?: ReadonlyMap<string, number>;
+}
+
+/** The class weights of a run from its training split and the options, logged (as a warning when 'auto' turned them on). */
+export function classWeightsFor(o: TransferOptions, train: DirectoryIterator): ClassWeightChoice {
+  const choice = chooseClassWeights(classCounts(train.labels, train.classNames.length), o.classWeight ?? 'auto', train.classNames, {
+    balancedSampling: o.sampling === 'balanced',
+  });
+  if (choice.warn || choice.weights) say(o)(`${choice.warn ? 'warning: ' : ''}${choice.reason}`);
+  return choice;
+}
+
+/** What convkit.json records of the class weights. */
+export function classWeightMeta(c: ClassWeightChoice): Record<string, unknown> {
+  return { mode: c.mode, weights: c.weights ?? null, counts: c.counts, reason: c.reason };
 }
 
 /** What every transfer fit shares: the run's settings, the kept best epoch, early stopping, plateaus and the user's hooks. */
@@ -43,6 +65,9 @@ function fitOptions(o: TransferOptions, s: RunSettings, classMode: 'binary' | 'c
     stepsPerEpoch: o.stepsPerEpoch,
     validationSteps: o.validationSteps,
     classMode,
+    classWeights: s.classWeights,
+    lrMultipliers: s.lrMultipliers,
+    ema: o.ema === undefined ? undefined : { decay: o.ema, monitor: keep.monitor },
     verbose: !o.silent,
     signal: o.signal,
     callbacks: [keep, ...plateau.callbacks, ...(o.callbacks ?? [])],
@@ -60,6 +85,30 @@ export interface Stage {
   shuffledValidation: () => BatchData | Promise<BatchData>;
   /** The test set the same way, prepared only when asked for. */
   test?: () => Promise<BatchData>;
+  /** Another stream of the training batches, for the learning-rate finder, so that training sees the batches it would see without it. */
+  freshTrain?: () => BatchData | Promise<BatchData>;
+}
+
+/** The range test on the stage's trainable part and training data (the weights are put back afterwards). */
+export async function findStageLr(
+  stage: Stage,
+  o: TransferOptions,
+  s: RunSettings,
+  classMode: 'binary' | 'categorical',
+  finder: LrFindOptions = {},
+): Promise<LrFindResult> {
+  return lrFind(stage.net, (await stage.freshTrain?.()) ?? stage.train, {
+    optimizer: o.optimizer ?? 'rmsprop',
+    momentum: o.momentum,
+    batchSize: s.batchSize,
+    classMode,
+    labelSmoothing: o.labelSmoothing,
+    classWeights: s.classWeights,
+    seed: s.seed,
+    verbose: !o.silent,
+    signal: o.signal,
+    ...finder,
+  });
 }
 
 /**
@@ -73,7 +122,14 @@ export async function trainStage(
   o: TransferOptions,
   s: RunSettings,
   classMode: 'binary' | 'categorical',
-): Promise<{ history: FitResult; metrics: Record<string, number> }> {
+): Promise<{ history: FitResult; metrics: Record<string, number>; learningRate: number; lrFinder?: Record<string, unknown> }> {
+  let lrFinder: Record<string, unknown> | undefined;
+  if (o.autoLearningRate) {
+    const found = await findStageLr(stage, o, s, classMode);
+    say(o)(`${describeLrFind(found)}; training at it`);
+    s = { ...s, learningRate: found.suggestion };
+    lrFinder = summarizeLrFind(found);
+  }
   const keep = new KeepBestWeights({ monitor: o.monitor });
   const validationData = o.validationSteps === undefined ? stage.validation : await stage.shuffledValidation();
   const history = await fit(stage.net, stage.train, { ...fitOptions(o, s, classMode, keep), validationData });
@@ -82,14 +138,20 @@ export async function trainStage(
     throw new ConvkitError('training stopped before the first epoch ended; no model was saved', 'let at least one epoch finish');
   }
   const metrics: Record<string, number> = { bestEpoch: keep.bestEpoch + 1 };
-  if (history.stopReason === 'interrupted') return { history, metrics };
+  const done = { history, metrics, learningRate: s.learningRate, lrFinder };
+  if (o.ema !== undefined) {
+    metrics.ema = history.history.ema?.[history.epoch.indexOf(keep.bestEpoch)] ?? 0;
+    const line = describeEmaChoice(history, keep.bestEpoch);
+    if (line) say(o)(line);
+  }
+  if (history.stopReason === 'interrupted') return done;
   const v = await evaluateLossAcc(stage.net, stage.validation, { batchSize: s.batchSize });
   Object.assign(metrics, { val_loss: v.loss, val_acc: v.acc });
   if (stage.test) {
     const t = await evaluateLossAcc(stage.net, await stage.test(), { batchSize: s.batchSize });
     Object.assign(metrics, { test_loss: t.loss, test_acc: t.acc });
   }
-  return { history, metrics };
+  return done;
 }
 
 /** Cached activations served as batches, in order or shuffled anew each pass (seeded). */

@@ -1,6 +1,8 @@
 import { ConvkitError } from '../../util/errors.js';
 import { BENCH_BACKENDS, type BenchBackend, formatBenchReport, runBench } from '../../bench/index.js';
 import { WORKLOAD_NAMES, type WorkloadName } from '../../bench/workloads.js';
+import { GRAPH_WORKLOAD_NAMES, type GraphWorkloadName } from '../../bench/graph-workloads.js';
+import { INFERENCE_WORKLOAD_NAMES, type InferenceWorkloadName } from '../../bench/inference.js';
 import type { ResampleEngine } from '../../augment/apply.js';
 import { parseCommandArgs } from '../args.js';
 import type { Command } from '../command.js';
@@ -8,11 +10,16 @@ import type { Command } from '../command.js';
 const spec = {
   name: 'bench',
   usage: [
-    'convkit bench [--json] [--quick] [--backends native,wasm,pytorch] [--workloads NAME,...]',
+    'convkit bench [--json] [--quick] [--threads N] [--backends native,wasm,pytorch,onnxruntime] [--workloads NAME,...]',
     '  Times convkit-native, convkit-wasm and PyTorch (each in its own process) on: a 3×3 conv,',
-    '  VGG16 forward, a small-CNN training epoch and a VGG16 fine-tuning step; prints images/s,',
-    '  GFLOPS and the speed-up of native over PyTorch. --json: the last line is one JSON object.',
-    `  Workloads: ${WORKLOAD_NAMES.join(', ')}. PyTorch runs with /usr/bin/python3 (--python to change).`,
+    '  VGG16 forward, a small-CNN training epoch, a VGG16 fine-tuning step, a mini-Xception training',
+    '  epoch and a MobileNet v2 whole-base fine-tuning step; prints images/s, GFLOPS, % of the peak',
+    '  measured with an FMA loop, and the speed-up of native over PyTorch. --threads: every',
+    "  backend's threads (default all cores). --json: the last line is one JSON object.",
+    `  Workloads: ${[...WORKLOAD_NAMES, ...GRAPH_WORKLOAD_NAMES].join(', ')}. PyTorch runs with /usr/bin/python3 (--python to change).`,
+    `  Inference workloads (${INFERENCE_WORKLOAD_NAMES.join(', ')}): a MobileNet v1/v2 classifier`,
+    '  through convkit-native and, exported to ONNX, through onnxruntime-node (2 threads): batch-1',
+    '  latency and batch-32 images/s side by side.',
     'convkit bench data [--dir DIR] [--json]',
     '  Input-pipeline throughput on a class-folder tree (default ../shared/data/cats_and_dogs_small/train),',
     "  150×150, batch 32: decode + resize, cached batches, and cached batches with the book's augmentation",
@@ -21,6 +28,7 @@ const spec = {
   options: {
     json: { type: 'boolean' },
     quick: { type: 'boolean' },
+    threads: { type: 'string' },
     backends: { type: 'string' },
     workloads: { type: 'string' },
     python: { type: 'string' },
@@ -52,11 +60,20 @@ const bench: Command = {
       throw new ConvkitError(`unexpected argument ${JSON.stringify(sub === 'data' ? extra[0] : sub)}`, `see "convkit bench --help"\n\n${spec.usage}`);
     }
     if (sub === 'data') return benchDataCommand(values.dir, Boolean(values.json));
+    const threads = values.threads === undefined ? undefined : Number(values.threads);
+    if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) {
+      throw new ConvkitError(`invalid --threads: ${JSON.stringify(values.threads)}`, 'use a whole number of threads ≥ 1, e.g. --threads 2');
+    }
     const report = await runBench({
       quick: values.quick,
+      threads,
       python: values.python,
-      backends: list<BenchBackend>(values.backends, 'backends', BENCH_BACKENDS),
-      workloads: list<WorkloadName>(values.workloads, 'workloads', WORKLOAD_NAMES),
+      backends: list<BenchBackend | 'onnxruntime'>(values.backends, 'backends', [...BENCH_BACKENDS, 'onnxruntime']),
+      workloads: list<WorkloadName | GraphWorkloadName | InferenceWorkloadName>(values.workloads, 'workloads', [
+        ...WORKLOAD_NAMES,
+        ...GRAPH_WORKLOAD_NAMES,
+        ...INFERENCE_WORKLOAD_NAMES,
+      ]),
     });
     console.log(formatBenchReport(report));
     if (values.json) console.log(JSON.stringify(report));

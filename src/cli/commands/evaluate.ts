@@ -10,17 +10,22 @@ import type { Command } from '../command.js';
 
 const spec = {
   name: 'evaluate',
-  usage: `convkit evaluate --model MODEL_DIR --data DIR [--json] [--tta K] [--batch-size N] [--seed N] [--skip-bad]
+  usage: `convkit evaluate --model MODEL_DIR --data DIR [--json] [--tta K] [--top-k K] [--batch-size N] [--seed N] [--skip-bad]
   Scores a trained model on DIR (one sub-folder per class, named as the model's classes):
-  loss, accuracy, confusion matrix [true][predicted], per-class precision/recall/F1, ROC AUC (two classes).
+  loss, accuracy, balanced accuracy (mean per-class recall), top-k accuracy (more than 5 classes),
+  confusion matrix [true][predicted], per-class precision/recall/F1, ROC AUC (two classes).
+  Up to 12 classes the text shows the whole matrix; with more, the classes worst recall first
+  and the most confused pairs (--json has everything).
   Images are read as the model was trained (convkit.json's inputSize, colorMode and interpolation).
   --tta K     average K views per image (the original and K-1 augmented ones)
+  --top-k K   k of the top-k accuracy, below the number of classes (default 5 with more than 5 classes)
   --skip-bad  leave out images that cannot be read (listed on stderr and in --json's "skipped") instead of stopping`,
   options: {
     model: { type: 'string' },
     data: { type: 'string' },
     json: { type: 'boolean' },
     tta: { type: 'string' },
+    'top-k': { type: 'string' },
     'batch-size': { type: 'string' },
     seed: { type: 'string' },
     'skip-bad': { type: 'boolean' },
@@ -37,6 +42,7 @@ const evaluateCommand: Command = {
     if (!v.model) throw new ConvkitError('--model is required', 'pass the folder written by "convkit train --out"');
     if (!v.data) throw new ConvkitError('--data is required', 'pass a folder with one sub-folder per class');
     const views = intFlag(v.tta, 'tta', 1, 1);
+    const topK = v['top-k'] === undefined ? undefined : intFlag(v['top-k'], 'top-k', 5, 1);
     await initBackend();
     const { model, meta } = await loadModel(v.model);
     try {
@@ -50,6 +56,7 @@ const evaluateCommand: Command = {
         interpolation,
         skipBad: v['skip-bad'],
         tta: views > 1 ? { views } : undefined,
+        topK,
         progress: true,
       });
       listSkipped('evaluate', r.skipped ?? []);

@@ -10,6 +10,7 @@ import { imageGrid } from '../../report/grid.js';
 import { isMarkedPng, markPng } from '../../report/png-mark.js';
 import { claimOutputFile } from '../../util/output-guard.js';
 import { listSkipped } from '../bad-files.js';
+import { PER_IMAGE_AUGMENT_OPTIONS, PER_IMAGE_AUGMENT_USAGE, augmentOverrides } from '../augment-flags.js';
 
 const spec = {
   name: 'preview',
@@ -44,7 +45,10 @@ const spec = {
   --cval V                 fill value for constant (default 0)
   --brightness-range LO,HI e.g. 0.7,1.3
   --channel-shift-range R  e.g. 20
-  --interpolation-order N  1 bilinear (default) or 0 nearest`,
+  --interpolation-order N  1 bilinear (default) or 0 nearest
+
+  After the above, per image (none by default):
+${PER_IMAGE_AUGMENT_USAGE}`,
   options: {
     data: { type: 'string' },
     image: { type: 'string', multiple: true },
@@ -70,6 +74,7 @@ const spec = {
     'brightness-range': { type: 'string' },
     'channel-shift-range': { type: 'string' },
     'interpolation-order': { type: 'string' },
+    ...PER_IMAGE_AUGMENT_OPTIONS,
     'skip-bad': { type: 'boolean' },
   },
   allowPositionals: true,
@@ -113,6 +118,7 @@ const preview: Command = {
     if (v.batch && !v.data) throw new ConvkitError('--batch needs --data DIR', 'pass the folder to draw the batch from');
     if (v['horizontal-flip'] && v['no-horizontal-flip']) throw new ConvkitError('both --horizontal-flip and --no-horizontal-flip given', 'keep one of them');
     const zoom = v['zoom-range'];
+    const { randAugment, trivialAugment, randomErasing } = augmentOverrides(v);
     const options: ImageDataGeneratorOptions = {
       rotationRange: numberFlag(v['rotation-range'], 'rotation-range', 40),
       widthShiftRange: shiftFlag(v['width-shift-range'], 'width-shift-range'),
@@ -126,6 +132,9 @@ const preview: Command = {
       brightnessRange: v['brightness-range'] === undefined ? null : pairFlag(v['brightness-range'], 'brightness-range'),
       channelShiftRange: numberFlag(v['channel-shift-range'], 'channel-shift-range', 0),
       interpolationOrder: intFlag(v['interpolation-order'], 'interpolation-order', 1) as 0 | 1,
+      randAugment,
+      trivialAugment,
+      randomErasing,
     };
     let generator: ImageDataGenerator;
     try {

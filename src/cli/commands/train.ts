@@ -4,11 +4,13 @@ import { learningCurves, writeFigure, confusionMatrixChart } from '../../report/
 import type { ConvnetSettings, SettingsOverrides, TransferSettings } from '../../recipes/recipe.js';
 import { getProfile, getRecipe, recipeNames } from '../../recipes/registry.js';
 import { trainRecipe } from '../../recipes/train-recipe.js';
-import { OPTIMIZERS, type OptimizerName } from '../../train/optimizers.js';
+import { OPTIMIZERS, SCHEDULES, type OptimizerName, type ScheduleName } from '../../train/optimizers.js';
 import { ConvkitError } from '../../util/errors.js';
 import { intFlag, intListFlag, MAX_IMAGE_SIZE, numberFlag, parseCommandArgs } from '../args.js';
 import { listSkipped } from '../bad-files.js';
 import type { Command } from '../command.js';
+import { TRAINING_TOOL_OPTIONS, TRAINING_TOOL_USAGE, trainingToolOverrides } from '../training-flags.js';
+import { BATCH_MIX_OPTIONS, BATCH_MIX_USAGE, PER_IMAGE_AUGMENT_OPTIONS, PER_IMAGE_AUGMENT_USAGE, augmentOverrides } from '../augment-flags.js';
 
 const spec = {
   name: 'train',
@@ -20,8 +22,14 @@ const spec = {
   --data DIR             folder with train/ and validation/ (test/ optional), one sub-folder per class
   --out MODEL_DIR        model folder to write (model.json, weights.bin, convkit.json, history, plots)
   --profile book|best    the book's exact settings (default) or convkit's better default
-  --epochs N             --batch-size N   --image-size N   --learning-rate X
+  --epochs N             --batch-size N   --image-size N
   --optimizer NAME       ${OPTIMIZERS.join(' | ')}
+  --schedule NAME        learning-rate schedule: ${SCHEDULES.join(' | ')} (default: the profile's)
+  --weight-decay X       decoupled weight decay of the kernels (AdamW's; fastai's wd), e.g. 0.01
+  --label-smoothing X    label smoothing ε in [0, 1), e.g. 0.1
+${TRAINING_TOOL_USAGE}
+${PER_IMAGE_AUGMENT_USAGE}
+${BATCH_MIX_USAGE}
   --steps-per-epoch N    batches per epoch (default: one pass over train/)
   --validation-steps N   validation batches per epoch (default: one pass)
   --seed N               fixes weights, shuffling, augmentation and dropout (default 1)
@@ -32,8 +40,15 @@ const spec = {
   --unfreeze-blocks N    finetune: top blocks of the base to train (default 1: VGG16 block5, MobileNet's last block; all)
   --variants K           features-augment, finetune: augmented variants per training image in the frozen-prefix cache (default 5)
   --no-prefix-cache      features-augment, finetune: run the frozen base at every step on freshly augmented images
-  --filters A,B,..       conv filters per stage of the small convnet (default 32,64,128,128)
-  --dense-units N        units of its hidden Dense layer (default 512)
+  --features FEAT_DIR    features: train on features merged by "convkit features merge" instead of running the base
+                         (refused unless they match the base, --image-size and the files of --data)
+  --filters A,B,..       conv filters per stage of the small convnet (default 32,64,128,128), of the
+                         xception blocks (32,64,128,256,512) or xresnet's stage widths (64,128,256,512)
+  --dense-units N        units of the small convnet's hidden Dense layer (default 512)
+  --widen X              xresnet: multiplier of the stage widths (fastai's widen; 0.5 halves them)
+  --batch-norm-momentum X
+                         xception, xresnet: BatchNormalization's momentum, Keras's sense (xception 0.99,
+                         xresnet 0.9: PyTorch's and fastai's momentum 0.1)
   --cache-dir DIR        disk cache: decoded images (images/) and a pretrained base's features (features/)
   --skip-bad             leave out images that cannot be read (listed) instead of stopping
   --no-plots             skip the learning-curve and confusion-matrix figures
@@ -47,8 +62,15 @@ const spec = {
     epochs: { type: 'string' },
     'batch-size': { type: 'string' },
     'image-size': { type: 'string' },
-    'learning-rate': { type: 'string' },
+    ...TRAINING_TOOL_OPTIONS,
+    ...PER_IMAGE_AUGMENT_OPTIONS,
+    ...BATCH_MIX_OPTIONS,
     optimizer: { type: 'string' },
+    schedule: { type: 'string' },
+    'weight-decay': { type: 'string' },
+    'label-smoothing': { type: 'string' },
+    widen: { type: 'string' },
+    'batch-norm-momentum': { type: 'string' },
     'steps-per-epoch': { type: 'string' },
     'validation-steps': { type: 'string' },
     seed: { type: 'string' },
@@ -58,6 +80,7 @@ const spec = {
     'unfreeze-blocks': { type: 'string' },
     variants: { type: 'string' },
     'no-prefix-cache': { type: 'boolean' },
+    features: { type: 'string' },
     'dense-units': { type: 'string' },
     'cache-dir': { type: 'string' },
     'no-plots': { type: 'boolean' },
@@ -86,11 +109,22 @@ const train: Command = {
     if (v.optimizer !== undefined && !OPTIMIZERS.includes(v.optimizer as OptimizerName)) {
       throw new ConvkitError(`invalid --optimizer: ${JSON.stringify(v.optimizer)}`, `use one of ${OPTIMIZERS.join(', ')}`);
     }
+    if (v.schedule !== undefined && !SCHEDULES.includes(v.schedule as ScheduleName)) {
+      throw new ConvkitError(`invalid --schedule: ${JSON.stringify(v.schedule)}`, `use one of ${SCHEDULES.join(', ')}`);
+    }
     const optional = (value: string | undefined, flag: string, min: number, max?: number) =>
       value === undefined ? undefined : intFlag(value, flag, 0, min, max);
+    const ranged = (value: string | undefined, flag: string, ok: (x: number) => boolean, expected: string) => {
+      if (value === undefined) return undefined;
+      const x = numberFlag(value, flag, Number.NaN);
+      if (!ok(x)) throw new ConvkitError(`invalid --${flag}: ${JSON.stringify(value)}`, `--${flag} must be ${expected}`);
+      return x;
+    };
     const model: Partial<ConvnetSettings> = {
       filters: v.filters === undefined ? undefined : intListFlag(v.filters, 'filters'),
       denseUnits: v['dense-units'] === undefined ? undefined : intFlag(v['dense-units'], 'dense-units', 512, 1),
+      widen: ranged(v.widen, 'widen', (x) => x > 0, 'a number > 0 such as 0.5'),
+      batchNormMomentum: ranged(v['batch-norm-momentum'], 'batch-norm-momentum', (x) => x >= 0 && x < 1, 'a number in [0, 1) such as 0.9'),
     };
     const unfreeze = v['unfreeze-blocks'];
     const transfer: Partial<TransferSettings> = {
@@ -99,20 +133,23 @@ const train: Command = {
       unfreezeBlocks: unfreeze === undefined ? undefined : unfreeze === 'all' ? 'all' : intFlag(unfreeze, 'unfreeze-blocks', 1, 1),
       variants: v.variants === undefined ? undefined : intFlag(v.variants, 'variants', 5, 1),
       prefixCache: v['no-prefix-cache'] ? false : undefined,
+      features: v.features,
     };
     const overrides: SettingsOverrides = {
       epochs: optional(v.epochs, 'epochs', 1),
       batchSize: optional(v['batch-size'], 'batch-size', 1),
       imageSize: optional(v['image-size'], 'image-size', 8, MAX_IMAGE_SIZE),
-      learningRate: v['learning-rate'] === undefined ? undefined : numberFlag(v['learning-rate'], 'learning-rate', 0),
+      ...trainingToolOverrides(v),
+      ...augmentOverrides(v),
       optimizer: v.optimizer as OptimizerName | undefined,
+      schedule: v.schedule as ScheduleName | undefined,
+      weightDecay: ranged(v['weight-decay'], 'weight-decay', (x) => x >= 0, 'a number ≥ 0 such as 0.01'),
+      labelSmoothing: ranged(v['label-smoothing'], 'label-smoothing', (x) => x >= 0 && x < 1, 'a number in [0, 1) such as 0.1'),
       stepsPerEpoch: optional(v['steps-per-epoch'], 'steps-per-epoch', 1),
       validationSteps: optional(v['validation-steps'], 'validation-steps', 1),
       model,
       transfer,
     };
-    if (overrides.learningRate !== undefined && !(overrides.learningRate > 0))
-      throw new ConvkitError(`invalid --learning-rate: ${v['learning-rate']}`, 'use a positive number such as 1e-4');
     const seed = intFlag(v.seed, 'seed', 1, 0);
     await initBackend();
     const log = (line: string) => {
@@ -142,6 +179,7 @@ const train: Command = {
       stopReason: result.history.stopReason,
       epochs: result.history.epoch.length,
       bestEpoch: m.bestEpoch,
+      learningRate: (result.meta.recipe?.settings as { learningRate?: number } | undefined)?.learningRate,
       val_acc: m.val_acc,
       val_loss: m.val_loss,
       testAccuracy: result.test?.accuracy,

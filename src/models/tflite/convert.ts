@@ -40,6 +40,8 @@ export const SUPPORTED_OPS = [
   'DEPTHWISE_CONV_2D',
   'FULLY_CONNECTED',
   'ADD',
+  'SUB',
+  'MUL',
   'CONCATENATION',
   'AVERAGE_POOL_2D',
   'MAX_POOL_2D',
@@ -276,6 +278,23 @@ const merge =
       base,
     );
 
+/** x·c, x + c or x − c with a constant scalar c (a Rescaling layer's ops); ADD of two computed tensors is a merge. */
+const elementwise =
+  (kind: 'ADD' | 'SUB' | 'MUL'): OpBuilder =>
+  (r, op, base) => {
+    const constant = op.inputs.findIndex((i) => r.graph.tensors[i]?.data);
+    if (constant < 0 && kind === 'ADD') return merge((name) => tf.layers.add({ name }))(r, op, base);
+    const c = constant >= 0 ? dequantize(r.constant(op.inputs[constant]!), r.file) : null;
+    if (!c || c.length !== 1 || op.inputs.length !== 2 || (kind === 'SUB' && constant === 0))
+      throw new ConvkitError(
+        `${r.file} uses TFLite op ${kind} (op ${op.index}) on ${c ? 'a constant of ' + c.length + ' values' : 'two computed tensors'}, which convkit cannot rebuild`,
+        `only ${kind} with a constant scalar (a rescaling) is supported`,
+      );
+    const rescale = kind === 'MUL' ? { scale: c[0]!, offset: 0 } : { scale: 1, offset: kind === 'SUB' ? -c[0]! : c[0]! };
+    const x = r.get(op.inputs[1 - constant]!, op);
+    return r.withActivation(r.apply(tf.layers.rescaling({ ...rescale, name: r.unique(base) }), x), op, base);
+  };
+
 const reshape: OpBuilder = (r, op, base) =>
   r.apply(tf.layers.reshape({ name: r.unique(base), targetShape: r.graph.tensors[op.outputs[0]].shape.slice(1) }), r.get(op.inputs[0], op));
 
@@ -286,7 +305,9 @@ const OP_BUILDERS: Record<(typeof SUPPORTED_OPS)[number], OpBuilder> = {
   CONV_2D: conv2d,
   DEPTHWISE_CONV_2D: depthwiseConv2d,
   FULLY_CONNECTED: fullyConnected,
-  ADD: merge((name) => tf.layers.add({ name })),
+  ADD: elementwise('ADD'),
+  SUB: elementwise('SUB'),
+  MUL: elementwise('MUL'),
   CONCATENATION: merge((name, axis) => tf.layers.concatenate({ name, axis })),
   AVERAGE_POOL_2D: pool2d,
   MAX_POOL_2D: pool2d,
