@@ -14,6 +14,7 @@ import { writeTryPage } from '../report/try.js';
 import { formatDuration } from '../util/progress.js';
 import type { AutoData } from './auto-data.js';
 import type { AutoCandidateOutcome } from './auto-outcome.js';
+import { settingsLines, stepReportOf } from './step-report.js';
 import type { ClassBalanceReport } from './auto-balance.js';
 
 export interface AutoReportInput {
@@ -42,30 +43,14 @@ function stepOf(o: AutoCandidateOutcome, best: string | undefined): StepReport {
   if (!r) return { name: o.name, description: `${o.status === 'failed' ? 'Failed' : 'Skipped'}: ${o.reason ?? 'not run'}.` };
   const extra: Record<string, string | number> = { recipe: o.recipe };
   if (o.base) extra.base = o.base;
-  for (const key of ['inputSize', 'batchSize', 'learningRate', 'optimizer', 'variants']) {
-    const v = r.settings[key];
-    if (v !== undefined && v !== null) extra[key] = Array.isArray(v) ? v.join('×') : typeof v === 'object' ? JSON.stringify(v) : (v as string | number);
-  }
+  Object.assign(extra, settingsLines(r.settings, ['inputSize', 'batchSize', 'learningRate', 'optimizer', 'variants']));
   if (r.valBalancedAccuracy !== undefined) extra['validation balanced accuracy'] = pct(r.valBalancedAccuracy);
   if (r.testBalancedAccuracy !== undefined) extra['test balanced accuracy'] = pct(r.testBalancedAccuracy);
   if (r.testTopK) extra[`test top-${r.testTopK.k} accuracy`] = pct(r.testTopK.accuracy);
   if (typeof r.valLoss === 'number') extra['validation loss'] = r.valLoss.toFixed(4);
   if (o.estimateSeconds !== undefined) extra['estimated time'] = formatDuration(o.estimateSeconds);
   if (o.status === 'reused') extra.run = `reused from an earlier run (finished ${r.finishedAt})`;
-  return {
-    name: o.name,
-    description: `${chosen}${o.description}`,
-    valAccuracy: r.valAccuracy,
-    testAccuracy: r.testAccuracy,
-    epochs: r.epochs,
-    wallSeconds: r.wallSeconds,
-    imagesPerSecond: r.imagesPerSecond,
-    params: r.params,
-    history: r.history,
-    confusion: r.confusion,
-    classNames: r.classNames,
-    extra,
-  };
+  return stepReportOf(o.name, `${chosen}${o.description}`, r, extra);
 }
 
 function candidatesTable(input: AutoReportInput): ReportTable {

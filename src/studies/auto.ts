@@ -15,7 +15,6 @@
  * reuses it without spending budget, and redoes an interrupted one.
  */
 import { existsSync, promises as fs } from 'node:fs';
-import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { backendInfo } from '../backend/index.js';
 import { checkData, type DataCheckResult } from '../data/check.js';
@@ -29,7 +28,7 @@ import { loadModel } from '../train/saved-model.js';
 import type { PretrainedBase } from '../transfer/bases.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { ConvkitError } from '../util/errors.js';
-import { claimOutputDir, ensureDir, lockOutput, ownedBy, undoOutputOnFailure } from '../util/output-guard.js';
+import { ensureDir, ownedBy, undoOutputOnFailure } from '../util/output-guard.js';
 import { formatDuration } from '../util/progress.js';
 import { resolveAutoData, type AutoData } from './auto-data.js';
 import {
@@ -47,7 +46,7 @@ import { classBalanceOf, type ClassBalanceReport } from './auto-balance.js';
 import { writeAutoReport } from './auto-report.js';
 import { trainRecorded } from './run-step.js';
 import type { AutoCandidateOutcome, CandidateRecord } from './auto-outcome.js';
-import { bestStep, copyModel, DONE_FILE, RECORD_FILE } from './study.js';
+import { bestStep, claimStudyFolders, copyModel, defaultCacheRoot, DONE_FILE, RECORD_FILE } from './study.js';
 
 export interface AutoStudyOptions {
   /** The photo folder: train/ + validation/ (or val/) [+ test/], or one folder of class sub-folders. */
@@ -121,7 +120,7 @@ export async function runAutoStudy(options: AutoStudyOptions): Promise<AutoStudy
     options,
     out,
     dir: join(out, CANDIDATES_DIR),
-    cacheRoot: resolve(options.cacheDir ?? process.env.CONVKIT_CACHE_DIR ?? join(homedir(), '.cache', 'convkit')),
+    cacheRoot: resolve(options.cacheDir ?? defaultCacheRoot()),
     seed: options.seed ?? 1,
     budgetSeconds: budgetMinutes * 60,
     force: options.force ?? false,
@@ -129,16 +128,13 @@ export async function runAutoStudy(options: AutoStudyOptions): Promise<AutoStudy
     log: options.log ?? ((l: string) => console.error(l)),
     t0: performance.now(),
   };
-  const data = { path: options.data, flag: '--data' };
-  await claimOutputDir({ path: out, flag: '--out', what: 'an auto study report folder', owns: ownedBy(AUTO_MARKER), inputs: [data] });
-  await claimOutputDir({
-    path: run.cacheRoot,
-    flag: '--cache-dir',
-    what: 'a convkit cache',
-    owns: async () => true,
-    inputs: [data, { path: out, flag: '--out' }],
+  const release = await claimStudyFolders({
+    out,
+    data: options.data,
+    cacheRoot: run.cacheRoot,
+    what: 'an auto study report folder',
+    owns: ownedBy(AUTO_MARKER),
   });
-  const release = await lockOutput(out, '--out');
   try {
     const { layout, checked } = await prepareData(run);
     const classNames = checked.classNames;

@@ -22,6 +22,7 @@ import { formatDuration } from '../util/progress.js';
 import type { DataCheckResult } from '../data/check.js';
 import type { StudyStepOutcome } from './run-step.js';
 import { profileSettings, type StudyDefinition, type StudyProfile } from './steps.js';
+import { settingsLines, stepReportOf } from './step-report.js';
 
 export interface StudyReportInput {
   out: string;
@@ -120,28 +121,10 @@ export async function writeStudyReport(input: StudyReportInput): Promise<Written
   for (const o of outcomes) {
     const def = study.steps.find((s) => s.name === o.name)!;
     const r = o.record;
-    const extra: Record<string, string | number> = {};
-    for (const key of ['base', 'imageSize', 'inputSize', 'batchSize', 'learningRate', 'optimizer', 'variants', 'unfreezeFrom']) {
-      const v = r.settings[key];
-      if (v !== undefined && v !== null) extra[key] = Array.isArray(v) ? v.join('×') : typeof v === 'object' ? JSON.stringify(v) : (v as string | number);
-    }
+    const extra = settingsLines(r.settings, ['base', 'imageSize', 'inputSize', 'batchSize', 'learningRate', 'optimizer', 'variants', 'unfreezeFrom']);
     if (r.trainAccuracy !== undefined) extra['training accuracy (last epoch)'] = pct(r.trainAccuracy);
     if (o.status === 'reused') extra.run = `reused from an earlier run (finished ${r.finishedAt})`;
-    const step: StepReport = {
-      name: o.name,
-      description: def.description,
-      testAccuracy: r.testAccuracy,
-      valAccuracy: r.valAccuracy,
-      bookAccuracy: def.book,
-      epochs: r.epochs,
-      wallSeconds: r.wallSeconds,
-      imagesPerSecond: r.imagesPerSecond,
-      params: r.params,
-      history: r.history,
-      confusion: r.confusion,
-      classNames: r.classNames,
-      extra,
-    };
+    const step: StepReport = { ...stepReportOf(o.name, def.description, r, extra), bookAccuracy: def.book };
     if (input.includeImages && r.wrong.length) {
       step.wrongImages = r.wrong.slice(0, 8).map((w) => ({ image: w.file, caption: `true ${w.trueClass}\npred ${w.predClass} ${w.probability.toFixed(2)}` }));
     }

@@ -15,7 +15,7 @@ import { getBase, type PretrainedBase } from '../transfer/bases.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
 import { ConvkitError } from '../util/errors.js';
 import { MODEL_FOLDER } from '../models/fs-io.js';
-import { claimOutputDir, ensureDir, lockOutput, ownedBy, undoOutputOnFailure } from '../util/output-guard.js';
+import { claimOutputDir, ensureDir, lockOutput, ownedBy, undoOutputOnFailure, type OwnershipTest } from '../util/output-guard.js';
 import { formatDuration } from '../util/progress.js';
 import { checkData, type DataCheckResult } from '../data/check.js';
 import { writeStudyReport } from './report.js';
@@ -69,7 +69,25 @@ const ownsStudyFolder = async (dir: string): Promise<boolean> =>
   (await ownedBy(STUDY_MARKER)(dir)) || (existsSync(join(dir, 'results.json')) && existsSync(join(dir, 'steps')));
 export const RECORD_FILE = 'step.json';
 
-function defaultCacheRoot(): string {
+/**
+ * Claims a study's report folder and cache before any work (neither inside
+ * the data, the report folder new or the study's own) and locks the report
+ * folder against a second run; returns the lock's release.
+ */
+export async function claimStudyFolders(f: { out: string; data: string; cacheRoot: string; what: string; owns: OwnershipTest }): Promise<() => Promise<void>> {
+  const data = { path: f.data, flag: '--data' };
+  await claimOutputDir({ path: f.out, flag: '--out', what: f.what, owns: f.owns, inputs: [data] });
+  await claimOutputDir({
+    path: f.cacheRoot,
+    flag: '--cache-dir',
+    what: 'a convkit cache',
+    owns: async () => true,
+    inputs: [data, { path: f.out, flag: '--out' }],
+  });
+  return lockOutput(f.out, '--out');
+}
+
+export function defaultCacheRoot(): string {
   return process.env.CONVKIT_CACHE_DIR ?? join(homedir(), '.cache', 'convkit');
 }
 
@@ -131,16 +149,7 @@ export async function runStudy(options: StudyOptions): Promise<StudyResult> {
     log: options.log ?? ((l: string) => console.error(l)),
     t0: performance.now(),
   };
-  const data = { path: options.data, flag: '--data' };
-  await claimOutputDir({ path: out, flag: '--out', what: 'a study report folder', owns: ownsStudyFolder, inputs: [data] });
-  await claimOutputDir({
-    path: run.cacheRoot,
-    flag: '--cache-dir',
-    what: 'a convkit cache',
-    owns: async () => true,
-    inputs: [data, { path: out, flag: '--out' }],
-  });
-  const release = await lockOutput(out, '--out');
+  const release = await claimStudyFolders({ out, data: options.data, cacheRoot: run.cacheRoot, what: 'a study report folder', owns: ownsStudyFolder });
   try {
     const checked = await checkStudyData(run);
     await checkBaseLoads(run);

@@ -15,8 +15,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { resolve } from 'node:path';
-import { existsSync } from 'node:fs';
-import { splitFolder, type SplitName } from '../data/splits.js';
+import { scanSplits } from '../data/splits.js';
+import type { ImageFolder } from '../data/scan.js';
 import { ConvkitError } from '../util/errors.js';
 import { listNames } from '../util/list-names.js';
 import { createRng } from '../util/rng.js';
@@ -92,29 +92,9 @@ async function openSplits(
   targetSize: readonly [number, number],
   o: { batchSize: number; seed: number; interpolation: Interpolation },
 ): Promise<Splits> {
-  const dir = resolve(root);
-  const folder = (name: SplitName) => splitFolder(dir, name);
-  for (const name of ['train', 'validation'] as const) {
-    if (!existsSync(folder(name)))
-      throw new ConvkitError(
-        `${folder(name)} not found`,
-        `--data must hold train/ and validation/ or val/ (and optionally test/), each with one sub-folder per class`,
-      );
-  }
-  const names = ['train', 'validation', 'test'] as const;
-  const scans = await Promise.all(names.map((n) => (existsSync(folder(n)) ? scanImageFolder(folder(n)) : undefined)));
-  const classNames = scans[0]!.classNames;
-  for (const [i, s] of scans.entries()) {
-    if (s && s.classNames.join('\n') !== classNames.join('\n')) {
-      throw new ConvkitError(
-        `${folder(names[i]!)} has classes ${listNames(s.classNames)} but train has ${listNames(classNames)}`,
-        'use the same class folders in every split',
-      );
-    }
-  }
-  const classMode = classNames.length === 2 ? 'binary' : 'categorical';
-  const make = (i: number) =>
-    new DirectoryIterator(scans[i]!, {
+  const { classNames, classMode, train, validation, test } = await scanSplits(root);
+  const make = (scan: ImageFolder) =>
+    new DirectoryIterator(scan, {
       targetSize: [targetSize[0], targetSize[1]],
       batchSize: o.batchSize,
       shuffle: false,
@@ -122,7 +102,7 @@ async function openSplits(
       seed: o.seed,
       interpolation: o.interpolation,
     });
-  return { classNames, classMode, train: make(0), validation: make(1), test: scans[2] ? make(2) : undefined };
+  return { classNames, classMode, train: make(train), validation: make(validation), test: test && make(test) };
 }
 
 interface Prepared {

@@ -6,12 +6,9 @@
  * folder is mounted as.
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { relative, resolve, sep } from 'node:path';
-import { scanImageFolder, type ImageFile, type ImageFolder } from '../data/scan.js';
-import { splitFolder, type SplitName } from '../data/splits.js';
-import { ConvkitError } from '../util/errors.js';
-import { listNames } from '../util/list-names.js';
+import { relative, sep } from 'node:path';
+import type { ImageFile, ImageFolder } from '../data/scan.js';
+import { scanSplits, type SplitName } from '../data/splits.js';
 import type { ShardSpec } from './shard-spec.js';
 
 /** One image of the data set, placed. */
@@ -45,25 +42,8 @@ const byPath = (a: PlannedFile, b: PlannedFile) => (a.path < b.path ? -1 : a.pat
 
 /** Scans the splits of `data` (train/ and validation/ required, as the transfer recipes read them). */
 export async function planData(data: string): Promise<DataPlan> {
-  const root = resolve(data);
-  const present = SPLITS.filter((name) => name !== 'test' || existsSync(splitFolder(root, name)));
-  for (const name of present) {
-    if (!existsSync(splitFolder(root, name)))
-      throw new ConvkitError(
-        `${splitFolder(root, name)} not found`,
-        '--data must hold train/ and validation/ or val/ (and optionally test/), each with one sub-folder per class',
-      );
-  }
-  const scans: [SplitName, ImageFolder][] = [];
-  for (const name of present) scans.push([name, await scanImageFolder(splitFolder(root, name))]);
-  const classNames = scans[0]![1].classNames;
-  for (const [name, scan] of scans) {
-    if (scan.classNames.join('\n') !== classNames.join('\n'))
-      throw new ConvkitError(
-        `${splitFolder(root, name)} has classes ${listNames(scan.classNames)} but train has ${listNames(classNames)}`,
-        'use the same class folders in every split',
-      );
-  }
+  const { root, classNames, classMode, ...bySplit } = await scanSplits(data);
+  const scans = SPLITS.flatMap((name) => (bySplit[name] ? [[name, bySplit[name]] as [SplitName, ImageFolder]] : []));
   const files: PlannedFile[] = scans.flatMap(([split, scan]) =>
     scan.files.map((file, index) => ({ split, path: relative(root, file.path).split(sep).join('/'), index, label: file.label, file })),
   );
@@ -73,7 +53,7 @@ export async function planData(data: string): Promise<DataPlan> {
   return {
     root,
     classNames,
-    classMode: classNames.length === 2 ? 'binary' : 'categorical',
+    classMode,
     splits: Object.fromEntries(scans.map(([name, scan]) => [name, scan.files.length])),
     files,
     listSha256: h.digest('hex'),
