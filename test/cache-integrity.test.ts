@@ -164,3 +164,34 @@ test('two decoded-image caches writing the same entries at once leave valid entr
   }
   assert.equal(readdirSync(cacheDir).filter((f) => f.includes('.tmp-')).length, 0);
 });
+
+test('a feature set over 2 GiB (the size of MobileNet v2 features of 9,469 images) is stored and read back whole', async () => {
+  const cacheDir = join(work, 'features-large');
+  const n = 4,
+    size = 2 ** 27 + 2 ** 18; // 4 × 537 MB: past fs.readFile's and a hash update's 2 GiB limits
+  const x = new Float32Array(n * size);
+  for (let i = 0; i < x.length; i += 4099) x[i] = (i % 1000) / 7; // spread over every 256 MiB chunk
+  x[x.length - 1] = -3.5;
+  const set: FeatureSet = {
+    x,
+    shape: [size],
+    y: new Float32Array([0, 1, 1, 0]),
+    yShape: [1],
+    n,
+    files: ['a', 'b', 'c', 'd'],
+    classNames: ['a', 'b'],
+    key: 'large',
+    hit: false,
+  };
+  await writeFeatureSet(cacheDir, set, {});
+  const damaged: string[] = [];
+  const read = await readFeatureSet(cacheDir, 'large', (r) => damaged.push(r));
+  assert.deepEqual(damaged, []);
+  assert.ok(read, 'the entry reads back');
+  assert.equal(read.x.length, x.length);
+  let differs = -1;
+  for (let i = 0; i < x.length && differs < 0; i++) if (read.x[i] !== x[i]) differs = i;
+  assert.equal(differs, -1, 'every feature reads back');
+  assert.deepEqual(Array.from(read.y), [0, 1, 1, 0]);
+  rmSync(cacheDir, { recursive: true, force: true });
+});

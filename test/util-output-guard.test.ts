@@ -1,5 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, mkdir, writeFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -94,6 +95,26 @@ test('train --out and --cache-dir under /proc fail at once with one line instead
   assert.equal(cache.code, 2);
   assert.match(cache.err.join('\n'), /--cache-dir \/proc\/convkit-cache cannot be written/);
   assert.ok(!existsSync(join(work, 'm-cache')), 'nothing written before the check');
+});
+
+/** Makes `dir` read-only even for root (chattr +i, where the file system and the process allow it). */
+function immutable(dir: string, on: boolean): boolean {
+  return spawnSync('chattr', [on ? '+i' : '-i', dir]).status === 0;
+}
+
+test('train --out under a read-only folder fails before the first epoch with one line', async (t) => {
+  const parent = join(work, 'read-only');
+  await mkdir(parent);
+  // Tests run as root, whom permission bits do not stop: an immutable folder does.
+  if (!immutable(parent, true)) return t.skip('chattr +i is not available here');
+  try {
+    const r = await train(join(parent, 'model'));
+    assert.equal(r.code, 2, r.err.join('\n'));
+    assert.match(r.err.join('\n'), /--out .*read-only.*model cannot be written/);
+    assert.doesNotMatch(r.err.join('\n'), /^\s+at /m, 'one line, no stack');
+  } finally {
+    immutable(parent, false);
+  }
 });
 
 test('study --out equal to --data, or holding unrelated files, is refused before any work', async () => {

@@ -5,14 +5,10 @@
  * swapped or replaced pass every size check).
  */
 import type * as tf from '@tensorflow/tfjs';
-import { createHash } from 'node:crypto';
 import { ConvkitError } from '../util/errors.js';
 import { firstNonFinite } from '../util/finite.js';
+import { sha256 } from '../util/large-files.js';
 import { specBytes, type Shard } from './manifest.js';
-
-export function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
 
 function floats(data: Uint8Array, offset: number, n: number): Float32Array {
   const start = data.byteOffset + offset;

@@ -8,7 +8,7 @@ import { promises as fs } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadLayers, META_FILE, MODEL_FOLDER, readModelArtifacts, WEIGHTS_FILE, writeModelArtifacts } from '../models/fs-io.js';
 import { specBytes } from '../models/manifest.js';
-import { sha256 } from '../models/weight-checks.js';
+import { sha256 } from '../util/large-files.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
 import { ConvkitError } from '../util/errors.js';
 import { checkMeta, checkModelMatchesMeta, META_FORMAT, META_VERSION, type ConvkitModelMeta, type ModelMetaInput } from './model-meta.js';

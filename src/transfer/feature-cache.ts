@@ -12,10 +12,10 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { sha256 } from '../models/weight-checks.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { ConvkitError } from '../util/errors.js';
 import { firstNonFinite } from '../util/finite.js';
+import { readLargeFile, sha256 } from '../util/large-files.js';
 import { Progress } from '../util/progress.js';
 import { batchStream, filePath, type BatchIteratorLike } from '../train/batches.js';
 
@@ -125,7 +125,7 @@ const product = (dims: number[]) => dims.reduce((a, b) => a * b, 1);
 const isDims = (d: unknown): d is number[] => Array.isArray(d) && d.every((x) => Number.isInteger(x) && x >= 0);
 
 /** What is wrong with a stored entry (header + data), or undefined when it is sound. */
-function entryProblem(h: Header, key: string, body: Buffer): string | undefined {
+function entryProblem(h: Header, key: string, body: Uint8Array): string | undefined {
   if (h.key !== key || !Number.isInteger(h.n) || !isDims(h.shape) || !isDims(h.yShape) || !Array.isArray(h.files) || !Array.isArray(h.classNames))
     return 'its header is malformed';
   const bytes = h.n * (product(h.shape) + product(h.yShape)) * 4;
@@ -160,13 +160,12 @@ export async function readFeatureSet(dir: string, key: string, onDamaged: (reaso
   }
   if (typeof header !== 'object' || header === null) return damaged('its header is malformed');
   if (header.format !== FEATURE_FORMAT || header.version !== FEATURE_VERSION) return undefined;
-  let buf: Buffer;
+  let buf: Uint8Array;
   try {
-    buf = await fs.readFile(join(dir, `${key}.bin`));
+    buf = await readLargeFile(join(dir, `${key}.bin`));
   } catch (err) {
     return damaged(`its data cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
-  if (buf.byteOffset % 4 !== 0) buf = Buffer.from(buf); // Float32Array views need 4-byte alignment
   const problem = entryProblem(header, key, buf);
   if (problem) return damaged(problem);
   const all = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
@@ -184,16 +183,19 @@ export async function readFeatureSet(dir: string, key: string, onDamaged: (reaso
   };
 }
 
+/** A set's data file as the two views it is (features, then labels): no copy of data that may pass 2 GiB. */
+export function featureBytes(set: Pick<FeatureSet, 'x' | 'y'>): Uint8Array[] {
+  return [set.x, set.y].map((a) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+}
+
 /**
  * Stores a set: the data first, then the header that makes it visible, each
  * through its own temp file and rename, so a concurrent reader sees a whole
  * entry or none (two writers of one key write the same features).
  */
 export async function writeFeatureSet(dir: string, set: FeatureSet, identity: Record<string, unknown>): Promise<void> {
-  const bytes = (set.x.length + set.y.length) * 4;
-  const body = new Uint8Array(bytes);
-  body.set(new Uint8Array(set.x.buffer, set.x.byteOffset, set.x.byteLength), 0);
-  body.set(new Uint8Array(set.y.buffer, set.y.byteOffset, set.y.byteLength), set.x.byteLength);
+  const body = featureBytes(set);
+  const bytes = set.x.byteLength + set.y.byteLength;
   await writeFileAtomic(join(dir, `${set.key}.bin`), body);
   const header: Header = {
     format: FEATURE_FORMAT,

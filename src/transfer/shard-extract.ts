@@ -20,14 +20,14 @@ import { backendInfo } from '../backend/index.js';
 import type { Interpolation } from '../data/decode.js';
 import { DirectoryIterator } from '../data/iterator.js';
 import type { SplitName } from '../data/splits.js';
-import { sha256 } from '../models/weight-checks.js';
+import { sha256 } from '../util/large-files.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { ConvkitError } from '../util/errors.js';
 import { firstNonFinite } from '../util/finite.js';
 import { claimOutputDir } from '../util/output-guard.js';
 import { Progress } from '../util/progress.js';
 import { getBase, type PretrainedBase } from './bases.js';
-import { computeActivations, weightsDigest } from './feature-cache.js';
+import { computeActivations, featureBytes, weightsDigest } from './feature-cache.js';
 import { freeze } from './freeze.js';
 import { truncate } from './head.js';
 import {
@@ -128,9 +128,7 @@ export async function extractFeatureShard(o: FeatureShardOptions): Promise<Featu
         'its weights or the image hold NaN or huge values: check the pretrained files and the image',
       );
     }
-    const body = new Uint8Array(set.x.byteLength + set.y.byteLength);
-    body.set(new Uint8Array(set.x.buffer, set.x.byteOffset, set.x.byteLength), 0);
-    body.set(new Uint8Array(set.y.buffer, set.y.byteOffset, set.y.byteLength), set.x.byteLength);
+    const body = featureBytes(set);
     await writeFileAtomic(paths.bin, body);
     const manifest: ShardManifest = {
       format: SHARD_FORMAT,
@@ -141,7 +139,7 @@ export async function extractFeatureShard(o: FeatureShardOptions): Promise<Featu
       backend: backendDescription(),
       n: set.n,
       yShape: set.yShape,
-      bytes: body.byteLength,
+      bytes: set.x.byteLength + set.y.byteLength,
       sha256: sha256(body),
       files: records,
       seconds: (performance.now() - t0) / 1000,

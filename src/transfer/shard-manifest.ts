@@ -14,7 +14,7 @@ import { readFileSync, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { Interpolation } from '../data/decode.js';
 import type { SplitName } from '../data/splits.js';
-import { sha256 } from '../models/weight-checks.js';
+import { sha256 } from '../util/large-files.js';
 import type { ReplacePolicy } from '../util/atomic.js';
 import { ownedBy } from '../util/output-guard.js';
 import { packageRoot } from '../util/paths.js';

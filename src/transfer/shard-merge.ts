@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import type { SplitName } from '../data/splits.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { ConvkitError } from '../util/errors.js';
+import { readLargeFile } from '../util/large-files.js';
 import { Progress } from '../util/progress.js';
 import { cacheKey, identityOf, stampsDigest, writeFeatureSet, type FeatureSet, type FileStamp } from './feature-cache.js';
 import {
@@ -80,7 +81,7 @@ export async function mergeFeatureShards(folder: string, o: MergeShardsOptions =
 
   const bodies = new Progress({ total: manifests.length, label: 'checking shards', unit: 'shard', silent: o.silent });
   for (const m of manifests) {
-    const problem = bodyProblem(m, await fs.readFile(shardPaths(dir, m.shard).bin).catch(() => new Uint8Array(0)));
+    const problem = bodyProblem(m, await readLargeFile(shardPaths(dir, m.shard).bin).catch(() => new Uint8Array(0)));
     if (problem)
       throw new ConvkitError(
         `${shardName(m.shard)}'s data ${shardPaths(dir, m.shard).bin} is damaged: ${problem}`,
@@ -209,8 +210,7 @@ async function assembleSplit(dir: string, manifests: readonly ShardManifest[], s
   const seen = new Uint8Array(n);
   for (const m of manifests) {
     if (!m.files.some((f) => f.split === split)) continue;
-    let buf = await fs.readFile(shardPaths(dir, m.shard).bin);
-    if (buf.byteOffset % 4 !== 0) buf = Buffer.from(buf); // Float32Array views need 4-byte alignment
+    const buf = await readLargeFile(shardPaths(dir, m.shard).bin);
     const xs = new Float32Array(buf.buffer, buf.byteOffset, m.n * featureSize);
     const ys = new Float32Array(buf.buffer, buf.byteOffset + m.n * featureSize * 4, m.n * labelSize);
     for (const [row, f] of m.files.entries()) {

@@ -14,8 +14,8 @@ function tempSibling(target: string): string {
   return join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${Date.now().toString(36)}-${(counter++).toString(36)}`);
 }
 
-/** Writes `data` to `path` atomically (same-directory temp file + rename). */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+/** Writes `data` (or its parts, in order) to `path` atomically (same-directory temp file + rename). */
+export async function writeFileAtomic(path: string, data: string | Uint8Array | readonly Uint8Array[]): Promise<void> {
   await ensureDir(dirname(path));
   const tmp = tempSibling(path);
   try {
