@@ -71,6 +71,25 @@ test('features are computed once: the second run is a cache hit that does not ru
   assert.equal(await readFeatureSet(cacheDir, first.key), undefined);
 });
 
+test('images resized with another interpolation are another cache entry; bilinear keeps its key', async () => {
+  const features = truncate((await tinyBase().load()).model, 'block2_pool');
+  freeze(features);
+  const dir = mkdtempSync(join(cacheDir, 'interpolation-'));
+  // Photos of 17 px resized to the base's 12, so the resampling matters.
+  const photos = await makePhotoSet(2, 17);
+  after(() => rmSync(photos, { recursive: true, force: true }));
+  const openWith = (interpolation?: 'nearest' | 'bilinear') =>
+    flowFromDirectory(join(photos, 'data', 'train'), { targetSize: [12, 12], batchSize: 3, shuffle: false, classMode: 'binary', interpolation });
+  const implicit = await extractFeatures(features, await openWith(), { baseName: 'tiny', cacheDir: dir, silent: true });
+  const bilinear = await extractFeatures(features, await openWith('bilinear'), { baseName: 'tiny', cacheDir: dir, silent: true });
+  assert.equal(bilinear.hit, true, 'bilinear is the default');
+  const nearest = await extractFeatures(features, await openWith('nearest'), { baseName: 'tiny', cacheDir: dir, silent: true });
+  assert.equal(nearest.hit, false, 'nearest-neighbour features are not the bilinear ones');
+  assert.notEqual(nearest.key, implicit.key);
+  assert.notDeepEqual(Array.from(nearest.x), Array.from(implicit.x));
+  assert.equal((await extractFeatures(features, await openWith('nearest'), { baseName: 'tiny', cacheDir: dir, silent: true })).hit, true);
+});
+
 test("prefix cache: suffix on cached activations gives the model's outputs; augmented variants are seeded and distinct", async () => {
   const base = tinyBase();
   const features = truncate((await base.load()).model, 'block2_pool');

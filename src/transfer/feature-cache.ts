@@ -18,6 +18,7 @@ import { firstNonFinite } from '../util/finite.js';
 import { readLargeFile, sha256 } from '../util/large-files.js';
 import { Progress } from '../util/progress.js';
 import { batchStream, filePath, type BatchIteratorLike } from '../train/batches.js';
+import type { Interpolation } from '../data/decode.js';
 
 export const FEATURE_FORMAT = 'convkit-features';
 export const FEATURE_VERSION = 2;
@@ -31,6 +32,8 @@ export function defaultCacheDir(): string {
 /** A data source the cache can identify before reading it: a batch iterator that lists its files. */
 export type FeatureSource = BatchIteratorLike & {
   readonly files: readonly (string | { path: string; label?: number })[];
+  /** How the source resizes its images (a folder iterator's): another resampling gives other features. */
+  readonly decodeOptions?: { readonly interpolation?: Interpolation };
 };
 
 /** Features (or any per-image activations) of a whole data set, in memory. */
@@ -314,6 +317,7 @@ export async function featureIdentity(base: tf.LayersModel, data: FeatureSource,
     data: await dataDigest(data.files),
     classNames: data.classNames ?? [],
     classMode: data.classMode ?? null,
+    interpolation: data.decodeOptions?.interpolation,
     extra: options.extra,
   });
 }
@@ -329,6 +333,8 @@ interface IdentityParts {
   data: string;
   classNames: readonly string[];
   classMode: string | null;
+  /** The resize's resampling; bilinear (the default) is left out, so keys made before it was recorded still hold. */
+  interpolation?: Interpolation;
   extra?: Record<string, unknown>;
 }
 
@@ -342,6 +348,7 @@ export function identityOf(p: IdentityParts): Record<string, unknown> {
     data: p.data,
     classNames: p.classNames,
     classMode: p.classMode,
+    ...(p.interpolation && p.interpolation !== 'bilinear' ? { interpolation: p.interpolation } : {}),
     ...(p.extra ?? {}),
   };
 }

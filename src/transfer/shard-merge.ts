@@ -114,6 +114,7 @@ export async function mergeFeatureShards(folder: string, o: MergeShardsOptions =
       data: stampsDigest(set.stamps),
       classNames: settings.classNames,
       classMode: settings.classMode,
+      interpolation: settings.preprocessing.interpolation,
     });
     const key = cacheKey(identity);
     const entry: FeatureSet = {
