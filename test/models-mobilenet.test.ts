@@ -28,6 +28,11 @@ test('MobileNet v1: BatchNormalization folded into the convs gives the original 
   const model = await loadMobileNetV1({ path: V1, includeTop: true });
   assert.ok(model.layers.every((l) => l.getClassName() !== 'BatchNormalization'));
   assert.equal(model.layers[1].name, 'rescaling');
+  // Each ReLU6 runs in its convolution's kernel; its layer, kept for its name, is the identity.
+  const activationOf = (l: tf.layers.Layer) => (l.getConfig() as { activation?: string }).activation;
+  const convs = model.layers.filter((l) => ['Conv2D', 'DepthwiseConv2D'].includes(l.getClassName()));
+  assert.equal(convs.filter((l) => activationOf(l) === 'relu6').length, 27);
+  assert.ok(model.layers.filter((l) => l.name.endsWith('_relu')).every((l) => activationOf(l) === 'linear'));
   const x = randomPixels(2, 224, 224);
   const [a, b] = tf.tidy(() => [model.predict(x) as tf.Tensor, original.predict(tf.sub(tf.div(x, 127.5), 1)) as tf.Tensor]);
   assert.deepEqual(a.shape, [2, 1000]);

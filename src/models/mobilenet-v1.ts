@@ -39,6 +39,13 @@ function cloneLayer(layer: tf.layers.Layer, patch: tf.serialization.ConfigDict =
   return cls.fromConfig(cls, { ...layer.getConfig(), ...patch });
 }
 
+/** The activation of an Activation layer a convolution can run in its own kernel (relu6, relu), else undefined. */
+function fusableActivation(layer: tf.layers.Layer | undefined): string | undefined {
+  if (layer?.getClassName() !== 'Activation') return undefined;
+  const activation = (layer.getConfig() as { activation?: string }).activation;
+  return activation === 'relu6' || activation === 'relu' ? activation : undefined;
+}
+
 /** Conv/depthwise weights with the following BatchNormalization folded in. */
 function foldBn(conv: tf.layers.Layer, bn: tf.layers.Layer): tf.Tensor[] {
   return tf.tidy(() => {
@@ -99,16 +106,23 @@ export async function loadMobileNetV1(options: MobileNetV1Options): Promise<tf.L
       const next = layers[i + 1];
       let fresh: tf.layers.Layer;
       if (foldBatchNorm && (cls === 'Conv2D' || cls === 'DepthwiseConv2D') && next?.getClassName() === 'BatchNormalization') {
-        fresh = cloneLayer(layer, { useBias: true });
+        const activation = fusableActivation(layers[i + 2]);
+        fresh = cloneLayer(layer, { useBias: true, ...(activation ? { activation } : {}) });
         pending.push([fresh, foldBn(layer, next)]);
         i++; // the BatchNormalization is now part of this conv
+        if (activation) {
+          // The ReLU6 now runs inside the convolution's kernel; its layer stays, as the identity, for its name
+          // (the feature layer and the block boundaries are named after it).
+          x = fresh.apply(x) as tf.SymbolicTensor;
+          fresh = cloneLayer(layers[++i]!, { activation: 'linear' });
+        }
       } else {
         fresh = cloneLayer(layer);
         const weights = layer.getWeights();
         if (weights.length) pending.push([fresh, weights.map((t) => t.clone())]);
       }
       x = fresh.apply(x) as tf.SymbolicTensor;
-      if (layer.name === MOBILENET_V1_FEATURE_LAYER) {
+      if (layers[i]!.name === MOBILENET_V1_FEATURE_LAYER) {
         reachedFeature = true;
         if (!includeTop) break;
       }
