@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { layerCosts, vgg16ConvBase, workloadFlops, workloads, type LayerSpec } from '../src/bench/workloads.js';
 import { median } from '../src/util/stats.js';
-import { peakFlops } from '../src/bench/index.js';
+import { mergeRounds, peakFlops, type BenchReport } from '../src/bench/index.js';
 
 const byName = Object.fromEntries(workloads().map((w) => [w.name, w]));
 
@@ -58,4 +58,41 @@ test('median and peak FLOPS', () => {
   assert.equal(avx512.flopsPerCycle, 64);
   assert.ok(Math.abs(avx512.gflops - avx512.cores * 64 * 2.6) < 1e-9);
   assert.equal(peakFlops('cpu MHz\t\t: 2000.000\nflags\t\t: fpu sse2 avx\n').flopsPerCycle, 16);
+});
+
+test("rounds: each rate is the median round's, each ratio the median of the rounds' own ratios", () => {
+  const round = (native: number, pytorch: number, onnxRatio: number): BenchReport =>
+    ({
+      peak_gflops: 1,
+      calibrated_peak_gflops: null,
+      workloads: {
+        mini_xception_epoch: {
+          native: { images_per_s: native, gflops: native * 2 },
+          wasm: null,
+          pytorch: { images_per_s: pytorch, gflops: pytorch * 2 },
+          speedup_vs_pytorch: native / pytorch,
+        },
+      },
+      inference: {
+        mobilenet_v1_inference: {
+          native: { batch1_ms: 10, batch32_images_per_s: 50 * onnxRatio },
+          onnxruntime: { batch1_ms: 5, batch32_images_per_s: 50 },
+          throughput_ratio: onnxRatio,
+          latency_ratio: 2,
+        },
+      },
+      details: { notes: [] },
+    }) as unknown as BenchReport;
+  // The machine slowed during round 2: both sides' rates dropped, their ratio held.
+  const merged = mergeRounds([round(20, 16, 0.5), round(10, 5, 0.4), round(24, 20, 0.6)]);
+  const row = merged.workloads.mini_xception_epoch!;
+  assert.equal(row.native!.images_per_s, 20);
+  assert.equal(row.pytorch!.images_per_s, 16);
+  assert.equal(row.speedup_vs_pytorch, 1.25, 'median of 1.25, 2 and 1.2');
+  assert.equal(merged.inference.mobilenet_v1_inference!.throughput_ratio, 0.5);
+  assert.deepEqual(
+    merged.details.rounds?.map((r) => r.mini_xception_epoch),
+    [1.25, 2, 1.2],
+  );
+  assert.match(merged.details.notes.at(-1)!, /3 rounds/);
 });

@@ -7,6 +7,7 @@
 import { backend_util, getKernel, util } from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import { outputPool } from './buffer-pool.js';
 import type { NativeAddon } from './native-addon.js';
 import { Activation, BatchNormKind, BinaryOp, ConvKind, OptimizerKind, PoolKind, UnaryOp } from './opcodes.js';
 
@@ -56,11 +57,11 @@ function allFloat(backend: MathBackendCPU, ...ts: (TensorInfo | undefined)[]): b
 
 /**
  * An output array for a kernel that writes every element: not zero-filled
- * first (for a 56 MB activation that memset costs as much as the kernel).
+ * first (for a 56 MB activation that memset costs as much as the kernel),
+ * and a large one reuses a disposed tensor's memory (./buffer-pool.ts).
  */
 function alloc(n: number): Float32Array {
-  if (n < 1024) return new Float32Array(n);
-  return new Float32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
+  return outputPool.alloc(n);
 }
 
 function output(backend: MathBackendCPU, shape: number[], out: Float32Array): TensorInfo {

@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { BackendInfo } from './types.js';
+import { outputPool } from './buffer-pool.js';
 import { loadAddon, type NativeAddon } from './native-addon.js';
 import { installActivations } from './activations.js';
 import { installBatchNormTraining } from './batch-norm-training.js';
@@ -17,11 +18,42 @@ export { NATIVE_KERNEL_NAMES, nativeCalls } from './native-kernels.js';
 
 export const NATIVE_BACKEND = 'native';
 
+type DataId = Parameters<MathBackendCPU['readSync']>[0];
+type Values = Parameters<MathBackendCPU['write']>[0];
+
 class NativeBackend extends MathBackendCPU {
   constructor() {
     super();
     // The cpu backend's first write suggests installing tfjs-node; not relevant here.
     (this as unknown as { firstUse: boolean }).firstUse = false;
+  }
+
+  // The output pool learns which tensors hold each of its buffers, and which buffers left the backend.
+  override write(values: Values, shape: number[], dtype: tf.DataType): DataId {
+    outputPool.hold(values);
+    return super.write(values, shape, dtype);
+  }
+
+  override move(dataId: DataId, values: Values, shape: number[], dtype: tf.DataType, refCount: number): void {
+    outputPool.hold(values);
+    super.move(dataId, values, shape, dtype, refCount);
+  }
+
+  override readSync(dataId: DataId): tf.backend_util.BackendValues {
+    if (this.data.has(dataId)) outputPool.expose(this.data.get(dataId).values);
+    return super.readSync(dataId);
+  }
+
+  override disposeData(dataId: DataId, force = false): boolean {
+    const values = this.data.has(dataId) ? this.data.get(dataId).values : undefined;
+    const released = super.disposeData(dataId, force);
+    if (values && !this.data.has(dataId)) outputPool.release(values);
+    return released;
+  }
+
+  override dispose(): void {
+    outputPool.clear();
+    super.dispose();
   }
 }
 

@@ -41,6 +41,13 @@ export interface BenchOptions {
   python?: string;
   /** Silence the children's progress lines. */
   quiet?: boolean;
+  /**
+   * Runs of every backend's child in turn (default 1). With more, each
+   * figure is the median over the rounds and each ratio the median of the
+   * rounds' ratios, each measured on children run back to back: on a shared
+   * machine one round's ratio can swing by a third.
+   */
+  rounds?: number;
 }
 
 interface Rate {
@@ -95,6 +102,8 @@ export interface BenchReport {
       failed: Record<string, string>;
     };
     notes: string[];
+    /** With rounds > 1: each round's ratios, by workload. */
+    rounds?: Record<string, number | null>[];
   };
 }
 
@@ -193,6 +202,67 @@ function rate(r: WorkloadResult | { error: string } | undefined): Rate | null {
 }
 
 export async function runBench(opts: BenchOptions = {}): Promise<BenchReport> {
+  const rounds = opts.rounds ?? 1;
+  if (!(Number.isInteger(rounds) && rounds >= 1)) throw new RangeError(`rounds must be a whole number ≥ 1, got ${rounds}`);
+  const reports: BenchReport[] = [];
+  for (let i = 0; i < rounds; i++) reports.push(await benchRound(opts));
+  return rounds === 1 ? reports[0]! : mergeRounds(reports);
+}
+
+/** The round whose value of `pick` is the median (the lower middle one for an even count), among those that have one. */
+function medianOf<T>(items: readonly (T | null | undefined)[], pick: (t: T) => number): T | null {
+  const have = items.filter((t): t is T => t != null).sort((a, b) => pick(a) - pick(b));
+  return have.length ? have[(have.length - 1) >> 1]! : null;
+}
+
+/** One report from several rounds: median rates, and ratios as the median of each round's ratio. */
+export function mergeRounds(reports: readonly BenchReport[]): BenchReport {
+  const merged: BenchReport = structuredClone(reports[0]!);
+  const ratio = (r: number) => r;
+  for (const name of Object.keys(merged.workloads) as (keyof BenchReport['workloads'])[]) {
+    const rows = reports.map((r) => r.workloads[name]);
+    const rate = (b: BenchBackend) =>
+      medianOf(
+        rows.map((row) => row?.[b]),
+        (x) => x.images_per_s,
+      );
+    const speedup = medianOf(
+      rows.map((row) => row?.speedup_vs_pytorch),
+      ratio,
+    );
+    merged.workloads[name] = { native: rate('native'), wasm: rate('wasm'), pytorch: rate('pytorch'), speedup_vs_pytorch: speedup };
+  }
+  for (const name of Object.keys(merged.inference) as (keyof BenchReport['inference'])[]) {
+    const rows = reports.map((r) => r.inference[name]);
+    const rate = (b: 'native' | 'onnxruntime') =>
+      medianOf(
+        rows.map((row) => row?.[b]),
+        (x) => x.batch32_images_per_s,
+      );
+    merged.inference[name] = {
+      native: rate('native'),
+      onnxruntime: rate('onnxruntime'),
+      throughput_ratio: medianOf(
+        rows.map((row) => row?.throughput_ratio),
+        ratio,
+      ),
+      latency_ratio: medianOf(
+        rows.map((row) => row?.latency_ratio),
+        ratio,
+      ),
+    };
+  }
+  merged.details.rounds = reports.map((r) => ({
+    ...Object.fromEntries(Object.entries(r.workloads).map(([n, row]) => [n, row?.speedup_vs_pytorch ?? null])),
+    ...Object.fromEntries(Object.entries(r.inference).map(([n, row]) => [n, row?.throughput_ratio ?? null])),
+  }));
+  merged.details.notes.push(
+    `${reports.length} rounds, each running every backend's child in turn: rates are the median round's, ratios the median of the rounds' ratios (details.rounds)`,
+  );
+  return merged;
+}
+
+async function benchRound(opts: BenchOptions): Promise<BenchReport> {
   const names: readonly string[] = opts.workloads ?? [...WORKLOAD_NAMES, ...GRAPH_WORKLOAD_NAMES, ...INFERENCE_WORKLOAD_NAMES];
   const chosen: (Workload & { flops: number })[] = allWorkloads()
     .filter((w) => names.includes(w.name))

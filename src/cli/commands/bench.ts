@@ -10,12 +10,14 @@ import type { Command } from '../command.js';
 const spec = {
   name: 'bench',
   usage: [
-    'convkit bench [--json] [--quick] [--threads N] [--backends native,wasm,pytorch,onnxruntime] [--workloads NAME,...]',
+    'convkit bench [--json] [--quick] [--threads N] [--rounds N] [--backends native,wasm,pytorch,onnxruntime] [--workloads NAME,...]',
     '  Times convkit-native, convkit-wasm and PyTorch (each in its own process) on: a 3×3 conv,',
     '  VGG16 forward, a small-CNN training epoch, a VGG16 fine-tuning step, a mini-Xception training',
     '  epoch and a MobileNet v2 whole-base fine-tuning step; prints images/s, GFLOPS, % of the peak',
     '  measured with an FMA loop, and the speed-up of native over PyTorch. --threads: every',
-    "  backend's threads (default all cores). --json: the last line is one JSON object.",
+    "  backend's threads (default all cores). --rounds N: run every backend's child N times in turn and",
+    "  report medians, each ratio the median of the rounds' ratios (default 1; a shared machine's load",
+    '  swings one round by up to a third). --json: the last line is one JSON object.',
     `  Workloads: ${[...WORKLOAD_NAMES, ...GRAPH_WORKLOAD_NAMES].join(', ')}. PyTorch runs with /usr/bin/python3 (--python to change).`,
     `  Inference workloads (${INFERENCE_WORKLOAD_NAMES.join(', ')}): a MobileNet v1/v2 classifier`,
     '  through convkit-native and, exported to ONNX, through onnxruntime-node (2 threads): batch-1',
@@ -29,6 +31,7 @@ const spec = {
     json: { type: 'boolean' },
     quick: { type: 'boolean' },
     threads: { type: 'string' },
+    rounds: { type: 'string' },
     backends: { type: 'string' },
     workloads: { type: 'string' },
     python: { type: 'string' },
@@ -48,6 +51,15 @@ function list<T extends string>(value: string | undefined, flag: string, allowed
   return items as T[];
 }
 
+/** A flag's whole number ≥ 1, or undefined when absent. */
+function count(value: string | undefined, flag: string, example: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!(Number.isInteger(n) && n >= 1))
+    throw new ConvkitError(`invalid --${flag}: ${JSON.stringify(value)}`, `use a whole number of ${flag} ≥ 1, e.g. --${flag} ${example}`);
+  return n;
+}
+
 const bench: Command = {
   async run(argv) {
     const { values, positionals } = parseCommandArgs(spec, argv);
@@ -60,13 +72,12 @@ const bench: Command = {
       throw new ConvkitError(`unexpected argument ${JSON.stringify(sub === 'data' ? extra[0] : sub)}`, `see "convkit bench --help"\n\n${spec.usage}`);
     }
     if (sub === 'data') return benchDataCommand(values.dir, Boolean(values.json));
-    const threads = values.threads === undefined ? undefined : Number(values.threads);
-    if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) {
-      throw new ConvkitError(`invalid --threads: ${JSON.stringify(values.threads)}`, 'use a whole number of threads ≥ 1, e.g. --threads 2');
-    }
+    const threads = count(values.threads, 'threads', 2);
+    const rounds = count(values.rounds, 'rounds', 5);
     const report = await runBench({
       quick: values.quick,
       threads,
+      rounds,
       python: values.python,
       backends: list<BenchBackend | 'onnxruntime'>(values.backends, 'backends', [...BENCH_BACKENDS, 'onnxruntime']),
       workloads: list<WorkloadName | GraphWorkloadName | InferenceWorkloadName>(values.workloads, 'workloads', [
