@@ -273,16 +273,17 @@ Napi::Value BatchNorm(const Napi::CallbackInfo& info) {
   if (!info[4].IsArray() || !info[5].IsArray()) throw Napi::TypeError::New(env, "batchNorm: bad arguments");
   auto ins = info[4].As<Napi::Array>(), outs = info[5].As<Napi::Array>();
   const bool inference = kind == ck::BatchNormKind::kInference;
-  const bool forward = kind == ck::BatchNormKind::kTrainForward;
-  if (!inference && !forward && kind != ck::BatchNormKind::kTrainBackward)
-    throw Napi::RangeError::New(env, "batchNorm: unknown kind");
-  const uint32_t n_in = inference ? 5 : forward ? 3 : 5, n_out = inference ? 1 : 3;
+  const bool forward = kind == ck::BatchNormKind::kTrainForward || kind == ck::BatchNormKind::kTrainForwardRelu;
+  const bool backward = kind == ck::BatchNormKind::kTrainBackward || kind == ck::BatchNormKind::kTrainBackwardRelu;
+  if (!inference && !forward && !backward) throw Napi::RangeError::New(env, "batchNorm: unknown kind");
+  const uint32_t n_in = inference ? 5 : forward ? 3 : kind == ck::BatchNormKind::kTrainBackwardRelu ? 6 : 5;
+  const uint32_t n_out = inference ? 1 : 3;
   // How many inputs are whole activations ([rows, C]); the rest are per-channel.
-  const uint32_t n_full = kind == ck::BatchNormKind::kTrainBackward ? 2 : 1;
+  const uint32_t n_full = backward ? 2 : 1;
   if (rows < 1 || C < 1 || ins.Length() != n_in || outs.Length() != n_out)
     throw Napi::RangeError::New(env, "batchNorm: bad sizes");
-  const float* in[5] = {};
-  int64_t lens[5] = {};
+  const float* in[6] = {};
+  int64_t lens[6] = {};
   for (uint32_t i = 0; i < n_in; ++i) {
     Napi::Value v = ins.Get(i);
     in[i] = static_cast<const float*>(f32(v));

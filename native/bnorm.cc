@@ -31,39 +31,65 @@ CK_CLONES void shifted_sums(const float* __restrict x, int64_t lo, int64_t hi, i
   }
 }
 
-// sdy += Σ dy, sdyx += Σ dy·(x − mean) over rows [lo, hi).
+// The forward output (x − mean)·a + b, rounded to float as it is stored.
+inline float normalized(float x, double mean, double a, double b) { return float((double(x) - mean) * a + b); }
+
+// dy through a following ReLU at the forward output y = (x − mean)·ya + yb, with ReluGrad's arithmetic
+// (eltwise.cc: dy·[y > 0], NaN through), branch-free so that the loops vectorize; dy itself without one.
+template <bool Relu>
+inline float gated(float dy, float x, double mean, double ya, double yb) {
+  if constexpr (Relu) {
+    const float y = normalized(x, mean, ya, yb);
+    const float s = float(y > 0.f);
+    return dy * (y == y ? s : y);
+  }
+  return dy;
+}
+
+// sdy += Σ dy, sdyx += Σ dy·(x − mean) over rows [lo, hi) (dy gated by the ReLU when there is one).
+template <bool Relu>
 CK_CLONES void grad_sums(const float* __restrict dy, const float* __restrict x, int64_t lo, int64_t hi, int64_t C,
-                         const double* __restrict mean, double* __restrict sdy, double* __restrict sdyx) {
+                         const double* __restrict mean, const double* __restrict ya, const double* __restrict yb,
+                         double* __restrict sdy, double* __restrict sdyx) {
   for (int64_t r = lo; r < hi; ++r) {
     const float* g = dy + r * C;
     const float* xr = x + r * C;
     for (int64_t c = 0; c < C; ++c) {
-      const double gd = g[c];
+      const double gd = gated<Relu>(g[c], xr[c], mean[c], ya[c], yb[c]);
       sdy[c] += gd;
       sdyx[c] += gd * (double(xr[c]) - mean[c]);
     }
   }
 }
 
-// y = (x − mean)·a + b over rows [lo, hi).
+// y = (x − mean)·a + b over rows [lo, hi), then max(y, 0) with Relu.
+template <bool Relu>
 CK_CLONES void affine(const float* __restrict x, int64_t lo, int64_t hi, int64_t C, const double* __restrict mean,
                       const double* __restrict a, const double* __restrict b, float* __restrict y) {
   for (int64_t r = lo; r < hi; ++r) {
     const float* xr = x + r * C;
     float* yr = y + r * C;
-    for (int64_t c = 0; c < C; ++c) yr[c] = float((double(xr[c]) - mean[c]) * a[c] + b[c]);
+    for (int64_t c = 0; c < C; ++c) {
+      const float v = normalized(xr[c], mean[c], a[c], b[c]);
+      yr[c] = Relu ? (v > 0.f ? v : (v == v ? 0.f : v)) : v;  // eltwise.cc's Relu, to the bit
+    }
   }
 }
 
-// dx = dy·a − (x − mean)·k − b over rows [lo, hi).
+// dx = dy·a − (x − mean)·k − b over rows [lo, hi) (dy gated by the ReLU when there is one).
+template <bool Relu>
 CK_CLONES void grad_input(const float* __restrict dy, const float* __restrict x, int64_t lo, int64_t hi, int64_t C,
                           const double* __restrict mean, const double* __restrict a, const double* __restrict k,
-                          const double* __restrict b, float* __restrict dx) {
+                          const double* __restrict b, const double* __restrict ya, const double* __restrict yb,
+                          float* __restrict dx) {
   for (int64_t r = lo; r < hi; ++r) {
     const float* g = dy + r * C;
     const float* xr = x + r * C;
     float* o = dx + r * C;
-    for (int64_t c = 0; c < C; ++c) o[c] = float(double(g[c]) * a[c] - (double(xr[c]) - mean[c]) * k[c] - b[c]);
+    for (int64_t c = 0; c < C; ++c) {
+      const double gd = gated<Relu>(g[c], xr[c], mean[c], ya[c], yb[c]);
+      o[c] = float(gd * a[c] - (double(xr[c]) - mean[c]) * k[c] - b[c]);
+    }
   }
 }
 
@@ -125,9 +151,10 @@ void inference(int64_t rows, int64_t C, double eps, const float* const* in, cons
        offset = per_channel(in[3], lens[3], C, 0.0), scale = per_channel(in[4], lens[4], C, 1.0);
   std::vector<double> a(C);
   for (int64_t c = 0; c < C; ++c) a[c] = scale[c] / std::sqrt(var[c] + eps);
-  over_rows(rows, C, [&](int64_t lo, int64_t hi, int) { affine(in[0], lo, hi, C, mean.data(), a.data(), offset.data(), y); });
+  over_rows(rows, C, [&](int64_t lo, int64_t hi, int) { affine<false>(in[0], lo, hi, C, mean.data(), a.data(), offset.data(), y); });
 }
 
+template <bool Relu>
 void train_forward(int64_t rows, int64_t C, double eps, const float* const* in, float* const* out) {
   const float* x = in[0];
   auto gamma = per_channel(in[1], C, C, 1.0), beta = per_channel(in[2], C, C, 0.0);
@@ -142,22 +169,27 @@ void train_forward(int64_t rows, int64_t C, double eps, const float* const* in, 
   const double n = double(rows);
   for (int64_t c = 0; c < C; ++c) {
     const double d = s1[c] / n;
-    mean[c] = shift[c] + d;
-    const double var = std::max(0.0, s2[c] / n - d * d);
-    out[1][c] = float(mean[c]);
-    out[2][c] = float(var);
-    a[c] = gamma[c] / std::sqrt(var + eps);
+    // y from the float moments that train_backward receives, so that it can recompute y exactly (the ReLU's gate).
+    out[1][c] = float(shift[c] + d);
+    out[2][c] = float(std::max(0.0, s2[c] / n - d * d));
+    mean[c] = out[1][c];
+    a[c] = gamma[c] / std::sqrt(double(out[2][c]) + eps);
   }
-  over_rows(rows, C, [&](int64_t lo, int64_t hi, int) { affine(x, lo, hi, C, mean.data(), a.data(), beta.data(), out[0]); });
+  over_rows(rows, C, [&](int64_t lo, int64_t hi, int) { affine<Relu>(x, lo, hi, C, mean.data(), a.data(), beta.data(), out[0]); });
 }
 
+template <bool Relu>
 void train_backward(int64_t rows, int64_t C, double eps, const float* const* in, float* const* out) {
   const float *dy = in[0], *x = in[1];
   auto mean = per_channel(in[2], C, C, 0.0), var = per_channel(in[3], C, C, 0.0), gamma = per_channel(in[4], C, C, 1.0);
+  // The forward output's scale and shift, exactly as train_forward computed them, to recompute y for the ReLU's gate.
+  auto yb = per_channel(Relu ? in[5] : nullptr, C, C, 0.0);
+  std::vector<double> ya(C);
+  for (int64_t c = 0; c < C; ++c) ya[c] = gamma[c] / std::sqrt(var[c] + eps);
   const int nt = int(std::min<int64_t>(threads_for_size(rows * C), rows));
   Sums sums(C, nt);
   const int used = over_rows(rows, C, [&](int64_t lo, int64_t hi, int t) {
-    grad_sums(dy, x, lo, hi, C, mean.data(), sums.first(t), sums.second(t));
+    grad_sums<Relu>(dy, x, lo, hi, C, mean.data(), ya.data(), yb.data(), sums.first(t), sums.second(t));
   });
   std::vector<double> sdy, sdyx, a(C), k(C), b(C);
   sums.total(used, sdy, sdyx);
@@ -173,7 +205,7 @@ void train_backward(int64_t rows, int64_t C, double eps, const float* const* in,
     b[c] = a[c] * sdy[c] / n;
   }
   over_rows(rows, C, [&](int64_t lo, int64_t hi, int) {
-    grad_input(dy, x, lo, hi, C, mean.data(), a.data(), k.data(), b.data(), out[0]);
+    grad_input<Relu>(dy, x, lo, hi, C, mean.data(), a.data(), k.data(), b.data(), ya.data(), yb.data(), out[0]);
   });
 }
 
@@ -183,8 +215,10 @@ void batch_norm(BatchNormKind kind, int64_t rows, int64_t channels, double eps, 
                 const int64_t* lens, float* const* out) {
   switch (kind) {
     case BatchNormKind::kInference: inference(rows, channels, eps, in, lens, out[0]); break;
-    case BatchNormKind::kTrainForward: train_forward(rows, channels, eps, in, out); break;
-    case BatchNormKind::kTrainBackward: train_backward(rows, channels, eps, in, out); break;
+    case BatchNormKind::kTrainForward: train_forward<false>(rows, channels, eps, in, out); break;
+    case BatchNormKind::kTrainBackward: train_backward<false>(rows, channels, eps, in, out); break;
+    case BatchNormKind::kTrainForwardRelu: train_forward<true>(rows, channels, eps, in, out); break;
+    case BatchNormKind::kTrainBackwardRelu: train_backward<true>(rows, channels, eps, in, out); break;
   }
 }
 

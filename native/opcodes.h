@@ -25,7 +25,7 @@ enum class BinaryOp : int { kAdd = 0, kSub = 1, kMul = 2, kDiv = 3, kSquaredDiff
 enum class OptimizerKind : int { kRMSProp = 0, kAdam = 1 };
 
 // batchNorm(kind, ...): see bnorm.h.
-enum class BatchNormKind : int { kInference = 0, kTrainForward = 1, kTrainBackward = 2 };
+enum class BatchNormKind : int { kInference = 0, kTrainForward = 1, kTrainBackward = 2, kTrainForwardRelu = 3, kTrainBackwardRelu = 4 };
 
 // resample(params, ...): the fill mode and interpolation order in params; see resample.h.
 enum class ResampleFill : int { kConstant = 0, kNearest = 1, kReflect = 2, kWrap = 3 };

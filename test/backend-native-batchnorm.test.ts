@@ -94,7 +94,7 @@ test('without the native kernel (the cpu backend) BatchNormalization trains on t
   const w = randomInput(rng, [4, 3, 3, 8]);
   await tf.setBackend('cpu');
   assert.equal(
-    tf.tidy(() => nativeBatchNormTraining(tf.zeros([4, 3, 3, 8]), tf.ones([8]), tf.zeros([8]), 1e-3)),
+    tf.tidy(() => nativeBatchNormTraining(tf.zeros([4, 3, 3, 8]), tf.ones([8]), tf.zeros([8]), 1e-3, false)),
     undefined,
   );
   const got = await runOn('cpu', [x, gamma, beta, w], (xs, g, b, ws) => throughLayer(xs!, g!, b!, ws!));

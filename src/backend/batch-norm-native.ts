@@ -16,13 +16,13 @@ function registerGradient(): void {
   if (gradientRegistered) return;
   tf.registerGradient({
     kernelName: BATCH_NORM_TRAIN,
-    inputsToSave: ['x', 'gamma'],
+    inputsToSave: ['x', 'gamma', 'beta'],
     outputsToSave: [false, true, true],
     gradFunc: (dys, saved, attrs) => {
       const dy = (Array.isArray(dys) ? dys[0] : dys) as tf.Tensor;
-      const [x, gamma, mean, variance] = saved as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
+      const [x, gamma, beta, mean, variance] = saved as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
       // One kernel gives all three; made here, outside the per-input scopes the engine disposes after each one.
-      const [dx, dGamma, dBeta] = tf.engine().runKernel(BATCH_NORM_TRAIN_GRAD, { dy, x, mean, variance, gamma }, attrs as tf.NamedAttrMap) as tf.Tensor[];
+      const [dx, dGamma, dBeta] = tf.engine().runKernel(BATCH_NORM_TRAIN_GRAD, { dy, x, mean, variance, gamma, beta }, attrs as tf.NamedAttrMap) as tf.Tensor[];
       return { x: () => dx!, gamma: () => dGamma!, beta: () => dBeta! };
     },
   });
@@ -31,18 +31,20 @@ function registerGradient(): void {
 
 /**
  * Batch normalization in training mode over every axis of `x` but the last,
- * on the backend's native kernel: the output (differentiable in x, γ and β)
- * and the batch's mean and biased variance; undefined where the backend has
- * no such kernel.
+ * on the backend's native kernel: the output (differentiable in x, γ and β;
+ * with `relu`, max(y, 0), the ReLU after it run in the same passes) and the
+ * batch's mean and biased variance; undefined where the backend has no such
+ * kernel.
  */
 export function nativeBatchNormTraining(
   x: tf.Tensor,
   gamma: tf.Tensor1D,
   beta: tf.Tensor1D,
   epsilon: number,
+  relu: boolean,
 ): { y: tf.Tensor; mean: tf.Tensor1D; variance: tf.Tensor1D } | undefined {
   if (!tf.getKernel(BATCH_NORM_TRAIN, tf.getBackend())) return undefined;
   registerGradient();
-  const [y, mean, variance] = tf.engine().runKernel(BATCH_NORM_TRAIN, { x, gamma, beta }, { epsilon }) as tf.Tensor[];
+  const [y, mean, variance] = tf.engine().runKernel(BATCH_NORM_TRAIN, { x, gamma, beta }, { epsilon, relu }) as tf.Tensor[];
   return { y: y!, mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D };
 }

@@ -19,6 +19,12 @@
  * frozen layer, see src/transfer/batch-norm.ts) keeps tfjs's own path. The
  * layer keeps its class, config and weights, so models save and load as
  * before. CONVKIT_FUSED_BN=0 keeps tfjs's path in training too.
+ *
+ * A ReLU that alone reads a BatchNormalization's output (mini-Xception's and
+ * xresnet's BN → ReLU) runs inside the BN kernels while a model trains
+ * (fuseBatchNormRelu, called by fit): the forward kernel writes max(y, 0),
+ * the gradient kernel gates dy by y > 0, and the Activation layer passes the
+ * tensor on. That saves two passes over the activations each way.
  */
 import * as tf from '@tensorflow/tfjs';
 import { nativeBatchNormTraining } from './batch-norm-native.js';
@@ -36,12 +42,56 @@ interface BatchNormLike {
   call(inputs: tf.Tensor | tf.Tensor[], kwargs: tf.serialization.ConfigDict): tf.Tensor | tf.Tensor[];
 }
 
+interface ActivationLike {
+  activation?: { getClassName(): string };
+  call(inputs: tf.Tensor | tf.Tensor[], kwargs: tf.serialization.ConfigDict): tf.Tensor | tf.Tensor[];
+}
+
+/** BatchNormalization layers of models in training whose output only a ReLU layer reads (a count: fits may nest). */
+const reluAfter = new WeakMap<object, number>();
+/** Outputs of BN layers that already applied the ReLU after them. */
+const reluApplied = new WeakSet<tf.Tensor>();
+
+const isRelu = (layer: tf.layers.Layer): boolean =>
+  layer.getClassName() === 'Activation' && (layer as unknown as ActivationLike).activation?.getClassName() === 'relu';
+
+/**
+ * Lets each BatchNormalization layer of `model` (and of models nested in it)
+ * whose output is read by one ReLU layer alone, and is not an output of the
+ * model, apply that ReLU itself while training. Returns the undo.
+ */
+export function fuseBatchNormRelu(model: tf.LayersModel): () => void {
+  const marked: tf.layers.Layer[] = [];
+  const visit = (m: tf.LayersModel) => {
+    const inModel = new Set<tf.layers.Layer>(m.layers);
+    const outputs = new Set<tf.layers.Layer>(m.outputLayers);
+    for (const layer of m.layers) {
+      if (layer instanceof tf.LayersModel) visit(layer);
+      if (layer.getClassName() !== 'BatchNormalization' || outputs.has(layer)) continue;
+      const readers = layer.outboundNodes.filter((n) => inModel.has(n.outboundLayer));
+      if (readers.length !== 1 || !isRelu(readers[0]!.outboundLayer)) continue;
+      reluAfter.set(layer, (reluAfter.get(layer) ?? 0) + 1);
+      marked.push(layer);
+    }
+  };
+  visit(model);
+  return () => {
+    for (const layer of marked) {
+      const n = reluAfter.get(layer)! - 1;
+      if (n > 0) reluAfter.set(layer, n);
+      else reluAfter.delete(layer);
+    }
+  };
+}
+
 let installed = false;
 
 export function installBatchNormTraining(): void {
   if (installed || process.env.CONVKIT_FUSED_BN === '0') return;
-  const entry = tf.serialization.SerializationMap.getMap().classNameMap.BatchNormalization as unknown as [{ prototype: BatchNormLike }, unknown] | undefined;
-  if (!entry) return; // another tfjs-layers: keep its own
+  const classes = tf.serialization.SerializationMap.getMap().classNameMap;
+  const entry = classes.BatchNormalization as unknown as [{ prototype: BatchNormLike }, unknown] | undefined;
+  const activation = classes.Activation as unknown as [{ prototype: ActivationLike }, unknown] | undefined;
+  if (!entry || !activation) return; // another tfjs-layers: keep its own
   const proto = entry[0].prototype;
   const shippedCall = proto.call;
   proto.call = function (this: BatchNormLike, inputs, kwargs) {
@@ -55,8 +105,9 @@ export function installBatchNormTraining(): void {
       this.scale &&
       (this.axis === -1 || this.axis === x.rank - 1);
     if (!fusable) return shippedCall.call(this, inputs, kwargs);
-    return tf.tidy(() => {
-      const { y, mean, variance } = batchNormTraining(x, this.gamma.read() as tf.Tensor1D, this.beta.read() as tf.Tensor1D, this.epsilon);
+    const relu = reluAfter.has(this);
+    const out = tf.tidy(() => {
+      const { y, mean, variance } = batchNormTraining(x, this.gamma.read() as tf.Tensor1D, this.beta.read() as tf.Tensor1D, this.epsilon, relu);
       for (const [moving, batch] of [
         [this.movingMean, mean],
         [this.movingVariance, variance],
@@ -67,19 +118,45 @@ export function installBatchNormTraining(): void {
       }
       return y;
     });
+    if (relu) reluApplied.add(out);
+    return out;
+  };
+  const shippedActivation = activation[0].prototype.call;
+  activation[0].prototype.call = function (this: ActivationLike, inputs, kwargs) {
+    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    // A clone (the same data, counted twice): the model's executor disposes the BN output and this one apart.
+    if (x && reluApplied.has(x) && this.activation?.getClassName() === 'relu') return tf.clone(x);
+    return shippedActivation.call(this, inputs, kwargs);
   };
   installed = true;
 }
 
 /**
  * Batch normalization in training mode over every axis of `x` but the last:
- * the output (differentiable in x, γ and β) and the batch's mean and biased
- * variance (constants, for the moving averages; the caller disposes them).
+ * the output (differentiable in x, γ and β; with `relu`, max(y, 0)) and the
+ * batch's mean and biased variance (constants, for the moving averages; the
+ * caller disposes them).
  */
-function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number): { y: tf.Tensor; mean: tf.Tensor1D; variance: tf.Tensor1D } {
+function batchNormTraining(
+  x: tf.Tensor,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  epsilon: number,
+  relu: boolean,
+): { y: tf.Tensor; mean: tf.Tensor1D; variance: tf.Tensor1D } {
   // The native backend runs each direction as one kernel (./batch-norm-native.ts).
-  const native = nativeBatchNormTraining(x, gamma, beta, epsilon);
+  const native = nativeBatchNormTraining(x, gamma, beta, epsilon, relu);
   if (native) return native;
+  const composed = composedBatchNormTraining(x, gamma, beta, epsilon);
+  return relu ? { ...composed, y: tf.relu(composed.y) } : composed;
+}
+
+function composedBatchNormTraining(
+  x: tf.Tensor,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  epsilon: number,
+): { y: tf.Tensor; mean: tf.Tensor1D; variance: tf.Tensor1D } {
   const axes = x.shape.slice(0, -1).map((_, i) => i);
   const n = x.size / x.shape[x.rank - 1]!;
   let mean: tf.Tensor1D | undefined, variance: tf.Tensor1D | undefined;

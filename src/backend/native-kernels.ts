@@ -490,7 +490,7 @@ function batchNormTrain({ inputs, backend, attrs = {} }: Args, addon: NativeAddo
     mean = alloc(channels),
     variance = alloc(channels);
   addon.batchNorm(
-    BatchNormKind.TrainForward,
+    attrs.relu ? BatchNormKind.TrainForwardRelu : BatchNormKind.TrainForward,
     rows,
     channels,
     attrs.epsilon as number,
@@ -501,13 +501,17 @@ function batchNormTrain({ inputs, backend, attrs = {} }: Args, addon: NativeAddo
 }
 
 function batchNormTrainGrad({ inputs, backend, attrs = {} }: Args, addon: NativeAddon): TensorInfo[] {
-  const { dy, x, mean, variance, gamma } = inputs;
-  const [rows, channels] = channelRows(BATCH_NORM_TRAIN_GRAD, backend, [x, dy], [mean, variance, gamma]);
+  const { dy, x, mean, variance, gamma, beta } = inputs;
+  const relu = Boolean(attrs.relu);
+  // With a ReLU, β too: the kernel recomputes the forward output for the ReLU's gate.
+  const perChannel = relu ? [mean, variance, gamma, beta] : [mean, variance, gamma];
+  const [rows, channels] = channelRows(BATCH_NORM_TRAIN_GRAD, backend, [x, dy], perChannel);
   const dx = alloc(rows * channels),
     dGamma = alloc(channels),
     dBeta = alloc(channels);
-  const ins = [dy!, x!, mean!, variance!, gamma!].map((t) => values(backend, t));
-  addon.batchNorm(BatchNormKind.TrainBackward, rows, channels, attrs.epsilon as number, ins, [dx, dGamma, dBeta]);
+  const ins = [dy!, x!, ...perChannel.map((t) => t!)].map((t) => values(backend, t));
+  const kind = relu ? BatchNormKind.TrainBackwardRelu : BatchNormKind.TrainBackward;
+  addon.batchNorm(kind, rows, channels, attrs.epsilon as number, ins, [dx, dGamma, dBeta]);
   return [output(backend, x!.shape, dx), output(backend, [channels], dGamma), output(backend, [channels], dBeta)];
 }
 

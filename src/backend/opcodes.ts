@@ -43,7 +43,7 @@ export const OptimizerKind = { RMSProp: 0, Adam: 1 } as const;
 export type OptimizerKind = CodeOf<typeof OptimizerKind>;
 
 /** batchNorm(kind, ...): see native/bnorm.h. */
-export const BatchNormKind = { Inference: 0, TrainForward: 1, TrainBackward: 2 } as const;
+export const BatchNormKind = { Inference: 0, TrainForward: 1, TrainBackward: 2, TrainForwardRelu: 3, TrainBackwardRelu: 4 } as const;
 export type BatchNormKind = CodeOf<typeof BatchNormKind>;
 
 /** resample(params, ...): the fill mode and the interpolation order in params; see native/resample.h. */

@@ -18,6 +18,7 @@ import { WeightEma, chooseEmaLogs, type EmaOptions } from './ema.js';
 import { groupedOptimizer } from './lr-groups.js';
 import { mixLabeledBatch, type BatchMix } from '../augment/mix.js';
 import { decoupleWeightDecay } from './weight-decay.js';
+import { fuseBatchNormRelu } from '../backend/batch-norm-training.js';
 
 export interface FitOptions {
   epochs: number;
@@ -399,6 +400,8 @@ export async function fit(model: tf.LayersModel, data: BatchData, options: FitOp
   checkFitOptions(options);
   const t0 = performance.now();
   const loop = startLoop(model, data, options);
+  // ReLUs after BatchNormalization run inside its training kernels while this fit lasts.
+  const unfuse = fuseBatchNormRelu(model);
   const {
     state,
     state: { history },
@@ -431,6 +434,7 @@ export async function fit(model: tf.LayersModel, data: BatchData, options: FitOp
     if (loop.ema && (loop.ema.swappedIn || !options.validationData)) loop.ema.commit();
     await callAll(loop, (cb) => cb.onTrainEnd?.(lastLogs, state));
   } finally {
+    unfuse();
     loop.ema?.dispose();
     restoreSeeds(loop);
     loop.interruption.dispose();
