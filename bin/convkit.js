@@ -1,5 +1,6 @@
-#!/usr/bin/env node
-// Thin launcher: the compiled CLI lives in dist/ (built by `npm run build`).
+#!/usr/bin/env -S node --no-concurrent-marking
+// Thin launcher: the compiled CLI lives in dist/ (built by `npm run build`). V8 marks on the JS thread
+// (--no-concurrent-marking): its marking threads would take a core from the kernels' thread team (docs/backend.md).
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';

@@ -9,5 +9,5 @@ if [[ ! -d $data ]]; then
   exit 2
 fi
 out=${CONVKIT_OUT:-out/cats-vs-dogs}
-node bin/convkit.js study cats-vs-dogs --data "$data" --out "$out" --profile "${CONVKIT_PROFILE:-quick}" "$@"
+node --no-concurrent-marking bin/convkit.js study cats-vs-dogs --data "$data" --out "$out" --profile "${CONVKIT_PROFILE:-quick}" "$@"
 echo "convkit demo: the report is $(cd "$out" && pwd)/index.html (try the best model in try.html beside it)"
