@@ -6,6 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -65,7 +66,13 @@ test('loadAddon refuses a cut file with a message naming it and the rebuild comm
 test('every command still runs on a cut addon: one notice, then the wasm backend', async () => {
   const script = join(dir, 'doctor.mjs');
   const main = pathToFileURL(join(import.meta.dirname, '..', 'src', 'cli', 'main.ts')).href;
-  await writeFile(script, `const { main } = await import(${JSON.stringify(main)});\nprocess.exitCode = await main(['doctor', '--json']);\n`);
+  // Then a write on the JS cpu backend (wasm's helper kernels use it), which would suggest installing tfjs-node.
+  await writeFile(
+    script,
+    `const { main } = await import(${JSON.stringify(main)});\nprocess.exitCode = await main(['doctor', '--json']);\n` +
+      `const tf = await import(${JSON.stringify(pathToFileURL(createRequire(import.meta.url).resolve('@tensorflow/tfjs')).href)});\n` +
+      `await tf.setBackend('cpu');\ntf.add(tf.ones([2]), tf.ones([2])).dataSync();\n`,
+  );
   const env: NodeJS.ProcessEnv = { ...process.env, CONVKIT_NATIVE_ADDON: cut };
   delete env.CONVKIT_BACKEND;
   delete env.CONVKIT_REQUIRE_NATIVE; // this child is meant to fall back
@@ -76,4 +83,5 @@ test('every command still runs on a cut addon: one notice, then the wasm backend
   const notices = r.stderr.split('\n').filter((l) => l.includes(cut));
   assert.equal(notices.length, 1, r.stderr);
   assert.match(notices[0]!, /native backend unavailable .*cut short .*node scripts\/build-native\.mjs.*falling back/);
+  assert.doesNotMatch(r.stderr, /tfjs-node/, 'no advice to install a backend convkit replaces');
 });

@@ -40,6 +40,7 @@ export function initBackend(preferred?: BackendName, log: (line: string) => void
 }
 
 async function selectBackend(preferred: BackendName | undefined, log: (line: string) => void): Promise<BackendInfo> {
+  quietCpuBackend();
   installActivations();
   installFusedConv();
   installBatchNormTraining();
@@ -71,6 +72,15 @@ async function selectBackend(preferred: BackendName | undefined, log: (line: str
     }
   }
   throw new ConvkitError('no TensorFlow.js backend could start', notices.join('; '));
+}
+
+/**
+ * The JS cpu backend (wasm's helper kernels run on it) prints, on its first
+ * write, a suggestion to install tfjs-node, which convkit replaces: not shown.
+ */
+function quietCpuBackend(): void {
+  const cpu = tf.findBackend('cpu') as { firstUse?: boolean } | null;
+  if (cpu && 'firstUse' in cpu) cpu.firstUse = false;
 }
 
 /** The backend chosen so far, if any. */
