@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { runTransferRecipe, TRANSFER_RECIPES } from '../src/transfer/recipes.js';
 import { flowFromDirectory } from '../src/data/index.js';
 import { fileSystem } from '../src/train/saved-model.js';
@@ -44,6 +44,8 @@ test('features: head trained on cached features, saved as one classifier that pl
   const meta = JSON.parse(readFileSync(join(out, 'convkit.json'), 'utf8'));
   assert.equal(meta.recipe.name, 'features');
   assert.deepEqual(meta.classNames, ['cats', 'dogs']);
+  // The data it learned from, as the int8 TFLite export's default calibration set.
+  assert.deepEqual(meta.data, { root: resolve(common.data), train: 10, validation: 10 });
   const loaded = await tf.loadLayersModel(fileSystem(out));
   assert.deepEqual(loaded.inputs[0]!.shape, [null, 12, 12, 3]);
   assert.equal(loaded.layers[1]!.name, 'rescaling');

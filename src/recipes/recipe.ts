@@ -93,6 +93,8 @@ export interface Recipe {
 
 export interface RecipeRunOptions {
   data: string;
+  /** The data folder as the user named it, for convkit.json (`data` may be a view of it without bad files). */
+  source?: string;
   out: string;
   settings: RecipeSettings;
   profile: Profile;

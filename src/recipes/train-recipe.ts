@@ -116,6 +116,7 @@ async function runOwnPipeline(o: Run, run: NonNullable<Recipe['run']>): Promise<
   const { data, out, settings, seed, verbose } = o;
   const r = await run({
     data,
+    source: o.source,
     out,
     settings,
     profile: o.profile,

@@ -75,6 +75,7 @@ function transferOptions(o: RecipeRunOptions): TransferOptions {
   return {
     base: t.base,
     data: o.data,
+    source: o.source,
     out: o.out,
     seed: o.seed,
     epochs: s.epochs,

@@ -28,6 +28,8 @@ export interface TransferOptions extends SharedSettings {
   base?: string | PretrainedBase;
   /** Folder with train/ and validation/ (and optionally test/), one sub-folder per class in each. */
   data: string;
+  /** The data folder as the user named it, recorded in convkit.json (default `data`; differs when `data` is a view without bad files). */
+  source?: string;
   /** Output model folder. */
   out: string;
   epochs?: number;

@@ -106,12 +106,17 @@ async function openSplits(
 }
 
 interface Prepared {
+  /** The data folder convkit.json records (int8 export calibrates on its train/). */
+  source: string;
   base: PretrainedBase;
   features: tf.LayersModel;
   inputSize: readonly [number, number];
   interpolation: Interpolation;
   splits: Splits;
 }
+
+/** The data folder convkit.json records: the user's, absolute. */
+const sourceOf = (o: TransferOptions): string => resolve(o.source ?? o.data);
 
 /** The base (loaded, truncated at its feature layer and frozen) and the data; `from`: the --from model's convkit.json. */
 async function prepare(options: TransferOptions, batchSize: number, seed: number, from?: ConvkitModelMeta): Promise<Prepared> {
@@ -122,7 +127,7 @@ async function prepare(options: TransferOptions, batchSize: number, seed: number
   freeze(features);
   const interpolation = options.interpolation ?? 'bilinear';
   const splits = await openSplits(options.data, inputSize, { batchSize, seed, interpolation });
-  return { base, features, inputSize, interpolation, splits };
+  return { source: sourceOf(options), base, features, inputSize, interpolation, splits };
 }
 
 function metaFor(
@@ -140,6 +145,7 @@ function metaFor(
     classMode: p.splits.classMode,
     preprocessing: { input: 'RGB pixels 0..255', interpolation: p.interpolation, inModel: `${p.base.name} preprocessing (first layers)` },
     recipe: { name: recipe, settings: { base: p.base.name, ...settings }, seed },
+    data: { root: p.source, train: p.splits.train.n, validation: p.splits.validation.n },
     history: { epoch: history.epoch, history: history.history },
     metrics,
   };
@@ -461,6 +467,7 @@ async function startingPoint(o: TransferOptions, batchSize: number, seed: number
     return {
       model: first.model,
       p: {
+        source: sourceOf(o),
         base: resolveBase(o),
         features: first.model,
         inputSize,
@@ -483,7 +490,14 @@ async function startingPoint(o: TransferOptions, batchSize: number, seed: number
   const inputSize = loaded.meta.inputSize;
   return {
     model: loaded.model,
-    p: { base, features: loaded.model, inputSize, interpolation, splits: await openSplits(o.data, inputSize, { batchSize, seed, interpolation }) },
+    p: {
+      source: sourceOf(o),
+      base,
+      features: loaded.model,
+      inputSize,
+      interpolation,
+      splits: await openSplits(o.data, inputSize, { batchSize, seed, interpolation }),
+    },
   };
 }
 
