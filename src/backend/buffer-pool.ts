@@ -18,10 +18,16 @@
 /** Outputs below this size come from the allocator as before (their page faults are few). */
 const MIN_POOLED_BYTES = 1 << 20;
 
+const DEFAULT_CAP_MB = 1024;
+
 /** Bytes kept for reuse (CONVKIT_BUFFER_POOL_MB; 0 turns the pool off). */
 function poolCap(): number {
-  const mb = Number(process.env.CONVKIT_BUFFER_POOL_MB ?? 1024);
-  return Number.isFinite(mb) && mb > 0 ? mb * 2 ** 20 : 0;
+  const value = process.env.CONVKIT_BUFFER_POOL_MB;
+  const mb = value === undefined || value.trim() === '' ? DEFAULT_CAP_MB : Number(value);
+  if (Number.isFinite(mb) && mb >= 0) return mb * 2 ** 20;
+  // Read when the backend loads, where an exception would take the whole backend down: said, not thrown.
+  console.error(`convkit: CONVKIT_BUFFER_POOL_MB=${JSON.stringify(value)} is not a number of megabytes ≥ 0; using ${DEFAULT_CAP_MB}`);
+  return DEFAULT_CAP_MB * 2 ** 20;
 }
 
 interface Tracked {
@@ -34,7 +40,7 @@ interface Tracked {
 export interface BufferPoolOptions {
   /** Bytes kept for reuse; 0 turns the pool off. */
   capBytes?: number;
-  /** Fill every reused buffer with NaN first, so a kernel that does not write all of its output shows (a check for tests). */
+  /** Fill every buffer it hands out with NaN first, so a kernel that does not write all of its output shows (a check for tests). */
   poison?: boolean;
 }
 
