@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { paramCounts } from '../src/models/summary.js';
 import { miniXception } from '../src/models/xception.js';
 import { xresnet } from '../src/models/xresnet.js';
+import { smallCnn } from '../src/models/small-cnn.js';
 import { gradCam } from '../src/report/grad-cam.js';
 import { saveModel } from '../src/train/saved-model.js';
 
@@ -139,3 +140,17 @@ for (const [name, build] of [
     loaded.dispose();
   });
 }
+
+test('every from-scratch builder refuses a bad shared option by name', () => {
+  const builders = { smallCnn, miniXception, xresnet } as const;
+  for (const [name, build] of Object.entries(builders)) {
+    const refuses = (options: Record<string, unknown>, pattern: RegExp) =>
+      assert.throws(() => (build as (o: Record<string, unknown>) => unknown)(options), pattern, `${name} ${JSON.stringify(options)}`);
+    refuses({ inputShape: [32, 32] }, /inputShape.*\[height, width, channels\] of positive integers/);
+    refuses({ inputShape: [32, 32.5, 3] }, /inputShape/);
+    refuses({ numClasses: 1 }, /numClasses.*an integer ≥ 2/);
+    refuses({ dropout: 1 }, /dropout.*a rate in \[0, 1\)/);
+  }
+  assert.throws(() => miniXception({ inputShape: [4, 4, 3] }), /inputShape.*at least 5 px on each side/);
+  for (const build of [miniXception, xresnet]) assert.throws(() => build({ batchNormMomentum: 1 }), /batchNormMomentum.*\[0, 1\)/);
+});

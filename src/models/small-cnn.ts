@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { check } from '../util/errors.js';
 import { createRng } from '../util/rng.js';
 import { layerSeed } from './layer-seed.js';
+import { checkClassifierOptions } from './builder-checks.js';
 
 export interface SmallCnnOptions {
   /** [height, width, channels]; default [150, 150, 3]. */
@@ -38,14 +39,7 @@ export function smallCnn(options: SmallCnnOptions = {}): tf.Sequential {
     seed = 1,
     name = 'small_cnn',
   } = options;
-  check(
-    inputShape.length === 3 && inputShape.every((d) => Number.isInteger(d) && d > 0),
-    'inputShape',
-    inputShape,
-    '[height, width, channels] of positive integers',
-  );
-  check(Number.isInteger(numClasses) && numClasses >= 2, 'numClasses', numClasses, 'an integer ≥ 2');
-  check(dropout >= 0 && dropout < 1, 'dropout', dropout, 'a rate in [0, 1)');
+  checkClassifierOptions({ inputShape, numClasses, dropout });
   // Each conv block with 'valid' padding loses 2 px and then halves.
   let side = Math.min(inputShape[0], inputShape[1]);
   for (let i = 0; i < filters.length; i++) side = Math.floor((side - 2) / 2);

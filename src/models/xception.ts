@@ -15,6 +15,7 @@ import * as tf from '@tensorflow/tfjs';
 import { check } from '../util/errors.js';
 import { createRng } from '../util/rng.js';
 import { layerSeed } from './layer-seed.js';
+import { checkBatchNormMomentum, checkClassifierOptions, positiveInts } from './builder-checks.js';
 
 export interface MiniXceptionOptions {
   /** [height, width, channels]; default [180, 180, 3]. */
@@ -51,22 +52,10 @@ export function miniXception(options: MiniXceptionOptions = {}): tf.LayersModel 
     seed = 1,
     name = 'mini_xception',
   } = options;
-  check(
-    inputShape.length === 3 && inputShape.every((d) => Number.isInteger(d) && d > 0) && Math.min(inputShape[0], inputShape[1]) >= MIN_SIDE,
-    'inputShape',
-    inputShape,
-    `[height, width, channels] of positive integers, at least ${MIN_SIDE} px on each side`,
-  );
-  check(Number.isInteger(numClasses) && numClasses >= 2, 'numClasses', numClasses, 'an integer ≥ 2');
-  check(filters.length >= 1 && filters.every((f) => Number.isInteger(f) && f >= 1), 'filters', filters, 'a non-empty list of positive integers');
+  checkClassifierOptions({ inputShape, numClasses, dropout, minSide: MIN_SIDE });
+  check(positiveInts(filters), 'filters', filters, 'a non-empty list of positive integers');
   check(Number.isInteger(stemFilters) && stemFilters >= 1, 'stemFilters', stemFilters, 'a positive integer');
-  check(dropout >= 0 && dropout < 1, 'dropout', dropout, 'a rate in [0, 1)');
-  check(
-    batchNormMomentum >= 0 && batchNormMomentum < 1,
-    'batchNormMomentum',
-    batchNormMomentum,
-    'a number in [0, 1) (Keras: 0.99; PyTorch momentum 0.1 is 0.9)',
-  );
+  checkBatchNormMomentum(batchNormMomentum);
 
   const rng = createRng(seed);
   const glorot = () => tf.initializers.glorotUniform({ seed: layerSeed(rng) });

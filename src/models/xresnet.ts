@@ -19,6 +19,7 @@ import * as tf from '@tensorflow/tfjs';
 import { check } from '../util/errors.js';
 import { createRng } from '../util/rng.js';
 import { layerSeed } from './layer-seed.js';
+import { checkBatchNormMomentum, checkClassifierOptions, positiveInts } from './builder-checks.js';
 
 export interface XResNetOptions {
   /** [height, width, channels]; default [128, 128, 3]. */
@@ -46,8 +47,6 @@ export interface XResNetOptions {
   name?: string;
 }
 
-const positiveInts = (v: readonly number[]) => v.length >= 1 && v.every((n) => Number.isInteger(n) && n >= 1);
-
 export function xresnet(options: XResNetOptions = {}): tf.LayersModel {
   const {
     inputShape = [128, 128, 3],
@@ -61,24 +60,12 @@ export function xresnet(options: XResNetOptions = {}): tf.LayersModel {
     seed = 1,
     name = 'xresnet',
   } = options;
-  check(
-    inputShape.length === 3 && inputShape.every((d) => Number.isInteger(d) && d > 0),
-    'inputShape',
-    inputShape,
-    '[height, width, channels] of positive integers',
-  );
-  check(Number.isInteger(numClasses) && numClasses >= 2, 'numClasses', numClasses, 'an integer ≥ 2');
+  checkClassifierOptions({ inputShape, numClasses, dropout });
   check(positiveInts(blocks), 'blocks', blocks, 'a non-empty list of positive integers (residual blocks per stage)');
   check(positiveInts(widths) && widths.length === blocks.length, 'widths', widths, `${blocks.length} positive integers, one per stage`);
   check(Number.isFinite(widen) && widen > 0, 'widen', widen, 'a number > 0 (e.g. 0.5 halves every stage)');
   check(positiveInts(stemWidths), 'stemWidths', stemWidths, 'a non-empty list of positive integers');
-  check(dropout >= 0 && dropout < 1, 'dropout', dropout, 'a rate in [0, 1)');
-  check(
-    batchNormMomentum >= 0 && batchNormMomentum < 1,
-    'batchNormMomentum',
-    batchNormMomentum,
-    'a number in [0, 1) (Keras: 0.99; PyTorch momentum 0.1 is 0.9)',
-  );
+  checkBatchNormMomentum(batchNormMomentum);
 
   const rng = createRng(seed);
   const he = () => tf.initializers.heNormal({ seed: layerSeed(rng) });

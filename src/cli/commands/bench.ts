@@ -4,7 +4,7 @@ import { WORKLOAD_NAMES, type WorkloadName } from '../../bench/workloads.js';
 import { GRAPH_WORKLOAD_NAMES, type GraphWorkloadName } from '../../bench/graph-workloads.js';
 import { INFERENCE_WORKLOAD_NAMES, type InferenceWorkloadName } from '../../bench/inference.js';
 import type { ResampleEngine } from '../../augment/apply.js';
-import { parseCommandArgs } from '../args.js';
+import { intFlag, parseCommandArgs } from '../args.js';
 import type { Command } from '../command.js';
 
 const spec = {
@@ -51,15 +51,6 @@ function list<T extends string>(value: string | undefined, flag: string, allowed
   return items as T[];
 }
 
-/** A flag's whole number ≥ 1, or undefined when absent. */
-function count(value: string | undefined, flag: string, example: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!(Number.isInteger(n) && n >= 1))
-    throw new ConvkitError(`invalid --${flag}: ${JSON.stringify(value)}`, `use a whole number of ${flag} ≥ 1, e.g. --${flag} ${example}`);
-  return n;
-}
-
 const bench: Command = {
   async run(argv) {
     const { values, positionals } = parseCommandArgs(spec, argv);
@@ -72,8 +63,8 @@ const bench: Command = {
       throw new ConvkitError(`unexpected argument ${JSON.stringify(sub === 'data' ? extra[0] : sub)}`, `see "convkit bench --help"\n\n${spec.usage}`);
     }
     if (sub === 'data') return benchDataCommand(values.dir, Boolean(values.json));
-    const threads = count(values.threads, 'threads', 2);
-    const rounds = count(values.rounds, 'rounds', 5);
+    const threads = values.threads === undefined ? undefined : intFlag(values.threads, 'threads', 0, 1);
+    const rounds = intFlag(values.rounds, 'rounds', 1, 1);
     const report = await runBench({
       quick: values.quick,
       threads,
