@@ -218,6 +218,26 @@ test('the estimates: passes of the base at the reference speed, rescaled by what
   assert.ok(Math.abs(transferEstimate('features-augment', { ...at224(6, 2), imageSize: 112 }, counts, 'mobilenet_v1') - ((0.017 / 4) * 8000 + 6)) < 1e-9);
   // finetune: the same passes, then a quarter pass per training image and epoch.
   assert.ok(Math.abs(transferEstimate('finetune', at224(4, 2), counts, 'mobilenet_v1') - (0.017 * 8000 + 0.017 * 0.25 * 2000 * 4)) < 1e-9);
+  // Both MobileNets side by side: a pass of each.
+  assert.ok(Math.abs(transferEstimate('features', at224(10), counts, 'mobilenet_v1+mobilenet_v2') - (0.017 * 2.6 * 6000 + 10)) < 1e-9);
   assert.equal(calibration([]), 1);
   assert.equal(calibration([{ wallSeconds: 30, estimateSeconds: 10 }, { wallSeconds: 10, estimateSeconds: 10 }, { wallSeconds: 99 }]), 2);
+});
+
+test('with both MobileNets, their features side by side are a candidate of their own; the fine-tuning chain continues a single base', async () => {
+  const out = join(root, 'report-both');
+  const r = await runAutoStudy(options(out, { bases: ['mobilenet_v1', 'mobilenet_v2'], scratchRecipes: [] }));
+  const byName = new Map(r.candidates.map((c) => [c.name, c]));
+  const both = byName.get('features-mobilenet_v1+mobilenet_v2');
+  assert.equal(both?.status, 'trained');
+  assert.equal(both.base, 'mobilenet_v1+mobilenet_v2');
+  const chain = r.candidates.filter((c) => c.kind === 'features-augment' || c.kind === 'finetune');
+  assert.equal(chain.length, 2);
+  for (const c of chain) {
+    assert.equal(c.status, 'trained', `${c.name}: ${c.reason}`);
+    assert.ok(c.base === 'mobilenet_v1' || c.base === 'mobilenet_v2', c.name);
+  }
+  // The pair came last among the features (a pass of each base estimated), from the parts' cache entries.
+  const features = r.candidates.filter((c) => c.kind === 'features').map((c) => c.name);
+  assert.equal(features.at(-1), 'features-mobilenet_v1+mobilenet_v2');
 });

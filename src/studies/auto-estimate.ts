@@ -42,7 +42,9 @@ export type CandidateKind = 'features' | 'features-augment' | 'finetune' | 'scra
 
 /** Reference seconds of a transfer candidate (before rescaling). */
 export function transferEstimate(kind: Exclude<CandidateKind, 'scratch'>, settings: RecipeSettings, counts: ImageCounts, baseName: string): number {
-  const pass = BASE_PASS_SECONDS * (BASE_COST[baseName] ?? 1) * (settings.imageSize / 224) ** 2;
+  // Bases side by side ("a+b") cost a pass of each.
+  const cost = baseName.split('+').reduce((sum, part) => sum + (BASE_COST[part] ?? 1), 0);
+  const pass = BASE_PASS_SECONDS * cost * (settings.imageSize / 224) ** 2;
   const scored = 2 * (counts.validation + counts.test);
   const head = HEAD_IMAGE_EPOCH_SECONDS * counts.train * settings.epochs;
   if (kind === 'features') return pass * (counts.train + scored) + head;

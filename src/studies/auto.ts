@@ -252,12 +252,22 @@ interface Plan {
   total: number;
 }
 
+/**
+ * The MobileNets' features side by side (`mobilenet_v1+mobilenet_v2`) when the
+ * study has both: each part's features come from its own candidate's cache
+ * entries, so the pair costs only a head.
+ */
+function sideBySide(bases: readonly (string | PretrainedBase)[]): string[] {
+  const mobilenets = bases.filter((b): b is string => typeof b === 'string' && b.startsWith('mobilenet_'));
+  return mobilenets.length >= 2 ? [mobilenets.join('+')] : [];
+}
+
 /** Runs the candidates cheapest first, reusing finished ones, skipping those that do not fit the budget. */
 async function runCandidates(run: AutoRun, checked: DataCheckResult, counts: ImageCounts, dataKey: string): Promise<AutoCandidateOutcome[]> {
   const o = run.options;
   const bases = o.bases ?? defaultBases();
   const plan: Plan = {
-    features: bases.map((b) => featuresCandidate(b, o.overrides?.features)),
+    features: [...bases, ...sideBySide(bases)].map((b) => featuresCandidate(b, o.overrides?.features)),
     scratch: (o.scratchRecipes ?? defaultScratchRecipes()).map((r) => scratchCandidate(r, getRecipe(r).summary, o.overrides?.[r])),
     chain: 'features-augment',
     outcomes: [],
@@ -385,7 +395,8 @@ function nextInChain(run: AutoRun, plan: Plan): Candidate | undefined {
   const bases = o.bases ?? defaultBases();
   const baseOf = (name: string | undefined) => bases.find((b) => baseNameOf(b) === name) ?? name!;
   if (plan.chain === 'features-augment') {
-    const best = bestStep(done('features'));
+    // The chain fine-tunes one base, so it continues the best single base's head.
+    const best = bestStep(done('features').filter((x) => !x.base?.includes('+')));
     if (!best) return skip('features-augment', 'it continues the head of a features candidate, and none ran', 'done');
     return featuresAugmentCandidate(baseOf(best.base), join(run.dir, best.name), o.overrides?.['features-augment']);
   }

@@ -5,6 +5,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { baseSpec, loadBase, type Block } from '../models/bases.js';
+import { baseParts, COMBINED_FEATURE_LAYER, loadCombinedBase } from './combined-base.js';
 
 export interface LoadedPretrainedBase {
   /** Raw RGB 0..255 in (preprocessing inside); the feature layer reachable. */
@@ -23,10 +24,25 @@ export interface PretrainedBase {
   /** The block a layer belongs to, for unfreezing the top blocks (default: defaultBlockOf). */
   blockOf?: (layerName: string) => string | undefined;
   load(options?: { inputSize?: readonly [number, number] }): Promise<LoadedPretrainedBase>;
+  /** The registry bases a combined base joins ("a+b"); absent for one base. */
+  parts?: readonly string[];
 }
 
-/** Looks up a base of the registry by name (ConvkitError listing the choices when unknown). */
+/**
+ * Looks up a base of the registry by name (ConvkitError listing the choices
+ * when unknown); "a+b" joins bases' features side by side (combined-base.ts).
+ */
 export function getBase(name: string): PretrainedBase {
+  const parts = baseParts(name);
+  if (parts.length > 1) {
+    const inputSize = baseSpec(parts[0]!).inputSize;
+    return {
+      name: parts.join('+'),
+      inputSize,
+      parts,
+      load: async (options = {}) => ({ model: await loadCombinedBase(parts, options.inputSize ?? inputSize), featureLayer: COMBINED_FEATURE_LAYER }),
+    };
+  }
   const spec = baseSpec(name);
   return {
     name: spec.name,

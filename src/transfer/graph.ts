@@ -56,6 +56,11 @@ function nodeOf(model: tf.LayersModel, layer: Layer): GraphNode {
   return node;
 }
 
+/** The input tensors of the named layer inside `model`. */
+export function layerInputs(model: tf.LayersModel, name: string): tf.SymbolicTensor[] {
+  return nodeOf(model, graphOf(model).getLayer(name)).inputTensors;
+}
+
 /** The output tensor of the named layer inside `model`. */
 export function layerOutput(model: tf.LayersModel, name: string): tf.SymbolicTensor {
   const layer = graphOf(model).getLayer(name);

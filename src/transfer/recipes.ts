@@ -29,6 +29,7 @@ import { ImageDataGenerator } from '../augment/generator.js';
 import { getBase, type PretrainedBase } from './bases.js';
 import { guardBatchNorm } from './batch-norm.js';
 import { extractFeatures, featureTensors } from './feature-cache.js';
+import { extractCombinedFeatures } from './combined-features.js';
 import { readMergedFeatures } from './merged-features.js';
 import { freeze, unfreeze, firstLayerOfLastBlocks } from './freeze.js';
 import { buildHead, stitch, truncate } from './head.js';
@@ -180,9 +181,12 @@ async function featuresSetup(o: TransferOptions, batchSize: number, seed: number
         signal: o.signal,
       })
     : undefined;
-  const train = merged?.train ?? (await extractFeatures(p.features, tr, { ...cache, label: 'features train' }));
-  const val = merged?.validation ?? (await extractFeatures(p.features, va, { ...cache, label: 'features validation' }));
-  const test = te ? (merged?.test ?? (await extractFeatures(p.features, te, { ...cache, label: 'features test' }))) : undefined;
+  const parts = p.base.parts;
+  const extract = (source: DirectoryIterator, label: string) =>
+    parts ? extractCombinedFeatures(p.features, parts, source, { ...cache, label }) : extractFeatures(p.features, source, { ...cache, label });
+  const train = merged?.train ?? (await extract(tr, 'features train'));
+  const val = merged?.validation ?? (await extract(va, 'features validation'));
+  const test = te ? (merged?.test ?? (await extract(te, 'features test'))) : undefined;
   const seconds = (performance.now() - t0) / 1000;
   const source = merged
     ? `from the merged features in ${o.features}`
@@ -486,6 +490,8 @@ async function startingPoint(o: TransferOptions, batchSize: number, seed: number
     );
   }
   const base = resolveBase(o, loaded.meta);
+  if (base.parts) loaded.model.dispose();
+  refuseCombined(base);
   guardBatchNorm(loaded.model);
   const inputSize = loaded.meta.inputSize;
   return {
@@ -501,11 +507,21 @@ async function startingPoint(o: TransferOptions, batchSize: number, seed: number
   };
 }
 
+/** Fine-tuning unfreezes the top blocks of one base; bases side by side have no one top. */
+function refuseCombined(base: PretrainedBase): void {
+  if (!base.parts) return;
+  throw new ConvkitError(
+    `recipe finetune cannot fine-tune --base ${base.name}: it unfreezes the top blocks of one base`,
+    `fine-tune one of ${base.parts.join(', ')}, or train features or features-augment on ${base.name}`,
+  );
+}
+
 /** finetune: unfreeze the top block(s) of a features-augment model and train at a low rate. */
 async function runFinetune(o: TransferOptions): Promise<TransferResult> {
   const r = FINETUNE.defaults;
   const { epochs = r.epochs, batchSize = r.batchSize, learningRate = r.learningRate, seed = 1 } = o;
   refuseMergedFeatures(o, 'finetune');
+  if (!o.from) refuseCombined(resolveBase(o));
   if (o.autoLearningRate)
     throw new ConvkitError(
       'recipe finetune cannot use --learning-rate auto: the range test would train the unfrozen base',

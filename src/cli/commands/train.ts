@@ -34,7 +34,8 @@ ${BATCH_MIX_USAGE}
   --validation-steps N   validation batches per epoch (default: one pass)
   --seed N               fixes weights, shuffling, augmentation and dropout (default 1)
   --base NAME            pretrained base of the transfer recipes (mobilenet_v1, mobilenet_v2, vgg16;
-                         default: the --from model's, else mobilenet_v1)
+                         default: the --from model's, else mobilenet_v1); NAME+NAME: both bases'
+                         features side by side (features, features-augment)
   --from MODEL_DIR       finetune: the features-augment model to start from;
                          features-augment: a features model whose head it continues
   --unfreeze-blocks N    finetune: top blocks of the base to train (default 1: VGG16 block5, MobileNet's last block; all)
