@@ -16,7 +16,7 @@ export { smallCnn, summary, loadBase, BASE_NAMES } from './models/index.js';
 // The Learner: a model with its data (fit, fineTune, evaluate, save).
 export { Learner, type LearnerData, type LearnerFitOptions } from './learner/index.js';
 // Training, evaluation and saved model folders.
-export { fit, evaluate, predict, saveModel, loadModel, type FitOptions, type FitResult, type EvaluationResult } from './train/index.js';
+export { fit, evaluate, evaluateEnsemble, predict, saveModel, loadModel, type FitOptions, type FitResult, type EvaluationResult } from './train/index.js';
 // Training tools: the learning-rate range test and the class-weight decision.
 export { lrFind, chooseClassWeights, type LrFindOptions, type LrFindResult } from './train/index.js';
 // Recipes: named set-ups (book and best profiles) run end to end by trainRecipe.

@@ -207,6 +207,13 @@ function summarizeScores(s: Scores, classNames: string[], numClasses: number, vi
   return result;
 }
 
+/** The metrics of per-image predictions made elsewhere (an ensemble's averaged probabilities). */
+export function evaluationOf(predictions: readonly ImagePrediction[], classNames: string[], options: { views?: number; topK?: number } = {}): EvaluationResult {
+  const scores: Scores = { trueIdx: [], predIdx: [], probs: [], files: [] };
+  for (const p of predictions) addScore(scores, p.trueIndex, p.probabilities, p.file);
+  return summarizeScores(scores, classNames, classNames.length, options.views ?? 1, topKOf(options.topK, classNames.length));
+}
+
 export async function evaluate(model: tf.LayersModel, data: BatchData | string, options: EvaluateOptions = {}): Promise<EvaluationResult> {
   const { source, classNames: known, owned } = await openSource(model, data, options);
   let scores: Scores;
