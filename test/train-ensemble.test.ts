@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { initBackend } from '../src/backend/index.js';
 import { evaluate, type EvaluationResult } from '../src/train/evaluate.js';
-import { evaluateEnsemble } from '../src/train/ensemble.js';
+import { evaluateEnsemble, predictEnsemble } from '../src/train/ensemble.js';
+import { predict } from '../src/train/predict.js';
 import { loadModel, saveModel } from '../src/train/saved-model.js';
 import { runCli } from './cli-harness.js';
 
@@ -98,4 +99,23 @@ test('convkit evaluate with --model twice prints the ensemble and each model; --
   const loaded = await loadModel(dirs[0]!);
   const alone = await evaluate(loaded.model, data, { classNames: ['cats', 'dogs'], inputSize: [16, 16] });
   assert.equal(r.members[0].accuracy, alone.accuracy);
+});
+
+test('predict with several models: per file the averaged probabilities and their most probable class; --model twice on the CLI', async () => {
+  const a = { model: colourModel(16, [4, -2, -3], 0.5), meta: meta(16), name: 'a' };
+  const b = { model: colourModel(40, [-3, 1, 2], 0.2), meta: meta(40), name: 'b' };
+  const files = (await readdir(join(data, 'cats'))).map((f) => join(data, 'cats', f));
+  const [pa, pb] = [await predict(a as never, files), await predict(b as never, files)];
+  const both = await predictEnsemble([a as never, b as never], files);
+  both.forEach((p, i) => {
+    const dog = (pa[i]!.probabilities.dogs! + pb[i]!.probabilities.dogs!) / 2;
+    assert.ok(Math.abs(p.probabilities.dogs! - dog) < 1e-9);
+    assert.equal(p.label, dog > 0.5 ? 'dogs' : 'cats');
+  });
+  const dirs = [join(work, 'p16'), join(work, 'p40')];
+  await saveModel(a.model, dirs[0]!, meta(16));
+  await saveModel(b.model, dirs[1]!, meta(40));
+  const cli = await runCli(['predict', '--model', dirs[0]!, '--model', dirs[1]!, '--json', files[0]!]);
+  assert.equal(cli.code, 0, cli.err.join('\n'));
+  assert.ok(Math.abs(JSON.parse(cli.out[0]!).probabilities.dogs - both[0]!.probabilities.dogs!) < 1e-6);
 });

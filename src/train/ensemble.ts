@@ -10,7 +10,7 @@ import type { LoadedModel } from './saved-model.js';
 import { ConvkitError } from '../util/errors.js';
 import { listNames } from '../util/list-names.js';
 import { evaluate, evaluationOf, type EvaluateOptions, type EvaluationResult, type ImagePrediction } from './evaluate.js';
-import { modelReadOptions } from './predict.js';
+import { modelReadOptions, predict, type Prediction, type PredictOptions } from './predict.js';
 
 export interface EnsembleMember extends LoadedModel {
   /** Where the model came from, for messages (its folder). */
@@ -73,4 +73,25 @@ export async function evaluateEnsemble(members: readonly EnsembleMember[], dir: 
   if (own[0]!.skipped?.length) result.skipped = own[0]!.skipped;
   if (options.keepPredictions) result.predictions = averaged;
   return { ...result, members: own.map(({ predictions: _, ...r }) => r) };
+}
+
+/** The soft vote of `members` for each of `files` (a file one member cannot read, all cannot: it is reported once). */
+export async function predictEnsemble(members: readonly EnsembleMember[], files: readonly string[], options: PredictOptions = {}): Promise<Prediction[]> {
+  if (members.length < 2) throw new ConvkitError(`an ensemble needs at least 2 models, got ${members.length}`, 'pass two or more model folders');
+  const classNames = checkSameClasses(members);
+  const runs: Prediction[][] = [];
+  for (const [k, m] of members.entries()) {
+    const onBadFile = k === 0 || !options.onBadFile ? options.onBadFile : () => undefined;
+    runs.push(await predict(m, files, { ...options, onBadFile, progress: options.progress && k === 0 }));
+  }
+  const first = runs[0]!;
+  runs.forEach((run, k) => {
+    if (run.length !== first.length || run.some((p, i) => p.file !== first[i]!.file))
+      throw new ConvkitError(`${members[k]!.name} read other files than ${members[0]!.name}`, 'predict every member on the same files');
+  });
+  return first.map((p, i) => {
+    const probabilities = Object.fromEntries(classNames.map((c) => [c, runs.reduce((sum, run) => sum + run[i]!.probabilities[c]!, 0) / runs.length]));
+    const label = classNames.reduce((best, c) => (probabilities[c]! > probabilities[best]! ? c : best), classNames[0]!);
+    return { file: p.file, label, probability: probabilities[label]!, probabilities };
+  });
 }

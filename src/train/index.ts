@@ -80,7 +80,7 @@ export {
   type ConfusedPair,
 } from './metrics.js';
 export { evaluate, checkClassNames, type EvaluateOptions, type EvaluationResult, type ImagePrediction } from './evaluate.js';
-export { evaluateEnsemble, type EnsembleMember, type EnsembleEvaluation } from './ensemble.js';
+export { evaluateEnsemble, predictEnsemble, type EnsembleMember, type EnsembleEvaluation } from './ensemble.js';
 export { predict, modelReadOptions, type Prediction, type PredictOptions } from './predict.js';
 export { predictProbabilities, ttaTransform, DEFAULT_TTA_AUGMENTATION, type TtaOptions, type TtaChoice } from './tta.js';
 export {
