@@ -15,6 +15,7 @@ import { loadMobileNetV1, MOBILENET_V1_DIR } from '../src/models/mobilenet-v1.js
 import { loadMobileNetV2, MOBILENET_V2_DIR } from '../src/models/mobilenet-v2.js';
 import { smallCnn } from '../src/models/small-cnn.js';
 import { buildVgg16 } from '../src/models/vgg16.js';
+import { getBase } from '../src/transfer/bases.js';
 import { buildHead, stitch } from '../src/transfer/head.js';
 import { createRng } from '../src/util/rng.js';
 
@@ -211,6 +212,15 @@ export const FAMILIES: Family[] = [
     build: async () => {
       const { model } = await loadMobileNetV2({ path: join(MODELS, MOBILENET_V2_DIR) });
       return { model: withHead(model, 'mobilenet_v2_classifier', 3), meta: BINARY };
+    },
+  },
+  {
+    name: 'mobilenets_side_by_side_head',
+    title: 'MobileNet v1 0.75 and v2 1.0 side by side (mobilenet_v1+mobilenet_v2, 160 px, Concatenate) + convkit head',
+    skip: need(join(MODELS, MOBILENET_V1_DIR, 'model.json')) || need(join(MODELS, MOBILENET_V2_DIR)),
+    build: async () => {
+      const { model } = await getBase('mobilenet_v1+mobilenet_v2').load({ inputSize: [160, 160] });
+      return { model: withHead(model, 'mobilenets_classifier', 5), meta: BINARY };
     },
   },
   {

@@ -244,6 +244,40 @@ describe('TFLite export through TensorFlow Lite’s runtime', { skip: skipWithou
       }
     },
   );
+
+  test(
+    'int8 MobileNets side by side: the concatenation’s inputs share its scale, and TFLite’s runtime picks the float model’s class',
+    { skip: noV1 || !existsSync(CATS_DOGS_TRAIN), timeout: 180_000 },
+    async () => {
+      const family = FAMILIES.find((f) => f.name === 'mobilenets_side_by_side_head')!;
+      const { model } = await family.build();
+      try {
+        const n = 8;
+        const pixels = await testImages(n, [160, 160]);
+        spreadOutputs(model, pixels, n);
+        const out = join(tmp, 'mobilenets-int8.tflite');
+        await exportTflite(model, metaFor(model, ['cats', 'dogs']), out, {
+          quantize: 'int8',
+          calibration: CATS_DOGS_TRAIN,
+          calibrationCount: 16,
+          silent: true,
+        });
+        const bytes = new Uint8Array(readFileSync(out));
+        const g = readTflite(bytes, out);
+        const concat = g.operators.find((o) => o.op === 'CONCATENATION')!;
+        const q = (i: number) => JSON.stringify([Array.from(g.tensors[i]!.quantization!.scale), g.tensors[i]!.quantization!.zeroPoint]);
+        for (const i of concat.inputs) assert.equal(q(i), q(concat.outputs[0]!), `${g.tensors[i]!.name}: the concatenation's scale`);
+        await runtime.load(bytes);
+        const int8 = await runtime.run(Uint8Array.from(pixels), n);
+        const float = predictTfjs(model, pixels, n);
+        const side = (p: ArrayLike<number>) => Array.from(p, (v) => v > 0.5);
+        assert.deepEqual(side(int8), side(float), `int8 ${Array.from(int8)} vs float ${Array.from(float)}`);
+        assert.ok(maxAbsDiff(int8, float) < 0.1, `max |Δp| = ${maxAbsDiff(int8, float)}`);
+      } finally {
+        model.dispose();
+      }
+    },
+  );
 });
 
 describe('TFLite export: files, metadata and refusals', () => {

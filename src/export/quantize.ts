@@ -16,6 +16,7 @@
  * On a MobileNet v1 classifier of faces it takes the int8 model's agreement
  * with the float one from 91 % to 97 % (docs/export.md).
  */
+import { ConvkitError } from '../util/errors.js';
 import type { CalibrationStats, Range } from './calibration.js';
 import type { FlatTensor, Quantization } from './tflite-flatbuffer.js';
 import type { Graph, GraphOp } from './tflite-graph.js';
@@ -106,14 +107,39 @@ export interface QuantizedGraph {
   output: number;
 }
 
+/**
+ * The ranges of `g`'s activations, with a CONCATENATION's inputs and output
+ * sharing the union of their ranges: TFLite's int8 kernel copies bytes, so
+ * it requires one scale and zero point for all of them.
+ */
+function sharedRanges(g: Graph, range: (i: number) => Range | undefined): (i: number) => Range | undefined {
+  const parent = new Map<number, number>();
+  const root = (i: number): number => {
+    const p = parent.get(i);
+    return p === undefined || p === i ? i : root(p);
+  };
+  for (const op of g.ops.filter((o) => o.op === 'CONCATENATION')) {
+    for (const i of op.inputs) parent.set(root(i), root(op.outputs[0]!));
+  }
+  const union = new Map<number, Range>();
+  for (const i of parent.keys()) {
+    const r = range(i),
+      top = root(i),
+      u = union.get(top);
+    if (r) union.set(top, u ? { min: Math.min(u.min, r.min), max: Math.max(u.max, r.max) } : r);
+  }
+  return (i) => (parent.has(i) ? union.get(root(i)) : range(i));
+}
+
 /** The int8 form of `g`, its activations quantized with the ranges in `stats` (every activation needs one). */
 export function quantizeGraph(g: Graph, stats: Pick<CalibrationStats, 'range' | 'channelMean'>): QuantizedGraph {
   const tensors: (FlatTensor | undefined)[] = g.tensors.map(() => undefined);
   const activation = (i: number, quantization: Quantization, name = g.tensors[i]!.name) => {
     tensors[i] = { name, shape: g.tensors[i]!.shape, type: 'INT8', quantization };
   };
+  const shared = sharedRanges(g, (i) => stats.range(i));
   const rangeOf = (i: number): Range => {
-    const r = stats.range(i);
+    const r = shared(i);
     if (!r) throw new Error(`no calibration range for tensor ${g.tensors[i]!.name}`);
     return r;
   };
@@ -158,6 +184,16 @@ export function quantizeGraph(g: Graph, stats: Pick<CalibrationStats, 'range' | 
     ops.push(op);
   }
 
+  for (const op of ops.filter((o) => o.op === 'CONCATENATION')) {
+    const q = (i: number) => JSON.stringify(tensors[i]?.quantization);
+    const odd = op.inputs.find((i) => q(i) !== q(op.outputs[0]!));
+    if (odd !== undefined) {
+      throw new ConvkitError(
+        `the int8 export cannot concatenate ${g.tensors[odd]!.name} into ${g.tensors[op.outputs[0]!]!.name}: its scale is fixed by the op that makes it`,
+        'export this model as float32 (--format tflite), or concatenate outputs of convolutions or dense layers',
+      );
+    }
+  }
   const outT = g.tensors[g.output]!;
   tensors[g.output] = { ...tensors[g.output]!, name: `${outT.name}_int8` };
   const probabilities = tensors.push({ name: outT.name, shape: outT.shape, type: 'FLOAT32' }) - 1;

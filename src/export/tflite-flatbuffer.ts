@@ -15,6 +15,7 @@ import {
   Buffer as TflBuffer,
   BuiltinOperator,
   BuiltinOptions,
+  ConcatenationOptions,
   Conv2DOptions,
   DepthwiseConv2DOptions,
   DequantizeOptions,
@@ -114,6 +115,8 @@ const MIN_RUNTIME: Record<string, string> = {
   'RESHAPE/1': '1.5.0',
   'ADD/1': '1.5.0',
   'ADD/2': '1.14.0',
+  'CONCATENATION/1': '1.5.0',
+  'CONCATENATION/2': '1.14.0',
   'SUB/1': '1.6.0',
   'SUB/2': '1.14.0',
   'MUL/1': '1.5.0',
@@ -195,6 +198,8 @@ function writeOptions(b: flatbuffers.Builder, op: GraphOp): [BuiltinOptions, fla
       ];
     case 'ADD':
       return [BuiltinOptions.AddOptions, AddOptions.createAddOptions(b, act)];
+    case 'CONCATENATION':
+      return [BuiltinOptions.ConcatenationOptions, ConcatenationOptions.createConcatenationOptions(b, o.axis!, act)];
     case 'SUB':
       return [BuiltinOptions.SubOptions, SubOptions.createSubOptions(b, act)];
     case 'MUL':

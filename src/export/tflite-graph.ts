@@ -16,6 +16,7 @@ export type OpName =
   | 'MEAN'
   | 'RESHAPE'
   | 'ADD'
+  | 'CONCATENATION'
   | 'SUB'
   | 'MUL'
   | 'PAD'
@@ -40,6 +41,8 @@ export interface OpOptions {
   depthMultiplier?: number;
   activation?: FusedActivation;
   keepDims?: boolean;
+  /** CONCATENATION's axis (non-negative). */
+  axis?: number;
   /** RESHAPE's target, batch axis -1. */
   newShape?: number[];
 }

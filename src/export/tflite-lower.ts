@@ -35,6 +35,7 @@ const TFLITE_LAYERS = [
   'Dense',
   'Dropout',
   'Add',
+  'Concatenate',
   'ZeroPadding2D',
 ] as const;
 
@@ -198,6 +199,11 @@ class Lowering {
       for (const [i, t] of inputs.slice(1).entries())
         y = this.g.add('ADD', [y, this.valueOf(t, layer)], i === inputs.length - 2 ? layer.name : `${layer.name}_${i + 1}`, outShape, { activation: 'NONE' });
       return y;
+    }
+    if (cls === 'Concatenate') {
+      const axis = Number(c.axis ?? -1);
+      const values = inputs.map((t) => this.valueOf(t, layer));
+      return this.g.add('CONCATENATION', values, layer.name, outShape, { axis: axis < 0 ? outShape.length + axis : axis, activation: 'NONE' });
     }
     if (inputs.length !== 1) throw unsupported(layer, `has ${inputs.length} inputs`);
     const x = this.valueOf(inputs[0]!, layer);

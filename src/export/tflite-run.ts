@@ -79,6 +79,14 @@ export class GraphRunner {
         const f = op.op === 'ADD' ? tf.add : op.op === 'SUB' ? tf.sub : tf.mul;
         return activate(f(x, y), o.activation);
       }
+      case 'CONCATENATION':
+        return activate(
+          tf.concat(
+            op.inputs.map((i) => read(i)),
+            o.axis,
+          ),
+          o.activation,
+        );
       case 'PAD': {
         const p = Array.from(this.graph.tensors[op.inputs[1]!]!.data!);
         return tf.pad(
