@@ -414,12 +414,16 @@ function dependencyRetrained(plan: Plan, c: Candidate): boolean {
   return from !== undefined && plan.outcomes.some((x) => x.status === 'trained' && from.endsWith(`/${x.name}`));
 }
 
-/** Measured / estimated seconds of the finished candidates of the same family (transfer or from scratch). */
+/**
+ * Measured / estimated seconds of the finished candidates of the same family
+ * (transfer or from scratch). Bases side by side are left out: their time
+ * says how much of their parts the cache held, not how fast this machine is.
+ */
 function scaleFor(plan: Plan, kind: CandidateKind): number {
   const scratch = kind === 'scratch';
   return calibration(
     plan.outcomes
-      .filter((x) => x.record && (x.kind === 'scratch') === scratch)
+      .filter((x) => x.record && (x.kind === 'scratch') === scratch && !x.base?.includes('+'))
       .map((x) => ({ wallSeconds: x.record!.wallSeconds, estimateSeconds: x.record!.estimateSeconds })),
   );
 }
