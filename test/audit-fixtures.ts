@@ -4,12 +4,27 @@
  * splits, a mirrored copy, a blank frame and a corrupt file. It records
  * what it planted so a test can check each is found.
  */
+import { mkdirSync, readdirSync, symlinkSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 
 export const CATS_DOGS = join(import.meta.dirname, '..', '..', 'shared', 'data', 'cats_and_dogs_small');
+
+/** Links the first `n[split]` photos of each class of cats_and_dogs_small into `dir/<split>/<class>/`. */
+export function linkSubset(dir: string, n: Record<string, number>, splitName = (s: string) => s): void {
+  for (const [split, count] of Object.entries(n)) {
+    for (const cls of ['cats', 'dogs']) {
+      const to = join(dir, splitName(split), cls);
+      mkdirSync(to, { recursive: true });
+      for (const f of readdirSync(join(CATS_DOGS, split, cls))
+        .sort()
+        .slice(0, count))
+        symlinkSync(join(CATS_DOGS, split, cls, f), join(to, f));
+    }
+  }
+}
 
 export interface PlantedSet {
   root: string;

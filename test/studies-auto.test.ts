@@ -8,7 +8,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../src/backend/index.js';
@@ -22,23 +22,9 @@ import { modelReadOptions } from '../src/train/predict.js';
 import { loadModel } from '../src/train/saved-model.js';
 import { registerRecipe } from '../src/recipes/registry.js';
 import { ConvkitError } from '../src/util/errors.js';
-import { CATS_DOGS } from './audit-fixtures.js';
+import { linkSubset } from './audit-fixtures.js';
 
 let root: string;
-
-/** Links the first `n[split]` photos of each class of cats_and_dogs_small into `dir/<split>/<class>/`. */
-function linkSubset(dir: string, n: Record<string, number>, splitName = (s: string) => s): void {
-  for (const [split, count] of Object.entries(n)) {
-    for (const cls of ['cats', 'dogs']) {
-      const to = join(dir, splitName(split), cls);
-      mkdirSync(to, { recursive: true });
-      for (const f of readdirSync(join(CATS_DOGS, split, cls))
-        .sort()
-        .slice(0, count))
-        symlinkSync(join(CATS_DOGS, split, cls, f), join(to, f));
-    }
-  }
-}
 
 /** A from-scratch recipe whose network cannot be built here: its candidate fails, the others run on. */
 const settings = { imageSize: 32, batchSize: 4, epochs: 1, optimizer: 'adam' as const, learningRate: 1e-3 };

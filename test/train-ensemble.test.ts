@@ -1,17 +1,17 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { mkdir, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { initBackend } from '../src/backend/index.js';
 import { evaluate, type EvaluationResult } from '../src/train/evaluate.js';
 import { evaluateEnsemble, predictEnsemble } from '../src/train/ensemble.js';
 import { predict } from '../src/train/predict.js';
 import { loadModel, saveModel } from '../src/train/saved-model.js';
 import { runCli } from './cli-harness.js';
+import { linkSubset } from './audit-fixtures.js';
 
-const SOURCE = resolve('../shared/data/cats_and_dogs_small/test');
 let work: string;
 let data: string;
 
@@ -19,10 +19,8 @@ before(async () => {
   await initBackend();
   work = await mkdtemp(join(tmpdir(), 'convkit-ensemble-'));
   data = join(work, 'data');
-  for (const cls of ['cats', 'dogs']) {
-    await mkdir(join(data, cls), { recursive: true });
-    for (const f of (await readdir(join(SOURCE, cls))).sort().slice(0, 8)) await symlink(join(SOURCE, cls, f), join(data, cls, f));
-  }
+  // test/'s first 8 cats and 8 dogs, as data/cats and data/dogs.
+  linkSubset(data, { test: 8 }, () => '');
 });
 after(() => rm(work, { recursive: true, force: true }));
 

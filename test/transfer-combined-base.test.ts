@@ -2,9 +2,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { initBackend } from '../src/backend/index.js';
 import { loadBase } from '../src/models/bases.js';
 import { getBase } from '../src/transfer/bases.js';
@@ -14,8 +14,8 @@ import { concatFeatureSets } from '../src/transfer/combined-features.js';
 import type { FeatureSet } from '../src/transfer/feature-cache.js';
 import { flowFromDirectory } from '../src/data/iterator.js';
 import { fileSystem } from '../src/train/saved-model.js';
+import { linkSubset } from './audit-fixtures.js';
 
-const SOURCE = resolve('../shared/data/cats_and_dogs_small');
 const SIZE: [number, number] = [96, 96];
 let work: string;
 let data: string;
@@ -24,17 +24,7 @@ before(async () => {
   await initBackend();
   work = await mkdtemp(join(tmpdir(), 'convkit-combined-'));
   data = join(work, 'data');
-  for (const [split, n] of [
-    ['train', 6],
-    ['validation', 4],
-    ['test', 4],
-  ] as const) {
-    for (const cls of ['cats', 'dogs']) {
-      const dir = join(data, split, cls);
-      await mkdir(dir, { recursive: true });
-      for (const f of (await readdir(join(SOURCE, split, cls))).sort().slice(0, n)) await symlink(join(SOURCE, split, cls, f), join(dir, f));
-    }
-  }
+  linkSubset(data, { train: 6, validation: 4, test: 4 });
 });
 after(() => rm(work, { recursive: true, force: true }));
 

@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { fit } from '../train/fit.js';
 import { Progress } from '../util/progress.js';
 import { createRng } from '../util/rng.js';
+import { argmax } from '../util/stats.js';
 import type { AuditFeatures } from './features.js';
 import type { LabelIssueFinding } from './types.js';
 
@@ -118,13 +119,6 @@ export function classThresholds(probs: Float32Array, labels: readonly number[], 
     count[l]!++;
   });
   return sum.map((s, j) => (count[j]! > 0 ? s / count[j]! : 1));
-}
-
-/** The class with the most probability in row `p`. */
-function argmax(p: Float32Array): number {
-  let best = 0;
-  for (let j = 1; j < p.length; j++) if (p[j]! > p[best]!) best = j;
-  return best;
 }
 
 /** The class an image confidently belongs to: at or above that class's threshold, the most probable such; -1 when none. */

@@ -1,7 +1,7 @@
 /**
- * Soft voting: several trained models score one labeled folder, each reading
- * the images as it was trained (its own input size and resize), and their
- * class probabilities are averaged per image (scikit-learn's
+ * Soft voting: several trained models score the same images, each reading
+ * them as it was trained (its own input size and resize), and their class
+ * probabilities are averaged per image (scikit-learn's
  * VotingClassifier(voting="soft")). Models that learned differently (a
  * network from scratch and a fine-tuned pretrained one) make different
  * mistakes, so the average is right more often than either.
@@ -9,7 +9,8 @@
 import type { LoadedModel } from './saved-model.js';
 import { ConvkitError } from '../util/errors.js';
 import { listNames } from '../util/list-names.js';
-import { evaluate, evaluationOf, type EvaluateOptions, type EvaluationResult, type ImagePrediction } from './evaluate.js';
+import { argmax } from '../util/stats.js';
+import { evaluate, evaluationOf, type EvaluateOptions, type EvaluationResult } from './evaluate.js';
 import { modelReadOptions, predict, type Prediction, type PredictOptions } from './predict.js';
 
 export interface EnsembleMember extends LoadedModel {
@@ -24,8 +25,9 @@ export interface EnsembleEvaluation extends EvaluationResult {
 
 type EnsembleOptions = Omit<EvaluateOptions, 'classNames' | 'inputSize' | 'colorMode' | 'interpolation'>;
 
-/** Checks that every member has the first one's classes, in the same order. */
-function checkSameClasses(members: readonly EnsembleMember[]): string[] {
+/** The members' shared class names; at least two members, all with the first one's classes in its order. */
+function checkMembers(members: readonly EnsembleMember[]): string[] {
+  if (members.length < 2) throw new ConvkitError(`an ensemble needs at least 2 models, got ${members.length}`, 'pass two or more model folders');
   const first = members[0]!;
   for (const m of members.slice(1)) {
     const a = first.meta.classNames,
@@ -40,58 +42,52 @@ function checkSameClasses(members: readonly EnsembleMember[]): string[] {
   return [...first.meta.classNames];
 }
 
-/** Averages the members' probabilities per image; every member must have scored the same images in the same order. */
-function averagePredictions(runs: readonly ImagePrediction[][], names: readonly string[]): ImagePrediction[] {
+/** Per image, the mean of the members' class probabilities (`runs[k][i]`: member k, image i); every member must have seen the same files in order. */
+function meanProbabilities(runs: readonly { file?: string; probabilities: number[] }[][], members: readonly EnsembleMember[]): number[][] {
   const first = runs[0]!;
   runs.forEach((run, k) => {
-    const differs = run.length !== first.length || run.some((p, i) => p.file !== first[i]!.file || p.trueIndex !== first[i]!.trueIndex);
-    if (differs) throw new ConvkitError(`${names[k]} scored other images than ${names[0]}`, 'score every member on the same folder');
+    if (run.length !== first.length || run.some((p, i) => p.file !== first[i]!.file))
+      throw new ConvkitError(`${members[k]!.name} read other images than ${members[0]!.name}`, 'give every member the same images');
   });
-  return first.map((p, i) => {
-    const probabilities = p.probabilities.map((_, c) => runs.reduce((sum, run) => sum + run[i]!.probabilities[c]!, 0) / runs.length);
-    let best = 0;
-    for (let c = 1; c < probabilities.length; c++) if (probabilities[c]! > probabilities[best]!) best = c;
-    return { file: p.file, trueIndex: p.trueIndex, predIndex: best, probabilities };
-  });
+  return first.map((p, i) => p.probabilities.map((_, c) => runs.reduce((sum, run) => sum + run[i]!.probabilities[c]!, 0) / runs.length));
 }
 
 /** Evaluates the soft vote of `members` on the folder `dir`, with each member's own scores beside it. */
 export async function evaluateEnsemble(members: readonly EnsembleMember[], dir: string, options: EnsembleOptions = {}): Promise<EnsembleEvaluation> {
-  if (members.length < 2) throw new ConvkitError(`an ensemble needs at least 2 models, got ${members.length}`, 'pass two or more model folders');
-  const classNames = checkSameClasses(members);
+  const classNames = checkMembers(members);
   const own: (EvaluationResult & { name: string })[] = [];
   for (const m of members) {
     const { targetSize, colorMode, interpolation } = modelReadOptions(m.meta);
     const r = await evaluate(m.model, dir, { ...options, classNames, inputSize: targetSize, colorMode, interpolation, keepPredictions: true });
     own.push({ ...r, name: m.name });
   }
-  const averaged = averagePredictions(
+  const first = own[0]!.predictions!;
+  const mean = meanProbabilities(
     own.map((r) => r.predictions!),
-    members.map((m) => m.name),
+    members,
   );
+  const averaged = first.map((p, i) => ({ file: p.file, trueIndex: p.trueIndex, predIndex: argmax(mean[i]!), probabilities: mean[i]! }));
   const result = evaluationOf(averaged, classNames, { views: options.tta?.views, topK: options.topK });
   if (own[0]!.skipped?.length) result.skipped = own[0]!.skipped;
   if (options.keepPredictions) result.predictions = averaged;
   return { ...result, members: own.map(({ predictions: _, ...r }) => r) };
 }
 
-/** The soft vote of `members` for each of `files` (a file one member cannot read, all cannot: it is reported once). */
+/** The soft vote of `members` for each of `files` (a file the members cannot read is reported once). */
 export async function predictEnsemble(members: readonly EnsembleMember[], files: readonly string[], options: PredictOptions = {}): Promise<Prediction[]> {
-  if (members.length < 2) throw new ConvkitError(`an ensemble needs at least 2 models, got ${members.length}`, 'pass two or more model folders');
-  const classNames = checkSameClasses(members);
+  const classNames = checkMembers(members);
   const runs: Prediction[][] = [];
   for (const [k, m] of members.entries()) {
     const onBadFile = k === 0 || !options.onBadFile ? options.onBadFile : () => undefined;
     runs.push(await predict(m, files, { ...options, onBadFile, progress: options.progress && k === 0 }));
   }
-  const first = runs[0]!;
-  runs.forEach((run, k) => {
-    if (run.length !== first.length || run.some((p, i) => p.file !== first[i]!.file))
-      throw new ConvkitError(`${members[k]!.name} read other files than ${members[0]!.name}`, 'predict every member on the same files');
-  });
-  return first.map((p, i) => {
-    const probabilities = Object.fromEntries(classNames.map((c) => [c, runs.reduce((sum, run) => sum + run[i]!.probabilities[c]!, 0) / runs.length]));
-    const label = classNames.reduce((best, c) => (probabilities[c]! > probabilities[best]! ? c : best), classNames[0]!);
-    return { file: p.file, label, probability: probabilities[label]!, probabilities };
+  const mean = meanProbabilities(
+    runs.map((run) => run.map((p) => ({ file: p.file, probabilities: classNames.map((c) => p.probabilities[c]!) }))),
+    members,
+  );
+  return runs[0]!.map((p, i) => {
+    const row = mean[i]!,
+      best = argmax(row);
+    return { file: p.file, label: classNames[best]!, probability: row[best]!, probabilities: Object.fromEntries(classNames.map((c, j) => [c, row[j]!])) };
   });
 }

@@ -10,6 +10,7 @@ import type { Interpolation } from '../data/decode.js';
 import { listNames } from '../util/list-names.js';
 import { ConvkitError } from '../util/errors.js';
 import { createRng } from '../util/rng.js';
+import { argmax } from '../util/stats.js';
 import { Progress } from '../util/progress.js';
 import { batchStream, filePath, isTensorData, stepsPerPass, type BatchData } from './batches.js';
 import { inferClassMode, outputUnits, trueClasses, type LabelMode } from './losses.js';
@@ -160,11 +161,9 @@ async function scoreBatches(model: tf.LayersModel, source: BatchData, options: E
   return scores;
 }
 
-function addScore(scores: Scores, trueIndex: number, row: number[], file: string | undefined): void {
-  let best = 0;
-  for (let c = 1; c < row.length; c++) if (row[c]! > row[best]!) best = c;
+function addScore(scores: Scores, trueIndex: number, row: number[], file: string | undefined, predIndex = argmax(row)): void {
   scores.trueIdx.push(trueIndex);
-  scores.predIdx.push(best);
+  scores.predIdx.push(predIndex);
   scores.probs.push(row);
   scores.files.push(file);
 }
@@ -210,7 +209,7 @@ function summarizeScores(s: Scores, classNames: string[], numClasses: number, vi
 /** The metrics of per-image predictions made elsewhere (an ensemble's averaged probabilities). */
 export function evaluationOf(predictions: readonly ImagePrediction[], classNames: string[], options: { views?: number; topK?: number } = {}): EvaluationResult {
   const scores: Scores = { trueIdx: [], predIdx: [], probs: [], files: [] };
-  for (const p of predictions) addScore(scores, p.trueIndex, p.probabilities, p.file);
+  for (const p of predictions) addScore(scores, p.trueIndex, p.probabilities, p.file, p.predIndex);
   return summarizeScores(scores, classNames, classNames.length, options.views ?? 1, topKOf(options.topK, classNames.length));
 }
 

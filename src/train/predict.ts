@@ -10,6 +10,7 @@ import type { Interpolation } from '../data/decode.js';
 import type { SkippedFile } from '../data/scan.js';
 import { Progress } from '../util/progress.js';
 import { createRng } from '../util/rng.js';
+import { argmax } from '../util/stats.js';
 import { loadModel, type ConvkitModelMeta, type LoadedModel } from './saved-model.js';
 import { checkFiniteProbabilities, predictProbabilities, ttaTransform, type TtaOptions } from './tta.js';
 
@@ -72,8 +73,7 @@ async function predictWith({ model, meta }: LoadedModel, files: readonly string[
     p.dispose();
     checkFiniteProbabilities(rows, (k) => chunk[k]);
     rows.forEach((row, k) => {
-      let best = 0;
-      for (let c = 1; c < row.length; c++) if (row[c]! > row[best]!) best = c;
+      const best = argmax(row);
       out.push({
         file: chunk[k]!,
         label: meta.classNames[best] ?? String(best),
